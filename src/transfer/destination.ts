@@ -1,0 +1,53 @@
+/**
+ * Where delivered files go: a clinic folder on server B over SFTP, or a local folder when no SSH destination is configured.
+ * Both implementations share one contract so the transfer activity does not care which one it has.
+ */
+
+export interface DeliveryRequest {
+  /** The file to send, on this host. */
+  localPath: string;
+  /** Expected SHA-256 (lowercase hex) of the content; the remote copy must match it before it gets its final name. */
+  sha256: string;
+  /** Expected size in bytes. */
+  size: number;
+  /** Remote folder relative to the destination root, e.g. `viral_load/digawana`; created when missing. */
+  folder: string;
+  /** The name the clinic will see, e.g. `066-12000001-3.pdf`. */
+  fileName: string;
+  /** Called now and then with bytes written so far, so long transfers can heartbeat. */
+  onProgress?: (bytesWritten: number) => void;
+}
+
+export interface DeliveryResult {
+  /** Path relative to the destination root where the verified file now lives, e.g. `viral_load/digawana/066-12000001-3.pdf`. */
+  remotePath: string;
+  /**
+   * True when a different file already had the requested name: ours was given a distinguishable name
+   * (`<stem>__<first 12 hex of sha256><ext>`) instead of overwriting it.
+   */
+  renamedBecauseOfConflict: boolean;
+  /** True when a retry found the identical file already in place (an earlier attempt finished but its result was lost). */
+  alreadyPresent: boolean;
+  /** How the remote copy was checked: remote `sha256sum` over exec, reading it back over SFTP, or hashing a local copy. */
+  verifiedBy: 'remote-sha256sum' | 'read-back' | 'local-hash';
+}
+
+export interface Destination {
+  /** Human-readable, secret-free description for logs and the UI, e.g. `sftp://results@10.0.0.5:22/srv/results`. */
+  readonly description: string;
+  deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  close(): Promise<void>;
+}
+
+/** The temporary name an upload is written under; deterministic so a retry after a crash overwrites (not leaks) it. */
+export function temporaryNameFor(fileName: string, sha256: string): string {
+  return `.${fileName}.${sha256.slice(0, 16)}.part`;
+}
+
+/** The name used when a different file already holds the requested name. */
+export function conflictNameFor(fileName: string, sha256: string): string {
+  const dot = fileName.lastIndexOf('.');
+  const stem = dot > 0 ? fileName.slice(0, dot) : fileName;
+  const ext = dot > 0 ? fileName.slice(dot) : '';
+  return `${stem}__${sha256.slice(0, 12)}${ext}`;
+}
