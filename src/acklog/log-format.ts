@@ -1,0 +1,785 @@
+/**
+ * Apache access-log lines, read back through the same `LogFormat` string that wrote them.
+ *
+ * No npm parser is both faithful to `LogFormat` and fast enough for the receipt scanner (see FACTS, "Apache access
+ * logs"), so this is a small one of our own. A format is compiled once into a list of steps; parsing a line walks the
+ * steps with `indexOf` and `charCodeAt`, allocating only the field strings it returns.
+ *
+ * Lines are treated as byte strings: the scanner decodes log bytes as latin1 so one char is one byte. Apache writes
+ * non-printable bytes as `\xhh` and quotes/backslashes as `\"`/`\\` (ap_escape_logitem); string fields are unescaped
+ * back to those bytes here, and turning bytes into text (UTF-8) is left to whoever interprets them (receipt-hits).
+ */
+
+/** Formats every Apache install ships (Debian's apache2.conf and the httpd docs spell them the same way). */
+export const LOG_FORMAT_PRESETS: Readonly<Record<string, string>> = {
+  common: '%h %l %u %t "%r" %>s %b',
+  combined: '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"',
+  vhost_combined: '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
+};
+
+/** One access-log line. Fields the format does not log are `null` (or `undefined` for the optional ones). */
+export interface LogRecord {
+  /** Remote host or IP (`%h`, `%a`), IPv6 as Apache writes it. */
+  client: string;
+  /** Authenticated user (`%u`); null when Apache wrote `-`. */
+  user: string | null;
+  /** Request start as epoch milliseconds (`%t`, `%{sec|msec|usec}t`); null when the format logs no usable time. */
+  time: number | null;
+  /** From `%r` (or `%m`); for a request line without spaces (e.g. `-`, garbage) the whole request line. */
+  method: string;
+  /** Raw request target as the client sent it (still percent-encoded, query included). */
+  path: string;
+  /** e.g. `HTTP/1.1`; empty for HTTP/0.9-style or malformed request lines. */
+  protocol: string;
+  /** Final status (`%>s`, else `%s`); 0 when the format logs none. */
+  status: number;
+  /** Response size from `%b`, `%B` or `%O` (first in the format); null for `-` or when not logged. */
+  bytes: number | null;
+  /** null when Apache wrote `-` or the format does not log it. */
+  referer: string | null;
+  userAgent: string | null;
+  /** `%v` (canonical ServerName) or `%V`. */
+  vhost: string | undefined;
+  /** `%p`. */
+  port: number | undefined;
+  /** `%D` (microseconds) or `%T` (seconds, scaled). */
+  durationMicros: number | undefined;
+  /** Directives without a dedicated field, keyed by the directive as written (e.g. `%{X-Forwarded-For}i`). */
+  extras: Record<string, string> | undefined;
+}
+
+/** What a directive's value means for {@link LogRecord}. */
+export type FieldRole =
+  | 'client'
+  | 'logname'
+  | 'user'
+  | 'time'
+  | 'request'
+  | 'method'
+  | 'urlPath'
+  | 'query'
+  | 'protocol'
+  | 'status'
+  | 'originalStatus'
+  | 'bytes'
+  | 'referer'
+  | 'userAgent'
+  | 'vhost'
+  | 'port'
+  | 'durationMicros'
+  | 'durationSeconds'
+  | 'extra';
+
+export type FormatToken =
+  | { readonly kind: 'literal'; readonly text: string }
+  | { readonly kind: 'field'; readonly directive: string; readonly role: FieldRole; readonly argument: string | undefined };
+
+export interface CompiledLogFormat {
+  /** The LogFormat string after preset expansion. */
+  readonly format: string;
+  readonly tokens: readonly FormatToken[];
+  /** Returns null for a line that does not have the format's shape (never throws on input). */
+  parse(line: string): LogRecord | null;
+  /**
+   * The allocation-free core of {@link parse} for hot loops: checks the line (no newline) and records where its
+   * fields are. Returns null when the line does not parse, else a {@link LineFields} that is
+   * reused by the next call, so read what you need from it before locating another line.
+   */
+  locate(line: string): LineFields | null;
+  /**
+   * The literal text right around the first field with one of the given roles (in preference order), so a byte
+   * pre-filter can look for e.g. `" 200 ` without parsing. Undefined when the format has no such field.
+   */
+  fieldContext(roles: readonly FieldRole[]): { readonly before: string; readonly after: string; readonly role: FieldRole } | undefined;
+}
+
+export class LogFormatError extends Error {
+  override readonly name = 'LogFormatError';
+}
+
+/** Accepts a preset name (`combined`, `common`, `vhost_combined`) or a LogFormat string. */
+export function compileLogFormat(nameOrFormat: string): CompiledLogFormat {
+  const format = LOG_FORMAT_PRESETS[nameOrFormat] ?? nameOrFormat;
+  if (!format.includes('%')) {
+    throw new LogFormatError(
+      `"${nameOrFormat}" is neither a known log format name (${Object.keys(LOG_FORMAT_PRESETS).join(', ')}) nor a LogFormat string`,
+    );
+  }
+  const tokens = tokenize(format);
+  const locator = new Locator(tokens);
+  return {
+    format,
+    tokens,
+    parse: (line) => locator.locate(line)?.toRecord() ?? null,
+    locate: (line) => locator.locate(line),
+    fieldContext(roles) {
+      for (const role of roles) {
+        const i = tokens.findIndex((t) => t.kind === 'field' && t.role === role);
+        if (i < 0) continue;
+        const prev = tokens[i - 1];
+        const next = tokens[i + 1];
+        return {
+          role,
+          before: prev !== undefined && prev.kind === 'literal' ? prev.text : '',
+          after: next !== undefined && next.kind === 'literal' ? next.text : '',
+        };
+      }
+      return undefined;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Format string -> tokens
+
+function roleOf(letter: string, argument: string | undefined, isFinal: boolean): FieldRole {
+  switch (letter) {
+    case 'h':
+    case 'a':
+      return 'client';
+    case 'l':
+      return 'logname';
+    case 'u':
+      return 'user';
+    case 't':
+      return 'time';
+    case 'r':
+      return 'request';
+    case 'm':
+      return 'method';
+    case 'U':
+      return 'urlPath';
+    case 'q':
+      return 'query';
+    case 'H':
+      return 'protocol';
+    case 's':
+      // Apache's `%s` is the status of the original request (before internal redirects); `%>s` the final one.
+      return isFinal ? 'status' : 'originalStatus';
+    case 'b':
+    case 'B':
+    case 'O':
+      return 'bytes';
+    case 'v':
+    case 'V':
+      return 'vhost';
+    case 'p':
+      // `%{remote}p` and `%{local}p` are not the port the vhost listens on.
+      return argument === undefined || argument === 'canonical' ? 'port' : 'extra';
+    case 'D':
+      return 'durationMicros';
+    case 'T':
+      return argument === undefined || argument === 's' ? 'durationSeconds' : argument === 'us' ? 'durationMicros' : 'extra';
+    case 'i': {
+      const header = (argument ?? '').toLowerCase();
+      if (header === 'referer') return 'referer';
+      if (header === 'user-agent') return 'userAgent';
+      return 'extra';
+    }
+    default:
+      return 'extra';
+  }
+}
+
+function tokenize(format: string): FormatToken[] {
+  const tokens: FormatToken[] = [];
+  let literal = '';
+  const flushLiteral = (): void => {
+    if (literal !== '') tokens.push({ kind: 'literal', text: literal });
+    literal = '';
+  };
+  let i = 0;
+  while (i < format.length) {
+    const c = format[i]!;
+    if (c === '\\' && i + 1 < format.length) {
+      // mod_log_config's own escapes in literal text; anything else stands for itself (so `\"` copied from a config
+      // line means `"`).
+      const e = format[i + 1]!;
+      literal += e === 'n' ? '\n' : e === 't' ? '\t' : e;
+      i += 2;
+      continue;
+    }
+    if (c !== '%') {
+      literal += c;
+      i++;
+      continue;
+    }
+    const start = i;
+    i++;
+    if (format[i] === '%') {
+      literal += '%';
+      i++;
+      continue;
+    }
+    let isFinal = false;
+    let argument: string | undefined;
+    // Modifiers: `<`/`>` (original/final request), `!` and comma-separated status codes (log only for these).
+    for (;;) {
+      const m = format[i];
+      if (m === '<' || m === '>') {
+        isFinal = m === '>';
+        i++;
+      } else if (m === '!' || m === ',' || (m !== undefined && m >= '0' && m <= '9')) {
+        i++;
+      } else if (m === '{') {
+        const close = format.indexOf('}', i);
+        if (close < 0) throw new LogFormatError(`Unterminated %{ in LogFormat at position ${start}: ${format}`);
+        argument = format.slice(i + 1, close);
+        i = close + 1;
+      } else {
+        break;
+      }
+    }
+    const letter = format[i];
+    if (letter === undefined || !/[a-zA-Z]/.test(letter)) {
+      throw new LogFormatError(`Incomplete directive at position ${start} in LogFormat: ${format}`);
+    }
+    i++;
+    flushLiteral();
+    const directive = format.slice(start, i);
+    tokens.push({ kind: 'field', directive, role: roleOf(letter, argument, isFinal || letter !== 's'), argument });
+  }
+  flushLiteral();
+  // `%s` alone is the only status the format has: use it as the status.
+  if (!tokens.some((t) => t.kind === 'field' && t.role === 'status')) {
+    const idx = tokens.findIndex((t) => t.kind === 'field' && t.role === 'originalStatus');
+    const t = tokens[idx];
+    if (t !== undefined && t.kind === 'field') tokens[idx] = { ...t, role: 'status' };
+  }
+  return tokens;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tokens -> steps
+
+type TimeKind = 'clf' | 'sec' | 'msec' | 'usec' | 'other';
+
+function timeKindOf(argument: string | undefined): TimeKind {
+  if (argument === undefined) return 'clf';
+  const a = argument.replace(/^(begin|end):/, '');
+  if (a === 'sec' || a === 'msec' || a === 'usec') return a;
+  return 'other';
+}
+
+// Where a field's value ends.
+/** At the next literal, found with indexOf. */
+const END_LITERAL = 0;
+/** As END_LITERAL, skipping quotes that Apache escaped as `\"` (a field between `"` literals). */
+const END_QUOTED = 1;
+/** Last field before a final literal: everything up to that literal at the end of the line. */
+const END_FINAL = 2;
+/** Last token of the format: the rest of the line. */
+const END_LINE = 3;
+/** `%t`: a bracketed `[...]` value; the brackets belong to the field. */
+const END_BRACKET = 4;
+
+// What to do with a field's value. Numbers, so the per-field switch compares small integers, not strings.
+const DO_SPAN = 0;
+const DO_IGNORE = 1;
+const DO_STATUS = 2;
+const DO_BYTES = 3;
+const DO_TIME_CLF = 4;
+const DO_TIME_SEC = 5;
+const DO_TIME_MSEC = 6;
+const DO_TIME_USEC = 7;
+const DO_PORT = 8;
+const DO_DURATION_US = 9;
+const DO_DURATION_S = 10;
+/** `%U%q`: one field split at `?`, as there is no separator to find between the two directives. */
+const DO_URL_WITH_QUERY = 11;
+
+// Span slots of LineFields; generic directives get the slots after these.
+const S_CLIENT = 0;
+const S_USER = 1;
+const S_REQUEST = 2;
+const S_METHOD = 3;
+const S_URL_PATH = 4;
+const S_QUERY = 5;
+const S_PROTOCOL = 6;
+const S_REFERER = 7;
+const S_USER_AGENT = 8;
+const S_VHOST = 9;
+const SLOTS = 10;
+
+const SPAN_SLOT: Partial<Record<FieldRole, number>> = {
+  client: S_CLIENT,
+  user: S_USER,
+  request: S_REQUEST,
+  method: S_METHOD,
+  urlPath: S_URL_PATH,
+  query: S_QUERY,
+  protocol: S_PROTOCOL,
+  referer: S_REFERER,
+  userAgent: S_USER_AGENT,
+  vhost: S_VHOST,
+};
+
+/** One step of a compiled format; all steps share this shape so the hot loop stays monomorphic. */
+interface Step {
+  /** The text a literal step must find; '' for a field step. */
+  readonly literal: string;
+  /** DO_* for a field step, -1 for a literal step. */
+  readonly action: number;
+  readonly end: number;
+  /** The literal that ends the field (END_LITERAL, END_QUOTED, END_FINAL). */
+  readonly terminator: string;
+  /** Span slot for DO_SPAN and DO_URL_WITH_QUERY. */
+  readonly slot: number;
+}
+
+function planSteps(tokens: readonly FormatToken[], extraDirectives: string[]): Step[] {
+  const steps: Step[] = [];
+  // Where a role appears twice (`%h` and `%a`, `%b` and `%O`), the first one in the format wins.
+  const taken = new Set<FieldRole>();
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.kind === 'literal') {
+      steps.push({ literal: t.text, action: -1, end: END_LINE, terminator: '', slot: -1 });
+      continue;
+    }
+    const prev = tokens[i - 1];
+    let next = tokens[i + 1];
+    let nextIndex = i + 1;
+    let action: number;
+    let slot = -1;
+    const timeKind = t.role === 'time' ? timeKindOf(t.argument) : 'other';
+    if (t.role === 'urlPath' && next !== undefined && next.kind === 'field' && next.role === 'query') {
+      action = DO_URL_WITH_QUERY;
+      slot = S_URL_PATH;
+      taken.add('urlPath').add('query');
+      nextIndex++;
+      next = tokens[nextIndex];
+      i++;
+    } else if (t.role === 'extra' || t.role === 'originalStatus' || (t.role === 'time' && timeKind === 'other')) {
+      action = DO_SPAN;
+      slot = SLOTS + extraDirectives.length;
+      extraDirectives.push(t.directive);
+    } else if (t.role === 'logname' || taken.has(t.role)) {
+      action = DO_IGNORE;
+    } else {
+      taken.add(t.role);
+      switch (t.role) {
+        case 'status':
+          action = DO_STATUS;
+          break;
+        case 'bytes':
+          action = DO_BYTES;
+          break;
+        case 'time':
+          action = timeKind === 'clf' ? DO_TIME_CLF : timeKind === 'sec' ? DO_TIME_SEC : timeKind === 'msec' ? DO_TIME_MSEC : DO_TIME_USEC;
+          // `%t` and `%{sec}t` mean the same instant; only the first is read.
+          taken.add('time');
+          break;
+        case 'port':
+          action = DO_PORT;
+          break;
+        case 'durationMicros':
+        case 'durationSeconds':
+          action = t.role === 'durationMicros' ? DO_DURATION_US : DO_DURATION_S;
+          taken.add('durationMicros').add('durationSeconds');
+          break;
+        default:
+          action = DO_SPAN;
+          slot = SPAN_SLOT[t.role] ?? -1;
+          if (slot < 0) action = DO_IGNORE;
+      }
+    }
+    let end: number;
+    let terminator = '';
+    if (action === DO_TIME_CLF) {
+      end = END_BRACKET;
+    } else if (next === undefined) {
+      end = END_LINE;
+    } else if (next.kind === 'field') {
+      throw new LogFormatError(
+        `${t.directive} is directly followed by ${next.directive} with nothing between them, so lines cannot be split`,
+      );
+    } else {
+      terminator = next.text;
+      const quoted = prev !== undefined && prev.kind === 'literal' && prev.text.endsWith('"') && terminator.startsWith('"');
+      if (nextIndex === tokens.length - 1) end = END_FINAL;
+      else end = quoted ? END_QUOTED : END_LITERAL;
+    }
+    steps.push({ literal: '', action, end, terminator, slot });
+  }
+  return steps;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing
+
+/**
+ * Where the fields of the last located line are. Strings are cut out (and unescaped) only when asked for, so a
+ * scanner that needs three fields of a line pays for three.
+ */
+export class LineFields {
+  /** The line the spans point into. */
+  line = '';
+  /** Final status; 0 when the format logs none. */
+  status = 0;
+  bytes: number | null = null;
+  time: number | null = null;
+  port: number | undefined = undefined;
+  durationMicros: number | undefined = undefined;
+  /** [start, end) of each slot in `line`; -1 for fields the format does not have. */
+  readonly spans: Int32Array;
+
+  constructor(private readonly extraDirectives: readonly string[]) {
+    this.spans = new Int32Array(2 * (SLOTS + extraDirectives.length)).fill(-1);
+  }
+
+  client(): string {
+    const a = this.spans[2 * S_CLIENT]!;
+    return a < 0 ? '' : this.line.slice(a, this.spans[2 * S_CLIENT + 1]);
+  }
+
+  user(): string | null {
+    return dashToNull(this.text(S_USER));
+  }
+
+  referer(): string | null {
+    return dashToNull(this.text(S_REFERER));
+  }
+
+  userAgent(): string | null {
+    return dashToNull(this.text(S_USER_AGENT));
+  }
+
+  vhost(): string | undefined {
+    const a = this.spans[2 * S_VHOST]!;
+    return a < 0 ? undefined : this.line.slice(a, this.spans[2 * S_VHOST + 1]);
+  }
+
+  /** Whether the request method is `method`, without cutting it out of the line in the usual case. */
+  methodIs(method: string): boolean {
+    const [a, b] = this.methodSpan();
+    if (b - a === method.length && this.line.startsWith(method, a)) return true;
+    const raw = this.line.slice(a, b);
+    return raw.includes('\\') && unescapeLogItem(raw) === method;
+  }
+
+  method(): string {
+    const [a, b] = this.methodSpan();
+    return unescapeLogItem(this.line.slice(a, b));
+  }
+
+  /** The raw request target (percent-encoding and query kept), e.g. `/r/a%20b.pdf?x=1`. */
+  target(): string {
+    const r = this.spans[2 * S_REQUEST]!;
+    if (r < 0) return (this.text(S_URL_PATH) ?? '') + (this.text(S_QUERY) ?? '');
+    const end = this.spans[2 * S_REQUEST + 1]!;
+    const sp1 = this.line.indexOf(' ', r);
+    if (sp1 < 0 || sp1 >= end) return '';
+    const sp2 = this.protocolSpace(sp1, end);
+    return unescapeLogItem(this.line.slice(sp1 + 1, sp2 < 0 ? end : sp2));
+  }
+
+  protocol(): string {
+    const r = this.spans[2 * S_REQUEST]!;
+    if (r < 0) return this.text(S_PROTOCOL) ?? '';
+    const end = this.spans[2 * S_REQUEST + 1]!;
+    const sp1 = this.line.indexOf(' ', r);
+    if (sp1 < 0 || sp1 >= end) return '';
+    const sp2 = this.protocolSpace(sp1, end);
+    return sp2 < 0 ? '' : this.line.slice(sp2 + 1, end);
+  }
+
+  toRecord(): LogRecord {
+    let extras: Record<string, string> | undefined;
+    for (let i = 0; i < this.extraDirectives.length; i++) {
+      extras ??= {};
+      extras[this.extraDirectives[i]!] = this.text(SLOTS + i) ?? '';
+    }
+    return {
+      client: this.client(),
+      user: this.user(),
+      time: this.time,
+      method: this.method(),
+      path: this.target(),
+      protocol: this.protocol(),
+      status: this.status,
+      bytes: this.bytes,
+      referer: this.referer(),
+      userAgent: this.userAgent(),
+      vhost: this.vhost(),
+      port: this.port,
+      durationMicros: this.durationMicros,
+      extras,
+    };
+  }
+
+  private text(slot: number): string | undefined {
+    const a = this.spans[2 * slot]!;
+    return a < 0 ? undefined : unescapeLogItem(this.line.slice(a, this.spans[2 * slot + 1]));
+  }
+
+  /** `%r` is `METHOD target protocol`; for a request line without a space (`-`, junk) the method is all of it. */
+  private methodSpan(): [number, number] {
+    const r = this.spans[2 * S_REQUEST]!;
+    if (r < 0) {
+      const m = this.spans[2 * S_METHOD]!;
+      return m < 0 ? [0, 0] : [m, this.spans[2 * S_METHOD + 1]!];
+    }
+    const end = this.spans[2 * S_REQUEST + 1]!;
+    const sp1 = this.line.indexOf(' ', r);
+    return [r, sp1 < 0 || sp1 >= end ? end : sp1];
+  }
+
+  /** The space before a trailing `HTTP/x` word, or -1 (HTTP/0.9-style or junk request lines: all of it is target). */
+  private protocolSpace(sp1: number, end: number): number {
+    const sp2 = this.line.lastIndexOf(' ', end - 1);
+    return sp2 > sp1 && this.line.startsWith('HTTP/', sp2 + 1) ? sp2 : -1;
+  }
+}
+
+function dashToNull(s: string | undefined): string | null {
+  return s === undefined || s === '-' ? null : s;
+}
+
+class Locator {
+  private readonly steps: Step[];
+  private readonly fields: LineFields;
+  // Consecutive lines usually share their second: remember the last `%t` text and its value.
+  private lastTimeText = '';
+  private lastTime = 0;
+
+  constructor(tokens: readonly FormatToken[]) {
+    const extraDirectives: string[] = [];
+    this.steps = planSteps(tokens, extraDirectives);
+    this.fields = new LineFields(extraDirectives);
+  }
+
+  locate(line: string): LineFields | null {
+    const steps = this.steps;
+    const f = this.fields;
+    const spans = f.spans;
+    let len = line.length;
+    // Tolerate CRLF logs (files copied through Windows tools).
+    if (len > 0 && line.charCodeAt(len - 1) === 13) len--;
+    let pos = 0;
+    f.line = line;
+    f.bytes = null;
+
+    for (let s = 0; s < steps.length; s++) {
+      const step = steps[s]!;
+      if (step.action < 0) {
+        if (!line.startsWith(step.literal, pos)) return null;
+        pos += step.literal.length;
+        continue;
+      }
+      let from = pos;
+      let to: number;
+      switch (step.end) {
+        case END_BRACKET: {
+          if (line.charCodeAt(pos) !== 91) return null; // '['
+          to = line.indexOf(']', pos);
+          if (to < 0 || to >= len) return null;
+          from = pos + 1;
+          pos = to + 1;
+          break;
+        }
+        case END_LINE:
+          to = len;
+          pos = len;
+          break;
+        case END_FINAL:
+          to = len - step.terminator.length;
+          if (to < pos || !line.startsWith(step.terminator, to)) return null;
+          pos = to;
+          break;
+        case END_QUOTED:
+          to = indexOfUnescaped(line, step.terminator, pos);
+          if (to < 0 || to >= len) return null;
+          pos = to;
+          break;
+        default:
+          to = line.indexOf(step.terminator, pos);
+          if (to < 0 || to >= len) return null;
+          pos = to;
+      }
+
+      switch (step.action) {
+        case DO_SPAN:
+          if (step.slot === S_CLIENT && to <= from) return null;
+          spans[2 * step.slot] = from;
+          spans[2 * step.slot + 1] = to;
+          break;
+        case DO_STATUS: {
+          const n = parseDigits(line, from, to);
+          if (n < 0) return null;
+          f.status = n;
+          break;
+        }
+        case DO_BYTES:
+          if (!(to - from === 1 && line.charCodeAt(from) === 45)) {
+            // `%b` writes `-` for an empty body; anything else must be a number.
+            const n = parseDigits(line, from, to);
+            if (n < 0) return null;
+            f.bytes = n;
+          }
+          break;
+        case DO_TIME_CLF:
+          if (to - from !== 26) return null;
+          if (this.lastTimeText !== '' && line.startsWith(this.lastTimeText, from)) {
+            f.time = this.lastTime;
+          } else {
+            const t = parseClfTime(line, from);
+            if (Number.isNaN(t)) return null;
+            this.lastTimeText = line.slice(from, to);
+            this.lastTime = t;
+            f.time = t;
+          }
+          break;
+        case DO_TIME_SEC:
+        case DO_TIME_MSEC:
+        case DO_TIME_USEC: {
+          const n = parseDigits(line, from, to);
+          if (n < 0) return null;
+          f.time = step.action === DO_TIME_SEC ? n * 1000 : step.action === DO_TIME_MSEC ? n : Math.floor(n / 1000);
+          break;
+        }
+        case DO_PORT: {
+          const n = parseDigits(line, from, to);
+          if (n < 0) return null;
+          f.port = n;
+          break;
+        }
+        case DO_DURATION_US:
+        case DO_DURATION_S: {
+          const n = parseDigits(line, from, to);
+          if (n < 0) return null;
+          f.durationMicros = step.action === DO_DURATION_US ? n : n * 1_000_000;
+          break;
+        }
+        case DO_URL_WITH_QUERY: {
+          let q = line.indexOf('?', from);
+          if (q < 0 || q > to) q = to;
+          spans[2 * S_URL_PATH] = from;
+          spans[2 * S_URL_PATH + 1] = q;
+          spans[2 * S_QUERY] = q;
+          spans[2 * S_QUERY + 1] = to;
+          break;
+        }
+        default: // DO_IGNORE
+      }
+    }
+    return pos === len ? f : null;
+  }
+}
+
+/** Finds `terminator` (which starts with `"`) at or after `from`, skipping quotes Apache escaped as `\"`. */
+function indexOfUnescaped(line: string, terminator: string, from: number): number {
+  let at = line.indexOf(terminator, from);
+  while (at > from) {
+    let backslashes = 0;
+    for (let k = at - 1; k >= from && line.charCodeAt(k) === 92; k--) backslashes++;
+    if ((backslashes & 1) === 0) return at;
+    at = line.indexOf(terminator, at + 1);
+  }
+  return at;
+}
+
+/** Reverses ap_escape_logitem: `\"`, `\\`, `\n`-style and `\xhh` escapes back to the bytes (as latin1 chars). */
+export function unescapeLogItem(s: string): string {
+  if (!s.includes('\\')) return s;
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const bs = s.indexOf('\\', i);
+    if (bs < 0 || bs === s.length - 1) {
+      out += s.slice(i);
+      break;
+    }
+    out += s.slice(i, bs);
+    const e = s[bs + 1]!;
+    i = bs + 2;
+    switch (e) {
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case 'x': {
+        const hex = s.slice(bs + 2, bs + 4);
+        if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+          out += String.fromCharCode(parseInt(hex, 16));
+          i = bs + 4;
+        } else {
+          out += '\\x';
+        }
+        break;
+      }
+      default:
+        out += e; // `\"`, `\\`, and anything Apache would not have written stays as the char itself
+    }
+  }
+  return out;
+}
+
+/** Parses a run of ASCII digits in [from, to); -1 if empty or not all digits (no substring allocated). */
+function parseDigits(line: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let n = 0;
+  for (let k = from; k < to; k++) {
+    const d = line.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function monthIndex(a: number, b: number, c: number): number {
+  // Case-sensitive like strftime's %b in the C locale Apache uses.
+  switch ((a << 16) | (b << 8) | c) {
+    case 0x4a616e: return 0; // Jan
+    case 0x466562: return 1; // Feb
+    case 0x4d6172: return 2; // Mar
+    case 0x417072: return 3; // Apr
+    case 0x4d6179: return 4; // May
+    case 0x4a756e: return 5; // Jun
+    case 0x4a756c: return 6; // Jul
+    case 0x417567: return 7; // Aug
+    case 0x536570: return 8; // Sep
+    case 0x4f6374: return 9; // Oct
+    case 0x4e6f76: return 10; // Nov
+    case 0x446563: return 11; // Dec
+    default: return -1;
+  }
+}
+
+/** `10/Oct/2000:13:55:36 -0700` (26 chars at `from`) to epoch ms; NaN when malformed. */
+function parseClfTime(line: string, from: number): number {
+  if (
+    line.charCodeAt(from + 2) !== 47 ||
+    line.charCodeAt(from + 6) !== 47 ||
+    line.charCodeAt(from + 11) !== 58 ||
+    line.charCodeAt(from + 14) !== 58 ||
+    line.charCodeAt(from + 17) !== 58 ||
+    line.charCodeAt(from + 20) !== 32
+  ) {
+    return NaN;
+  }
+  const day = parseDigits(line, from, from + 2);
+  const month = monthIndex(line.charCodeAt(from + 3), line.charCodeAt(from + 4), line.charCodeAt(from + 5));
+  const year = parseDigits(line, from + 7, from + 11);
+  const hour = parseDigits(line, from + 12, from + 14);
+  const minute = parseDigits(line, from + 15, from + 17);
+  const second = parseDigits(line, from + 18, from + 20);
+  const sign = line.charCodeAt(from + 21);
+  const tzh = parseDigits(line, from + 22, from + 24);
+  const tzm = parseDigits(line, from + 24, from + 26);
+  if (day < 1 || day > 31 || month < 0 || year < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
+  if (second < 0 || second > 60 || tzh < 0 || tzm < 0 || (sign !== 43 && sign !== 45)) return NaN;
+  const offsetMs = (tzh * 60 + tzm) * 60000;
+  return Date.UTC(year, month, day, hour, minute, second) - (sign === 45 ? -offsetMs : offsetMs);
+}

@@ -1,0 +1,261 @@
+/**
+ * Fast scan of an Apache access log for receipt hits.
+ *
+ * Almost every line of a busy log is not a receipt, so lines are not parsed one by one. Each chunk of complete lines
+ * is decoded once as latin1 (one char per byte, so char offsets are byte offsets) and a pre-filter looks for the
+ * few substrings every hit line must contain: the method as the format writes it (`"GET `), the status (`" 200 ` or
+ * `" 206 `) and the file literal of the glob (`.pdf`, or a `%`/`\` that could spell it). Each substring is searched
+ * once per chunk, not once per line: the position of its next occurrence is remembered, so all lines before it are
+ * rejected with one comparison. Only lines that contain all three are parsed and run through the receipt rule.
+ *
+ * The pre-filter must never drop a real hit: its needles are built from the compiled format's own literals and the
+ * rule's {@link ReceiptRule.requiredLiteral}, so every line the rule would accept contains them. `fullParse` turns
+ * it off (every line parsed), which the tests use to check exactly that.
+ */
+import { compileLogFormat, type CompiledLogFormat } from './log-format';
+import { compileReceiptRule, receiptHitOfLine, type ReceiptHit, type ReceiptRule } from './receipt-hits';
+
+export interface ScanOptions {
+  /** Preset name or LogFormat string (default `combined`), or an already compiled format. */
+  format?: string | CompiledLogFormat;
+  /** File glob (default `*.pdf`) or an already compiled rule. */
+  pattern?: string | ReceiptRule;
+  /** Called for every hit, in log order, with the absolute byte offset where its line starts. */
+  onHit: (hit: ReceiptHit, lineOffset: number) => void;
+  /** How many unparseable candidate lines to keep as samples (default 10). */
+  maxErrorSamples?: number;
+  /** Absolute offset of the first byte that will be pushed, when resuming inside a file (default 0). */
+  startOffset?: number;
+  /**
+   * The first this-many lines are parsed whether or not they pass the pre-filter, so a wrong `--format` shows up as
+   * probe failures instead of as a silent "no hits" (default 1000).
+   */
+  probeLines?: number;
+  /** Parse every line (no pre-filter). Slow; for tests and for checking the pre-filter. */
+  fullParse?: boolean;
+}
+
+export interface ParseErrorSample {
+  /** Absolute byte offset of the line. */
+  offset: number;
+  /** The line as latin1 text, cut at 500 chars. */
+  line: string;
+}
+
+export interface ScanStats {
+  /** Complete lines scanned. */
+  lines: number;
+  /** Lines that passed the pre-filter (all lines with `fullParse`), so were parsed and checked against the rule. */
+  candidates: number;
+  hits: number;
+  /** Parsed lines (candidates, and probe lines) that do not have the format's shape. */
+  parseErrors: number;
+  errorSamples: ParseErrorSample[];
+  /** Lines parsed by the probe at the start, and how many of those failed. */
+  probedLines: number;
+  probeFailures: number;
+  /** Absolute offset just after the last complete line: where a later scan of the same file should resume. */
+  resumeOffset: number;
+  /** Bytes after resumeOffset that were seen but not scanned because their line has no newline yet. */
+  pendingBytes: number;
+}
+
+/** Thrown when the format cannot show receipts at all (it logs no method or no status). */
+export class UnsuitableLogFormatError extends Error {
+  override readonly name = 'UnsuitableLogFormatError';
+}
+
+const NOT_FOUND = Number.MAX_SAFE_INTEGER;
+const EMPTY = Buffer.alloc(0);
+const SAMPLE_CHARS = 500;
+
+/** One substring of the pre-filter, with the cached position of its next occurrence in the current chunk. */
+interface Needle {
+  readonly text: string;
+  /** Set for case-insensitive needles: a global regex so `lastIndex` gives the position without allocation. */
+  readonly re: RegExp | undefined;
+  next: number;
+}
+
+/** A line passes a condition when it contains any one of its needles. */
+type Condition = Needle[];
+
+function needle(text: string): Needle {
+  return { text, re: undefined, next: -1 };
+}
+
+function caseInsensitiveNeedle(text: string): Needle {
+  return { text, re: new RegExp(text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'gi'), next: -1 };
+}
+
+/** Builds the pre-filter for a format and rule; exported so tests can show which substrings it requires. */
+export function prefilterConditions(format: CompiledLogFormat, rule: ReceiptRule): string[][] {
+  return buildConditions(format, rule).map((c) => c.map((n) => (n.re === undefined ? n.text : `${n.text} (any case)`)));
+}
+
+function buildConditions(format: CompiledLogFormat, rule: ReceiptRule): Condition[] {
+  const request = format.fieldContext(['request', 'method']);
+  const status = format.fieldContext(['status']);
+  if (request === undefined || status === undefined) {
+    throw new UnsuitableLogFormatError(
+      `The log format "${format.format}" does not log the ${request === undefined ? 'request method (%r or %m)' : 'status (%>s)'}, ` +
+        `so it cannot show which files were fetched`,
+    );
+  }
+  // `%r` is `METHOD target protocol`, so a GET request field always starts with `GET ` right after its literal.
+  const method = request.role === 'request' ? `${request.before}GET ` : `${request.before}GET${request.after}`;
+  const conditions: Condition[] = [
+    [needle(`${status.before}200${status.after}`), needle(`${status.before}206${status.after}`)],
+    [needle(method)],
+  ];
+  if (rule.requiredLiteral !== undefined) {
+    // `%` (percent-encoding) and `\` (a log escape) can spell any character of the literal, so they admit the line too.
+    conditions.push([caseInsensitiveNeedle(rule.requiredLiteral), needle('%'), needle('\\')]);
+  }
+  return conditions;
+}
+
+/** Scans pushed chunks; a line split across chunks is carried over until its newline arrives. */
+export class LogScanner {
+  private readonly format: CompiledLogFormat;
+  private readonly rule: ReceiptRule;
+  private readonly conditions: Condition[];
+  private readonly onHit: ScanOptions['onHit'];
+  private readonly maxErrorSamples: number;
+  private readonly probeLines: number;
+  private readonly fullParse: boolean;
+  /** Absolute offset of the first byte not yet scanned (the start of `carry`). */
+  private offset: number;
+  private carry: Buffer = EMPTY;
+  private readonly counts = { lines: 0, candidates: 0, hits: 0, parseErrors: 0, probedLines: 0, probeFailures: 0 };
+  private readonly errorSamples: ParseErrorSample[] = [];
+
+  constructor(options: ScanOptions) {
+    const format = options.format ?? 'combined';
+    this.format = typeof format === 'string' ? compileLogFormat(format) : format;
+    const pattern = options.pattern;
+    this.rule = pattern === undefined || typeof pattern === 'string' ? compileReceiptRule(pattern) : pattern;
+    this.conditions = buildConditions(this.format, this.rule);
+    this.onHit = options.onHit;
+    this.maxErrorSamples = options.maxErrorSamples ?? 10;
+    this.probeLines = options.probeLines ?? 1000;
+    this.fullParse = options.fullParse ?? false;
+    this.offset = options.startOffset ?? 0;
+  }
+
+  /** Feeds the next bytes of the log. The chunk is not kept, so the caller may reuse its buffer. */
+  push(chunk: Uint8Array): void {
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (buf.length === 0) return;
+    if (this.carry.length > 0) {
+      const nl = buf.indexOf(10);
+      if (nl < 0) {
+        this.carry = Buffer.concat([this.carry, buf]);
+        return;
+      }
+      const joined = Buffer.concat([this.carry, buf.subarray(0, nl + 1)]);
+      this.carry = EMPTY;
+      this.scanLines(joined, 0, joined.length);
+      buf = buf.subarray(nl + 1);
+    }
+    const last = buf.lastIndexOf(10);
+    if (last >= 0) this.scanLines(buf, 0, last + 1);
+    if (last + 1 < buf.length) this.carry = Buffer.from(buf.subarray(last + 1)); // copy: the caller reuses buf
+  }
+
+  /** Current totals; an unfinished last line is reported as pending, not scanned. */
+  stats(): ScanStats {
+    return {
+      ...this.counts,
+      errorSamples: [...this.errorSamples],
+      resumeOffset: this.offset,
+      pendingBytes: this.carry.length,
+    };
+  }
+
+  /** Scans buf[start, end), which must end with a newline. */
+  private scanLines(buf: Buffer, start: number, end: number): void {
+    const text = buf.toString('latin1', start, end);
+    const base = this.offset;
+    const conditions = this.conditions;
+    for (const condition of conditions) for (const n of condition) n.next = -1;
+    const fullParse = this.fullParse;
+    const counts = this.counts;
+    let lines = counts.lines;
+    let probeLeft = this.probeLines - counts.probedLines;
+    let pos = 0;
+    const n = text.length;
+    while (pos < n) {
+      const eol = text.indexOf('\n', pos);
+      lines++;
+      let candidate = true;
+      if (!fullParse) {
+        for (let c = 0; c < conditions.length && candidate; c++) {
+          const alternatives = conditions[c]!;
+          candidate = false;
+          for (let a = 0; a < alternatives.length; a++) {
+            const nd = alternatives[a]!;
+            if (nd.next < pos) nd.next = findFrom(text, nd, pos);
+            if (nd.next < eol) {
+              candidate = true;
+              break;
+            }
+          }
+        }
+      }
+      if (candidate || probeLeft > 0) {
+        this.examine(text, pos, eol, base + pos, candidate, probeLeft > 0);
+        if (probeLeft > 0) probeLeft--;
+      }
+      pos = eol + 1;
+    }
+    counts.lines = lines;
+    this.offset = base + n;
+  }
+
+  private examine(text: string, from: number, to: number, lineOffset: number, candidate: boolean, probe: boolean): void {
+    const counts = this.counts;
+    // A line of its own keeps the parser's searches inside it, whatever the rest of the chunk holds.
+    const line = text.slice(from, to);
+    const fields = this.format.locate(line);
+    if (probe) counts.probedLines++;
+    if (candidate) counts.candidates++;
+    if (fields === null) {
+      if (probe) counts.probeFailures++;
+      counts.parseErrors++;
+      if (this.errorSamples.length < this.maxErrorSamples) {
+        this.errorSamples.push({ offset: lineOffset, line: line.length > SAMPLE_CHARS ? line.slice(0, SAMPLE_CHARS) : line });
+      }
+      return;
+    }
+    if (!candidate) return;
+    const hit = receiptHitOfLine(fields, this.rule);
+    if (hit !== null) {
+      counts.hits++;
+      this.onHit(hit, lineOffset);
+    }
+  }
+}
+
+function findFrom(text: string, nd: Needle, from: number): number {
+  if (nd.re === undefined) {
+    const i = text.indexOf(nd.text, from);
+    return i < 0 ? NOT_FOUND : i;
+  }
+  nd.re.lastIndex = from;
+  return nd.re.test(text) ? nd.re.lastIndex - nd.text.length : NOT_FOUND;
+}
+
+/** Scans a whole buffer; a last line without newline is left pending (see {@link ScanStats.resumeOffset}). */
+export function scanBuffer(buf: Uint8Array, options: ScanOptions): ScanStats {
+  const scanner = new LogScanner(options);
+  scanner.push(buf);
+  return scanner.stats();
+}
+
+/** Scans a stream of chunks, e.g. `fs.createReadStream(path, { start: resumeOffset })` with `startOffset` set. */
+export async function scanStream(source: AsyncIterable<Uint8Array>, options: ScanOptions): Promise<ScanStats> {
+  const scanner = new LogScanner(options);
+  for await (const chunk of source) scanner.push(chunk);
+  return scanner.stats();
+}

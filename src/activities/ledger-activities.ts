@@ -1,0 +1,147 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Identification } from '../domain/identifier-patterns';
+import { FileLedger, type RegisterUpload } from '../db/file-ledger';
+import type { DeliveryResult } from '../transfer/destination';
+import type { AccessEvidence } from '../workflows/definitions';
+
+export interface LedgerActivityDeps {
+  orm: MikroORM;
+}
+
+/**
+ * Database writes of the per-file workflow. They run as local activities beside the workflow (no extra round trip
+ * through the Temporal server); each forks its own EntityManager and is idempotent through event keys.
+ */
+export function createLedgerActivities({ orm }: LedgerActivityDeps) {
+  const ledger = () => new FileLedger(orm.em.fork());
+
+  return {
+    async registerUpload(input: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string }) {
+      return ledger().register({ ...input, uploadedAt: new Date(input.uploadedAt) });
+    },
+
+    /** Records the passed validation and looks the clinic folder up; records NEEDS_FOLDER when it is missing. */
+    async routeFile(input: { resultFileId: number; runId: string; attempt: number; identification: Identification; pages: number }) {
+      const { resultFileId, runId, attempt, identification } = input;
+      const l = ledger();
+      await l.transition(
+        resultFileId,
+        null,
+        {
+          eventKey: `${runId}:validated`,
+          type: 'VALIDATED',
+          message: `Valid PDF (${input.pages} page${input.pages === 1 ? '' : 's'}); style ${identification.label}, identifier found in its text.`,
+          detail: { label: identification.label, hint: identification.hint },
+        },
+        { identifier: identification.identifier, label: identification.label, hint: identification.hint },
+      );
+      const found = await l.findFolder(identification.label, identification.hint);
+      if (!found) {
+        const reason =
+          `No clinic folder is mapped for ${identification.label} hint "${identification.hint}". Add it to the remote-folder ` +
+          `table (getresults folders load <csv>); the file then continues by itself.`;
+        await l.transition(resultFileId, 'NEEDS_FOLDER', { eventKey: `${runId}:needs-folder:${attempt}`, type: 'NEEDS_FOLDER', message: reason }, { stateReason: reason });
+        return null;
+      }
+      const clinicFolder = [found.basePath, found.folder].filter(Boolean).join('/');
+      await l.transition(
+        resultFileId,
+        'RECEIVED',
+        { eventKey: `${runId}:routed`, type: 'ROUTED', message: `Routed to clinic folder ${clinicFolder}.`, detail: { clinicFolder } },
+        { clinicFolder },
+      );
+      return { clinicFolder };
+    },
+
+    async recordRejected(input: { resultFileId: number; runId: string; code: string; reason: string; rejectedPath: string }) {
+      await ledger().transition(
+        input.resultFileId,
+        'REJECTED',
+        { eventKey: `${input.runId}:rejected`, type: 'REJECTED', message: input.reason, detail: { code: input.code, rejectedPath: input.rejectedPath } },
+        { rejectionCode: input.code, stateReason: input.reason, archivePath: input.rejectedPath },
+      );
+    },
+
+    async recordSuperseded(input: { resultFileId: number; runId: string; reason: string }) {
+      await ledger().transition(
+        input.resultFileId,
+        'SUPERSEDED',
+        { eventKey: `${input.runId}:superseded`, type: 'SUPERSEDED', message: input.reason },
+        { stateReason: input.reason },
+      );
+    },
+
+    async recordTransferBlocked(input: { resultFileId: number; runId: string; attempt: number; failureType: string; message: string }) {
+      const reason = `${input.message} The transfer is retried automatically and whenever an operator asks for a retry.`;
+      await ledger().transition(
+        input.resultFileId,
+        'TRANSFER_BLOCKED',
+        { eventKey: `${input.runId}:blocked:${input.attempt}`, type: 'TRANSFER_BLOCKED', message: reason, detail: { failureType: input.failureType } },
+        { stateReason: reason },
+      );
+    },
+
+    async recordSent(input: { resultFileId: number; runId: string; destination: string; delivery: DeliveryResult; sha256: string }) {
+      const { delivery } = input;
+      const notes = [
+        delivery.alreadyPresent ? 'the identical file was already there' : null,
+        delivery.renamedBecauseOfConflict ? 'a different file already had this name, so this one was given a distinguishable name' : null,
+      ].filter(Boolean);
+      await ledger().transition(
+        input.resultFileId,
+        'SENT',
+        {
+          eventKey: `${input.runId}:sent`,
+          type: delivery.renamedBecauseOfConflict ? 'SENT_UNDER_OTHER_NAME' : 'SENT',
+          message: `Sent to ${delivery.remotePath}; SHA-256 verified (${delivery.verifiedBy})${notes.length ? `; ${notes.join('; ')}` : ''}.`,
+          detail: { ...delivery, destination: input.destination, sha256: input.sha256 },
+        },
+        { remotePath: delivery.remotePath, sentAt: new Date() },
+      );
+    },
+
+    async recordArchived(input: { resultFileId: number; runId: string; archivePath: string; ackTimeout: string }) {
+      await ledger().transition(
+        input.resultFileId,
+        'AWAITING_ACK',
+        {
+          eventKey: `${input.runId}:archived`,
+          type: 'ARCHIVED',
+          message: `Original archived at ${input.archivePath}. Waiting up to ${input.ackTimeout} for the clinic to fetch it.`,
+          detail: { archivePath: input.archivePath },
+        },
+        { archivePath: input.archivePath },
+      );
+    },
+
+    async recordAccesses(input: { resultFileId: number; accesses: AccessEvidence[] }) {
+      await ledger().recordAccesses(
+        input.resultFileId,
+        input.accesses.map((a) => ({ ...a, accessedAt: new Date(a.accessedAt) })),
+      );
+    },
+
+    async recordUnacknowledged(input: { resultFileId: number; runId: string; ackTimeout: string }) {
+      const reason = `Nobody fetched the file within ${input.ackTimeout} of sending. Call the clinic.`;
+      await ledger().transition(
+        input.resultFileId,
+        'UNACKNOWLEDGED',
+        { eventKey: `${input.runId}:unacknowledged`, type: 'UNACKNOWLEDGED', message: reason },
+        { stateReason: reason },
+      );
+    },
+
+    async recordCopySetAside(input: { resultFileId: number; runId: string; copyIndex: number; fileName: string; duplicatePath: string | null }) {
+      await ledger().transition(input.resultFileId, null, {
+        eventKey: `${input.runId}:copy:${input.copyIndex}`,
+        type: 'COPY_UPLOADED',
+        message: input.duplicatePath
+          ? `Another copy with the same content was uploaded as ${input.fileName}; it was set aside at ${input.duplicatePath}, not sent again.`
+          : `Another copy with the same content was uploaded as ${input.fileName}, then removed before it was set aside.`,
+        detail: { duplicatePath: input.duplicatePath },
+      });
+    },
+  };
+}
+
+export type LedgerActivities = ReturnType<typeof createLedgerActivities>;

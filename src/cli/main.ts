@@ -1,0 +1,282 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { Command } from 'commander';
+import { loadConfig, SETTINGS_DOC, type Config } from '../config/config';
+import { RemoteFolder } from '../db/entities';
+import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { migrate, openOrm, type Orm } from '../db/orm';
+import { retryWaitingFiles } from '../folders/retry-waiting';
+import { connectClient } from '../temporal/client';
+import { startDevServer } from '../temporal/dev-server';
+import { createDestination } from '../transfer/create-destination';
+import { submitUpload } from '../trigger/submit-upload';
+import { watchUploads } from '../trigger/watcher';
+import { createWebApp } from '../web/app';
+import { fileTaskQueueFor } from '../workflows/definitions';
+import { startWorkers } from '../workers/worker';
+import { loadFoldersCsv } from './folders-load';
+import { registerOfflineCommands } from './offline-commands';
+import { registerParseLogCommand } from './parse-log-command';
+import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalAddress, untilStopSignal } from './runtime';
+
+type Stopper = () => Promise<void>;
+
+/** Stops what was started, newest first, logging (not throwing) failures so every part gets its turn. */
+async function stopAll(stoppers: Stopper[]): Promise<void> {
+  for (const stop of stoppers.reverse()) {
+    await stop().catch((err: Error) => log(`While stopping: ${err.message}`));
+  }
+}
+
+async function startWatcher(config: Config, temporalAddress: string, stoppers: Stopper[]) {
+  const { client, connection } = await connectClient({ address: temporalAddress, namespace: config.temporal.namespace });
+  stoppers.push(() => connection.close());
+  const watcher = watchUploads({
+    uploadDir: config.uploadDir,
+    stableMs: config.watcher.stableMs,
+    concurrency: config.watcher.concurrency,
+    log,
+    submit: (file) =>
+      submitUpload(file, {
+        client,
+        fileTaskQueue: fileTaskQueueFor(config.hostId),
+        ackTimeout: config.ackTimeout,
+        blockedRetryInterval: config.blockedRetryInterval,
+      }),
+  });
+  stoppers.push(() => watcher.close());
+  await watcher.ready;
+  return client;
+}
+
+async function startWeb(config: Config, orm: Orm | undefined, temporalAddress: string | undefined, stoppers: Stopper[]) {
+  const checks: Record<string, () => Promise<void>> = {};
+  if (orm) checks.database = async () => void (await orm.em.fork().getConnection().execute('select 1'));
+  if (temporalAddress) {
+    const { client, connection } = await connectClient({ address: temporalAddress, namespace: config.temporal.namespace });
+    stoppers.push(() => connection.close());
+    checks.temporal = async () => void (await client.workflowService.getSystemInfo({}));
+  }
+  const app = createWebApp({ healthChecks: checks });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.web.port, hostname: config.web.host }, () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`The web page cannot listen on ${config.web.host}:${config.web.port} (${err.code}); set GETRESULTS_WEB_PORT.`)),
+    );
+  });
+  stoppers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.web.port;
+  return `http://${config.web.host}:${port}`;
+}
+
+async function seedFoldersIfEmpty(orm: Orm, config: Config): Promise<void> {
+  const em = orm.em.fork();
+  if ((await em.count(RemoteFolder, {})) > 0) return;
+  const { summary, warnings } = await loadFoldersCsv(em, config.foldersCsv);
+  log(`Loaded ${summary.added} remote folders from ${config.foldersCsv} (the table was empty).`);
+  for (const w of warnings) log(`  note: ${w}`);
+}
+
+async function commandStart(): Promise<void> {
+  const config = loadConfig();
+  const stoppers: Stopper[] = [];
+  try {
+    for (const dir of [config.uploadDir, config.archiveDir, config.rejectedDir, config.duplicatesDir]) await mkdir(dir, { recursive: true });
+    if (config.destination.kind === 'local') await mkdir(config.destination.basePath, { recursive: true });
+
+    let databaseUrl = config.databaseUrl;
+    let databaseShown = 'DATABASE_URL';
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, () => undefined);
+      stoppers.push(() => pg.stop());
+      databaseUrl = pg.url;
+      databaseShown = `${pg.displayUrl} (embedded; password in ${path.join(config.dataDir, 'postgres', 'password')})`;
+    }
+    const orm = await openOrm(databaseUrl);
+    stoppers.push(() => orm.close());
+    await migrate(orm);
+    await seedFoldersIfEmpty(orm, config);
+
+    let temporalAddress = config.temporal.address;
+    let temporalUi = config.temporal.uiUrl;
+    if (!temporalAddress) {
+      const dev = await startDevServer({
+        cliPath: config.temporal.cliPath,
+        port: config.temporal.devServerPort,
+        uiPort: config.temporal.devServerUiPort,
+        dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'),
+        logFile: path.join(config.dataDir, 'logs', 'temporal.log'),
+        namespace: config.temporal.namespace,
+      });
+      stoppers.push(() => dev.stop());
+      temporalAddress = dev.address;
+      temporalUi ??= dev.uiUrl;
+    }
+
+    const destination = createDestination(config.destination);
+    stoppers.push(() => destination.close());
+    const workers = await startWorkers({ config, temporalAddress, orm, destination });
+    stoppers.push(() => workers.shutdown());
+    await startWatcher(config, temporalAddress, stoppers);
+    const webUrl = await startWeb(config, orm, temporalAddress, stoppers);
+
+    const lines = [
+      'getresults-distribute is running.',
+      `  Upload folder:   ${config.uploadDir}   (drop result PDFs here)`,
+      `  Destination:     ${destination.description}`,
+      `  Archive:         ${config.archiveDir}`,
+      `  Rejected files:  ${config.rejectedDir}`,
+      `  Web page:        ${webUrl}   (health: ${webUrl}/health)`,
+      `  Temporal UI:     ${temporalUi ?? '(set TEMPORAL_UI_URL to show it here)'}`,
+      `  Temporal:        ${temporalAddress} namespace ${config.temporal.namespace}`,
+      `  Database:        ${databaseShown}`,
+      'Press Ctrl+C to stop.',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    const signal = await Promise.race([untilStopSignal(), workers.done.then(() => 'workers stopped' as const)]);
+    log(`Stopping (${signal})…`);
+  } finally {
+    await stopAll(stoppers);
+  }
+}
+
+async function commandWorker(opts: { files: boolean }): Promise<void> {
+  const config = loadConfig();
+  const temporalAddress = requireTemporalAddress(config, 'getresults worker');
+  const stoppers: Stopper[] = [];
+  try {
+    const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults worker'));
+    stoppers.push(() => orm.close());
+    const destination = createDestination(config.destination);
+    stoppers.push(() => destination.close());
+    const workers = await startWorkers({ config, temporalAddress, orm, destination, serveFiles: opts.files });
+    stoppers.push(() => workers.shutdown());
+    log(`Worker running (host ${config.hostId}, destination ${destination.description}).`);
+    await Promise.race([untilStopSignal(), workers.done]);
+  } finally {
+    await stopAll(stoppers);
+  }
+}
+
+async function commandWatch(): Promise<void> {
+  const config = loadConfig();
+  const temporalAddress = requireTemporalAddress(config, 'getresults watch');
+  const stoppers: Stopper[] = [];
+  try {
+    await startWatcher(config, temporalAddress, stoppers);
+    log(`Watching ${config.uploadDir} (host ${config.hostId}).`);
+    await untilStopSignal();
+  } finally {
+    await stopAll(stoppers);
+  }
+}
+
+async function commandWeb(opts: { port?: string }): Promise<void> {
+  const config = loadConfig();
+  if (opts.port !== undefined) config.web.port = Number(opts.port);
+  const stoppers: Stopper[] = [];
+  try {
+    const orm = await openOrm(requireDatabaseUrl(config, 'getresults web'));
+    stoppers.push(() => orm.close());
+    const url = await startWeb(config, orm, config.temporal.address, stoppers);
+    log(`Web page at ${url}`);
+    await untilStopSignal();
+  } finally {
+    await stopAll(stoppers);
+  }
+}
+
+async function commandMigrate(): Promise<void> {
+  const config = loadConfig();
+  const orm = await openOrm(requireDatabaseUrl(config, 'getresults migrate'));
+  try {
+    const applied = await migrate(orm);
+    log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.');
+  } finally {
+    await orm.close();
+  }
+}
+
+async function commandFoldersLoad(csv: string): Promise<void> {
+  const config = loadConfig();
+  const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults folders load'));
+  try {
+    const { summary, warnings } = await loadFoldersCsv(orm.em.fork(), csv);
+    log(`Remote folders: ${summary.added} added, ${summary.changed.length} changed, ${summary.unchanged} unchanged, ${summary.notInCsv} kept that the CSV does not list.`);
+    for (const c of summary.changed) log(`  changed ${c.label} ${c.folderTag}: ${c.from} -> ${c.to}`);
+    for (const w of warnings) log(`  note: ${w}`);
+    if (config.temporal.address) {
+      const { client, connection } = await connectClient({ address: config.temporal.address, namespace: config.temporal.namespace });
+      try {
+        const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), client, ['NEEDS_FOLDER']);
+        log(`Asked ${signalled} file(s) waiting for a folder to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
+      } finally {
+        await connection.close();
+      }
+    } else {
+      log('TEMPORAL_ADDRESS is not set: files waiting for a folder were not told to retry.');
+    }
+  } finally {
+    await orm.close();
+  }
+}
+
+async function commandRetry(opts: { state: string[] }): Promise<void> {
+  const config = loadConfig();
+  const orm = await openOrm(requireDatabaseUrl(config, 'getresults retry'));
+  const { client, connection } = await connectClient({ address: requireTemporalAddress(config, 'getresults retry'), namespace: config.temporal.namespace });
+  try {
+    const states = opts.state.map((s) => s.toUpperCase()) as Array<'NEEDS_FOLDER' | 'TRANSFER_BLOCKED'>;
+    const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), client, states);
+    log(`Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
+  } finally {
+    await connection.close();
+    await orm.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('getresults')
+    .description('Delivers laboratory result PDFs to clinic folders over SSH, one durable Temporal workflow per file, and proves receipt.')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `\nConfiguration comes from environment variables (see README):\n${SETTINGS_DOC.map((s) => `  ${s.name}`).join('\n')}`,
+    );
+  program
+    .command('start')
+    .description('Run everything in one process on embedded defaults: PostgreSQL and a Temporal dev server when not configured, worker, watcher and web page.')
+    .action(commandStart);
+  program
+    .command('worker')
+    .description('Run the Temporal worker (workflows, database activities, and this host\'s file activities). Needs DATABASE_URL and TEMPORAL_ADDRESS.')
+    .option('--no-files', 'do not serve this host\'s file activities (a database-only worker)')
+    .action(commandWorker);
+  program.command('watch').description('Watch the upload folder and start one workflow per complete file. Needs TEMPORAL_ADDRESS.').action(commandWatch);
+  program
+    .command('web')
+    .description('Serve the web page. Needs DATABASE_URL.')
+    .option('--port <port>', 'port to listen on (default GETRESULTS_WEB_PORT or 3000)')
+    .action(commandWeb);
+  program.command('migrate').description('Apply database migrations. Needs DATABASE_URL.').action(commandMigrate);
+  program
+    .command('retry')
+    .description('Ask waiting files to try again now (after a folder mapping was added or a host key fixed).')
+    .option('--state <state...>', 'which waiting states', ['NEEDS_FOLDER', 'TRANSFER_BLOCKED'])
+    .action(commandRetry);
+  const folders = program.command('folders').description('The remote-folder table (clinic hint -> folder on server B).');
+  folders
+    .command('load')
+    .description('Load a remote-folder CSV (base_path,folder,folder_tag,label) into the database, report near-duplicates, and wake files waiting for a folder.')
+    .argument('<csv>', 'the CSV file')
+    .action(commandFoldersLoad);
+  registerOfflineCommands(program, folders);
+  registerParseLogCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,39 @@
+import type { Config } from '../config/config';
+import { migrate, openOrm, type Orm } from '../db/orm';
+
+/** Output of commands: one line per event, timestamped, never a secret. */
+export function log(message: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+export function requireDatabaseUrl(config: Config, command: string): string {
+  if (config.databaseUrl) return config.databaseUrl;
+  throw new Error(
+    `${command} needs DATABASE_URL (e.g. postgres://user@host:5432/getresults). ` +
+      `Only "getresults start" runs an embedded PostgreSQL by itself.`,
+  );
+}
+
+export function requireTemporalAddress(config: Config, command: string): string {
+  if (config.temporal.address) return config.temporal.address;
+  throw new Error(`${command} needs TEMPORAL_ADDRESS (host:port of the Temporal frontend). Only "getresults start" runs a dev server by itself.`);
+}
+
+export async function openMigratedOrm(url: string): Promise<Orm> {
+  const orm = await openOrm(url);
+  await migrate(orm);
+  return orm;
+}
+
+/** Resolves on the first SIGINT/SIGTERM, so long-running commands can shut down in order. */
+export function untilStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handler = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      resolve(signal);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}

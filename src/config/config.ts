@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { z } from 'zod';
+import type { IdentifierPattern } from '../domain/identifier-patterns';
+import { SEED_PATTERNS, loadPatternsFile } from './patterns';
+
+/** Package root, found the same way from src/ (tests) and dist/ (installed). */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+export const SEED_FOLDERS_CSV = path.join(PACKAGE_ROOT, 'config', 'remote_folders.csv');
+
+export interface SftpTarget {
+  kind: 'sftp';
+  host: string;
+  port: number;
+  username: string;
+  basePath: string;
+  privateKeyFile: string;
+  knownHostsFile?: string;
+  pinnedFingerprint?: string;
+  poolSize: number;
+  useRemoteSha256sum: boolean;
+}
+
+export interface LocalTarget {
+  kind: 'local';
+  basePath: string;
+}
+
+export interface Config {
+  dataDir: string;
+  uploadDir: string;
+  archiveDir: string;
+  rejectedDir: string;
+  duplicatesDir: string;
+  destination: SftpTarget | LocalTarget;
+  temporal: {
+    /** Unset means `getresults start` runs its own dev server. */
+    address?: string;
+    namespace: string;
+    cliPath?: string;
+    devServerPort: number;
+    devServerUiPort: number;
+    uiUrl?: string;
+  };
+  /** Unset means `getresults start` runs an embedded PostgreSQL. */
+  databaseUrl?: string;
+  embeddedPostgresPort: number;
+  web: { host: string; port: number };
+  /** Names this upload host; its file activities run on a task queue of their own. */
+  hostId: string;
+  patterns: IdentifierPattern[];
+  foldersCsv: string;
+  ackTimeout: string;
+  blockedRetryInterval: string;
+  watcher: { stableMs: number; concurrency: number };
+  maxFileBytes: number;
+}
+
+/** Every setting, with its environment name, default and meaning: the README's configuration table is written from this. */
+const envSchema = z.object({
+  GETRESULTS_CONFIG: z.string().optional().describe('Optional JSON file holding any of these settings; environment variables win.'),
+  GETRESULTS_DATA_DIR: z.string().default('./data').describe('Root for the folders below and the embedded databases.'),
+  GETRESULTS_UPLOAD_DIR: z.string().optional().describe('Watched upload folder (default DATA/upload).'),
+  GETRESULTS_ARCHIVE_DIR: z.string().optional().describe('Archive of sent originals, in dated sub-folders (default DATA/archive).'),
+  GETRESULTS_REJECTED_DIR: z.string().optional().describe('Quarantine for rejected files, each with a .reason.json (default DATA/rejected).'),
+  GETRESULTS_DUPLICATES_DIR: z.string().optional().describe('Second copies of already delivered files (default DATA/duplicates).'),
+  GETRESULTS_DESTINATION: z
+    .string()
+    .optional()
+    .describe('sftp://user@host[:port]/remote/root, or a local folder (default DATA/destination).'),
+  GETRESULTS_SSH_KEY_FILE: z.string().optional().describe('Private key for the SFTP destination (required with sftp://).'),
+  GETRESULTS_SSH_KNOWN_HOSTS: z.string().optional().describe('known_hosts file holding server B\'s host key.'),
+  GETRESULTS_SSH_HOST_FINGERPRINT: z.string().optional().describe('Pinned host key fingerprint, SHA256:... as ssh-keygen -lf prints.'),
+  GETRESULTS_SSH_POOL_SIZE: z.coerce.number().int().min(1).max(32).default(2).describe('SSH connections kept open to server B.'),
+  GETRESULTS_SSH_REMOTE_SHA256SUM: z
+    .enum(['true', 'false'])
+    .default('true')
+    .describe('Verify with sha256sum over exec; false reads the copy back over SFTP.'),
+  TEMPORAL_ADDRESS: z.string().optional().describe('Temporal frontend host:port; unset, `start` runs a local dev server.'),
+  TEMPORAL_NAMESPACE: z.string().default('default').describe('Temporal namespace.'),
+  TEMPORAL_CLI_PATH: z.string().optional().describe('The temporal CLI binary used for the dev server (default: temporal on PATH).'),
+  TEMPORAL_UI_URL: z.string().optional().describe('Temporal UI base URL shown to users (default: the dev server\'s).'),
+  GETRESULTS_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233).describe('Dev server gRPC port.'),
+  GETRESULTS_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233).describe('Dev server UI port.'),
+  DATABASE_URL: z.string().optional().describe('postgres://... ; unset, `start` runs an embedded PostgreSQL under DATA/postgres.'),
+  GETRESULTS_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329).describe('Port of the embedded PostgreSQL.'),
+  GETRESULTS_WEB_HOST: z.string().default('127.0.0.1').describe('Address the web page listens on.'),
+  GETRESULTS_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('Port of the web page.'),
+  GETRESULTS_HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, dot, dash and underscore')
+    .optional()
+    .describe('Name of this upload host (default: the machine\'s host name).'),
+  GETRESULTS_PATTERNS_FILE: z.string().optional().describe('JSON file of identifier patterns (default: the seed\'s BHS, CDC1, CDC2).'),
+  GETRESULTS_FOLDERS_CSV: z.string().optional().describe('Remote-folder table loaded when the table is empty (default: the seed\'s).'),
+  GETRESULTS_ACK_TIMEOUT: z.string().default('30d').describe('How long a sent file waits for the clinic to fetch it.'),
+  GETRESULTS_BLOCKED_RETRY: z.string().default('15m').describe('How often a transfer blocked by a host key or login problem is retried.'),
+  GETRESULTS_STABLE_MS: z.coerce.number().int().min(50).default(500).describe('A file is picked up once its size has not changed for this long.'),
+  GETRESULTS_WATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe('Files hashed and submitted at once.'),
+  GETRESULTS_MAX_FILE_MB: z.coerce.number().positive().default(100).describe('Largest file accepted, in MiB.'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export const SETTINGS_DOC: ReadonlyArray<{ name: string; description: string; default?: unknown }> = Object.entries(
+  envSchema.shape,
+).map(([name, schema]) => {
+  const def = (schema as z.ZodType).safeParse(undefined);
+  return { name, description: (schema as z.ZodType).description ?? '', default: def.success ? def.data : undefined };
+});
+
+function checkDuration(name: string, value: string): string {
+  try {
+    msToNumber(value as Parameters<typeof msToNumber>[0]);
+    return value;
+  } catch {
+    throw new Error(`${name}=${JSON.stringify(value)} is not a duration; use forms like 30d, 15m, 500ms.`);
+  }
+}
+
+function parseDestination(env: Env, dataDir: string): SftpTarget | LocalTarget {
+  const raw = env.GETRESULTS_DESTINATION;
+  if (!raw || !raw.startsWith('sftp://')) {
+    return { kind: 'local', basePath: path.resolve(raw ?? path.join(dataDir, 'destination')) };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`GETRESULTS_DESTINATION=${raw} is not a valid sftp:// URL (expected sftp://user@host:port/remote/root).`);
+  }
+  if (url.password) throw new Error('GETRESULTS_DESTINATION must not carry a password: key-based authentication only.');
+  if (!url.username) throw new Error('GETRESULTS_DESTINATION needs a user name: sftp://user@host/remote/root.');
+  if (!env.GETRESULTS_SSH_KEY_FILE) throw new Error('GETRESULTS_SSH_KEY_FILE is required with an sftp:// destination.');
+  if (!env.GETRESULTS_SSH_KNOWN_HOSTS && !env.GETRESULTS_SSH_HOST_FINGERPRINT) {
+    throw new Error(
+      'An sftp:// destination needs GETRESULTS_SSH_KNOWN_HOSTS or GETRESULTS_SSH_HOST_FINGERPRINT: host keys are never accepted blindly.',
+    );
+  }
+  return {
+    kind: 'sftp',
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 22,
+    username: decodeURIComponent(url.username),
+    basePath: decodeURIComponent(url.pathname) || '/',
+    privateKeyFile: env.GETRESULTS_SSH_KEY_FILE,
+    knownHostsFile: env.GETRESULTS_SSH_KNOWN_HOSTS,
+    pinnedFingerprint: env.GETRESULTS_SSH_HOST_FINGERPRINT,
+    poolSize: env.GETRESULTS_SSH_POOL_SIZE,
+    useRemoteSha256sum: env.GETRESULTS_SSH_REMOTE_SHA256SUM === 'true',
+  };
+}
+
+/**
+ * Reads configuration from the environment (and the optional GETRESULTS_CONFIG file), failing with a message that
+ * names the bad setting. Nothing here is logged: some settings point at secrets.
+ */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  let fromFile: Record<string, string> = {};
+  if (environment.GETRESULTS_CONFIG) {
+    try {
+      const json = JSON.parse(readFileSync(environment.GETRESULTS_CONFIG, 'utf8')) as Record<string, unknown>;
+      fromFile = Object.fromEntries(Object.entries(json).map(([k, v]) => [k, String(v)]));
+    } catch (err) {
+      throw new Error(`GETRESULTS_CONFIG ${environment.GETRESULTS_CONFIG} could not be read as JSON: ${(err as Error).message}`);
+    }
+    const unknown = Object.keys(fromFile).filter((k) => !(k in envSchema.shape));
+    if (unknown.length) throw new Error(`GETRESULTS_CONFIG names unknown settings: ${unknown.join(', ')}`);
+  }
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const key of Object.keys(envSchema.shape)) {
+    if (environment[key] !== undefined && environment[key] !== '') merged[key] = environment[key];
+  }
+  const parsed = envSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`Setting ${issue.path.join('.')} ${issue.message} (got ${JSON.stringify(merged[String(issue.path[0])])}).`);
+  }
+  const env = parsed.data;
+  const dataDir = path.resolve(env.GETRESULTS_DATA_DIR);
+  const dir = (value: string | undefined, name: string) => path.resolve(value ?? path.join(dataDir, name));
+  return {
+    dataDir,
+    uploadDir: dir(env.GETRESULTS_UPLOAD_DIR, 'upload'),
+    archiveDir: dir(env.GETRESULTS_ARCHIVE_DIR, 'archive'),
+    rejectedDir: dir(env.GETRESULTS_REJECTED_DIR, 'rejected'),
+    duplicatesDir: dir(env.GETRESULTS_DUPLICATES_DIR, 'duplicates'),
+    destination: parseDestination(env, dataDir),
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      cliPath: env.TEMPORAL_CLI_PATH,
+      devServerPort: env.GETRESULTS_TEMPORAL_PORT,
+      devServerUiPort: env.GETRESULTS_TEMPORAL_UI_PORT,
+      uiUrl: env.TEMPORAL_UI_URL,
+    },
+    databaseUrl: env.DATABASE_URL,
+    embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
+    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT },
+    hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
+    patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],
+    foldersCsv: env.GETRESULTS_FOLDERS_CSV ? path.resolve(env.GETRESULTS_FOLDERS_CSV) : SEED_FOLDERS_CSV,
+    ackTimeout: checkDuration('GETRESULTS_ACK_TIMEOUT', env.GETRESULTS_ACK_TIMEOUT),
+    blockedRetryInterval: checkDuration('GETRESULTS_BLOCKED_RETRY', env.GETRESULTS_BLOCKED_RETRY),
+    watcher: { stableMs: env.GETRESULTS_STABLE_MS, concurrency: env.GETRESULTS_WATCH_CONCURRENCY },
+    maxFileBytes: Math.round(env.GETRESULTS_MAX_FILE_MB * 1024 * 1024),
+  };
+}

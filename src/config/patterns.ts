@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { IdentifierPattern } from '../domain/identifier-patterns';
+
+/** The three identifier styles the seed system used; hints are 0-based [start, end) character positions of the name. */
+export const SEED_PATTERNS: readonly IdentifierPattern[] = [
+  { label: 'BHS', regex: '^066-[0-9]{8}-[0-9]', hint: { start: 4, end: 6 } },
+  { label: 'CDC1', regex: '^[123][0-9]{2}-[0-9]{4}', hint: { start: 1, end: 3 } },
+  { label: 'CDC2', regex: '^[0-9]{2}-[0-9]{2}-[0-9]{3}-[0-9]{2}', hint: { start: 3, end: 5 } },
+];
+
+const patternSchema = z.object({
+  label: z.string().min(1),
+  regex: z.string().min(1).refine((r) => {
+    try {
+      new RegExp(r);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a valid regular expression'),
+  hint: z.object({ start: z.number().int().min(0), end: z.number().int().min(1) }),
+});
+
+/** Reads a JSON array of patterns (same shape as SEED_PATTERNS) from a file, with errors that name the bad entry. */
+export function loadPatternsFile(file: string): IdentifierPattern[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`GETRESULTS_PATTERNS_FILE ${file} could not be read as JSON: ${(err as Error).message}`);
+  }
+  const result = z.array(patternSchema).min(1).safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`GETRESULTS_PATTERNS_FILE ${file}: entry ${issue.path.join('.')} ${issue.message}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,24 @@
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+
+/** Evidence that a clinic fetched a delivered file: one row per qualifying access-log line. */
+export const Acknowledgement = defineEntity({
+  name: 'Acknowledgement',
+  tableName: 'acknowledgement',
+  properties: (p) => ({
+    id: p.bigint('number').primary().autoincrement(),
+    /** Null when the log names a file we have no delivery for: kept, never lost. */
+    resultFileId: p.bigint('number').nullable().index(),
+    remotePath: p.text(),
+    accessedAt: p.datetime(),
+    client: p.string().length(255),
+    requestLine: p.text(),
+    status: p.integer().nullable(),
+    bytes: p.bigint('number').nullable(),
+    first: p.boolean().default(false),
+    /** Identifies the log line (source + offset, or a hash) so a re-scan cannot record it twice. */
+    evidenceKey: p.string().length(200).unique(),
+    recordedAt: p.datetime().onCreate(() => new Date()),
+  }),
+});
+
+export type IAcknowledgement = InferEntity<typeof Acknowledgement>;

@@ -1,0 +1,174 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FileState } from '../domain/file-state';
+import { Acknowledgement, FileEvent, RemoteFolder, ResultFile } from './entities';
+import type { IResultFile } from './entities/result-file';
+
+export interface RegisterUpload {
+  workflowId: string;
+  runId: string;
+  fileName: string;
+  uploadPath: string;
+  sizeBytes: number;
+  sha256: string;
+  uploadedAt: Date;
+  uploadedBy?: string;
+}
+
+export interface Registered {
+  resultFileId: number;
+  /** Set when this content was already delivered (or is being delivered) under another upload. */
+  duplicateOf?: number;
+}
+
+export interface EventInput {
+  /** Unique per logical event; a retried write with the same key is a no-op. */
+  eventKey: string;
+  type: string;
+  message: string;
+  detail?: Record<string, unknown>;
+  actor?: string;
+  at?: Date;
+}
+
+const NOT_A_DELIVERY: FileState[] = ['REJECTED', 'DUPLICATE', 'SUPERSEDED'];
+
+/**
+ * Every write to a file's record and its event trail goes through here, so each state change and its event row land in
+ * one transaction and a retried call changes nothing twice.
+ */
+export class FileLedger {
+  constructor(private readonly em: EntityManager) {}
+
+  async register(input: RegisterUpload): Promise<Registered> {
+    return this.em.transactional(async (em) => {
+      const mine = await em.findOne(ResultFile, { runId: input.runId });
+      if (mine) return { resultFileId: mine.id, duplicateOf: mine.duplicateOf ?? undefined };
+
+      // Serialises registrations of the same content across runs (the partial unique index is the backstop).
+      await em.getConnection().execute('select pg_advisory_xact_lock(hashtext(?))', [input.sha256]);
+      const delivery = await em.findOne(
+        ResultFile,
+        { sha256: input.sha256, state: { $nin: NOT_A_DELIVERY } },
+        { orderBy: { id: 'asc' } },
+      );
+      const row = em.create(ResultFile, {
+        workflowId: input.workflowId,
+        runId: input.runId,
+        fileName: input.fileName,
+        uploadPath: input.uploadPath,
+        sizeBytes: input.sizeBytes,
+        sha256: input.sha256,
+        uploadedAt: input.uploadedAt,
+        uploadedBy: input.uploadedBy ?? null,
+        state: delivery ? 'DUPLICATE' : 'RECEIVED',
+        stateReason: delivery ? `Same content as ${delivery.fileName}, already received on ${delivery.uploadedAt.toISOString()}.` : null,
+        duplicateOf: delivery?.id ?? null,
+      } as IResultFile);
+      await em.flush();
+      this.addEvent(em, row.id, delivery ? 'DUPLICATE' : 'RECEIVED', {
+        eventKey: `${input.runId}:received`,
+        type: 'RECEIVED',
+        message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
+        actor: input.uploadedBy,
+        at: input.uploadedAt,
+      });
+      if (delivery) {
+        this.addEvent(em, row.id, 'DUPLICATE', {
+          eventKey: `${input.runId}:duplicate`,
+          type: 'DUPLICATE',
+          message: `Same content as file #${delivery.id} (${delivery.fileName}); not sent again.`,
+          detail: { duplicateOf: delivery.id },
+        });
+        this.addEvent(em, delivery.id, null, {
+          eventKey: `${input.runId}:copy-of`,
+          type: 'COPY_UPLOADED',
+          message: `Another copy was uploaded as ${input.fileName} (file #${row.id}); it was set aside, not sent again.`,
+          detail: { copy: row.id },
+        });
+      }
+      return { resultFileId: row.id, duplicateOf: delivery?.id };
+    });
+  }
+
+  /** Changes state (optionally other columns) and appends the event, once per event key. */
+  async transition(
+    resultFileId: number,
+    state: FileState | null,
+    event: EventInput,
+    patch: Partial<Omit<IResultFile, 'id' | 'state'>> = {},
+  ): Promise<void> {
+    await this.em.transactional(async (em) => {
+      if (await em.count(FileEvent, { eventKey: event.eventKey })) return;
+      const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
+      em.assign(row, { ...patch, ...(state ? { state } : {}) } as Partial<IResultFile>);
+      if (state) row.stateReason = (patch.stateReason as string | null | undefined) ?? null;
+      this.addEvent(em, resultFileId, state, event);
+    });
+  }
+
+  async findFolder(label: string, hint: string): Promise<{ folder: string; basePath: string } | null> {
+    const row = await this.em.findOne(RemoteFolder, { label, folderTag: hint });
+    return row ? { folder: row.folder, basePath: row.basePath } : null;
+  }
+
+  /** Records each access once (by evidence key); the earliest becomes the file's acknowledgement. */
+  async recordAccesses(
+    resultFileId: number,
+    accesses: ReadonlyArray<{
+      evidenceKey: string;
+      accessedAt: Date;
+      client: string;
+      requestLine: string;
+      status?: number;
+      bytes?: number;
+      remotePath?: string;
+    }>,
+  ): Promise<void> {
+    await this.em.transactional(async (em) => {
+      const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
+      const hadAck = (await em.count(Acknowledgement, { resultFileId, first: true })) > 0;
+      const sorted = [...accesses].sort((a, b) => a.accessedAt.getTime() - b.accessedAt.getTime());
+      let first = !hadAck;
+      for (const access of sorted) {
+        if (await em.count(Acknowledgement, { evidenceKey: access.evidenceKey })) continue;
+        em.create(Acknowledgement, {
+          resultFileId,
+          remotePath: access.remotePath ?? row.remotePath ?? '',
+          accessedAt: access.accessedAt,
+          client: access.client,
+          requestLine: access.requestLine,
+          status: access.status ?? null,
+          bytes: access.bytes ?? null,
+          first,
+          evidenceKey: access.evidenceKey,
+        } as never);
+        if (first) {
+          row.state = 'ACKNOWLEDGED';
+          row.stateReason = null;
+          row.acknowledgedAt = access.accessedAt;
+        }
+        this.addEvent(em, resultFileId, first ? 'ACKNOWLEDGED' : null, {
+          eventKey: `ack:${access.evidenceKey}`,
+          type: first ? 'ACKNOWLEDGED' : 'ACCESSED',
+          message: `${first ? 'Acknowledged: the clinic fetched the file' : 'Fetched again'} from ${access.client} (${access.requestLine}, status ${access.status ?? '?'}).`,
+          detail: { ...access, accessedAt: access.accessedAt.toISOString() },
+          at: access.accessedAt,
+        });
+        first = false;
+      }
+    });
+  }
+
+  private addEvent(em: EntityManager, resultFileId: number, state: FileState | null, event: EventInput): void {
+    em.create(FileEvent, {
+      resultFileId,
+      eventKey: event.eventKey,
+      type: event.type,
+      state,
+      message: event.message,
+      detail: event.detail ?? null,
+      actor: event.actor ?? 'system',
+      at: event.at ?? new Date(),
+    } as never);
+  }
+}

@@ -1,0 +1,104 @@
+import { parse } from 'csv-parse/sync';
+
+export interface RemoteFolderRow {
+  basePath: string;
+  folder: string;
+  folderTag: string;
+  label: string;
+}
+
+export interface CsvReport {
+  rows: RemoteFolderRow[];
+  /** Problems that stop the import (missing columns, bad values, one tag mapped twice). */
+  errors: string[];
+  /** Things a person should look at; the import goes ahead and nothing is guessed. */
+  warnings: string[];
+}
+
+const REQUIRED = ['base_path', 'folder', 'folder_tag', 'label'] as const;
+const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/;
+
+/** Levenshtein distance, bounded: we only care whether two names are within `max` edits. */
+function withinEdits(a: string, b: string, max: number): boolean {
+  if (Math.abs(a.length - b.length) > max) return false;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur.push(v);
+      rowMin = Math.min(rowMin, v);
+    }
+    if (rowMin > max) return false;
+    prev = cur;
+  }
+  return prev[b.length]! <= max;
+}
+
+/**
+ * Parses the remote-folder table (`base_path,folder,folder_tag,label`) and reports what a careful person would
+ * notice: clinic names spelled two ways, and a label whose rows copy another label's. It never corrects anything.
+ */
+export function parseRemoteFolderCsv(text: string): CsvReport {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+  } catch (err) {
+    return { rows: [], errors: [`The CSV could not be read: ${(err as Error).message}`], warnings };
+  }
+  const header = records.length ? Object.keys(records[0]!) : [];
+  const missing = REQUIRED.filter((c) => records.length && !header.includes(c));
+  if (missing.length) return { rows: [], errors: [`The CSV lacks column(s) ${missing.join(', ')}; expected ${REQUIRED.join(',')}.`], warnings };
+
+  const rows: RemoteFolderRow[] = [];
+  const byKey = new Map<string, { row: RemoteFolderRow; line: number }>();
+  records.forEach((r, i) => {
+    const line = i + 2; // 1-based, after the header
+    const row = { basePath: r.base_path ?? '', folder: r.folder ?? '', folderTag: r.folder_tag ?? '', label: r.label ?? '' };
+    for (const [column, value] of [['folder', row.folder], ['folder_tag', row.folderTag], ['label', row.label]] as const) {
+      if (!value) errors.push(`Line ${line}: ${column} is empty.`);
+      else if (!SAFE_SEGMENT.test(value)) errors.push(`Line ${line}: ${column} "${value}" may hold only letters, digits, space, dot, dash and underscore.`);
+    }
+    if (row.basePath && row.basePath.split('/').some((s) => s === '..' || (s !== '' && !SAFE_SEGMENT.test(s)))) {
+      errors.push(`Line ${line}: base_path "${row.basePath}" is not a plain relative folder path.`);
+    }
+    const key = `${row.label}\u0000${row.folderTag}`;
+    const earlier = byKey.get(key);
+    if (earlier && (earlier.row.folder !== row.folder || earlier.row.basePath !== row.basePath)) {
+      errors.push(`Line ${line}: ${row.label} tag ${row.folderTag} is already mapped to ${earlier.row.folder} on line ${earlier.line}; one tag must name one folder.`);
+    } else if (earlier) {
+      warnings.push(`Line ${line} repeats line ${earlier.line} (${row.label} ${row.folderTag} ${row.folder}).`);
+    } else {
+      byKey.set(key, { row, line });
+      rows.push(row);
+    }
+  });
+
+  const names = [...new Set(rows.map((r) => r.folder))].sort();
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const a = names[i]!;
+      const b = names[j]!;
+      // One edit apart, or two for long names: close enough to be a misspelling, far enough to spare manga/masunga.
+      const edits = Math.min(a.length, b.length) >= 10 ? 2 : 1;
+      if (withinEdits(a.toLowerCase(), b.toLowerCase(), edits)) {
+        warnings.push(`Folders "${a}" and "${b}" look like one clinic spelled two ways; check which one server B really has.`);
+      }
+    }
+  }
+
+  const labels = [...new Set(rows.map((r) => r.label))];
+  const signature = (label: string) =>
+    rows.filter((r) => r.label === label).map((r) => `${r.folderTag}=${r.basePath}/${r.folder}`).sort().join(',');
+  for (let i = 0; i < labels.length; i++) {
+    for (let j = i + 1; j < labels.length; j++) {
+      if (signature(labels[i]!) === signature(labels[j]!)) {
+        warnings.push(`Every ${labels[j]} row copies a ${labels[i]} row; if ${labels[j]} clinics differ, the table is wrong.`);
+      }
+    }
+  }
+  return { rows, errors, warnings };
+}

@@ -1,0 +1,340 @@
+/**
+ * Delivers files into a folder tree on server B over SFTP: upload under a temporary name, prove the remote bytes
+ * match, then give the file its final name with a rename that never replaces an existing file. A clinic therefore
+ * only ever sees complete, verified files, and never loses one of its files to a name clash.
+ */
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { SFTPWrapper, Stats } from 'ssh2';
+import { conflictNameFor, DeliveryRequest, DeliveryResult, Destination, temporaryNameFor } from './destination';
+import { VerificationFailedError } from './errors';
+import { ExecResult, SshConnectionPool, SshSession } from './ssh-connection-pool';
+
+export interface SftpDestinationOptions {
+  host: string;
+  port?: number;
+  username: string;
+  privateKeyFile: string;
+  passphrase?: string;
+  knownHostsFile?: string;
+  pinnedFingerprint?: string;
+  /** Remote root directory; must already exist (a missing root is a configuration error, not something to create). */
+  basePath: string;
+  /** SSH connections kept open. Default 2. */
+  poolSize?: number;
+  /** Deliveries sharing one connection at a time. Default 4. */
+  maxDeliveriesPerConnection?: number;
+  /** Hash remotely with `sha256sum` over exec (fast); otherwise read the file back over SFTP. Default true. */
+  useRemoteSha256sum?: boolean;
+  /** fastPut requests in flight per file. Default 64; low values are catastrophically slow (1 gives ~1 MB/s). */
+  uploadConcurrency?: number;
+  readyTimeoutMs?: number;
+}
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02), as ssh2 puts them on `err.code`. */
+const SFTP_NO_SUCH_FILE = 2;
+
+/** How often the final name may be taken from under us between deciding and renaming before we give up. */
+const MAX_RENAME_ATTEMPTS = 5;
+
+type VerifiedBy = DeliveryResult['verifiedBy'];
+
+interface RemoteDigest {
+  sha256: string;
+  verifiedBy: VerifiedBy;
+}
+
+type NameDecision =
+  | { kind: 'free'; name: string; renamedBecauseOfConflict: boolean }
+  | { kind: 'alreadyPresent'; name: string; renamedBecauseOfConflict: boolean; verifiedBy: VerifiedBy };
+
+function sftpCall<T>(run: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+function isNoSuchFile(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === SFTP_NO_SUCH_FILE;
+}
+
+async function statOrUndefined(sftp: SFTPWrapper, path: string): Promise<Stats | undefined> {
+  try {
+    return await sftpCall<Stats>((cb) => sftp.stat(path, cb));
+  } catch (err) {
+    if (isNoSuchFile(err)) return undefined;
+    throw err;
+  }
+}
+
+/** POSIX single-quoting: safe for any byte except NUL, which cannot occur in a path anyway. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Splits `folder` into safe path segments; `..` is refused so a request cannot escape the destination root. */
+function folderSegments(folder: string): string[] {
+  const segments = folder.split('/').filter((s) => s !== '' && s !== '.');
+  for (const segment of segments) {
+    if (segment === '..' || segment.includes('\0')) throw new Error(`Refusing unsafe delivery folder ${JSON.stringify(folder)}`);
+  }
+  return segments;
+}
+
+function assertSafeFileName(fileName: string): void {
+  if (fileName === '' || fileName === '.' || fileName === '..' || fileName.includes('/') || fileName.includes('\0')) {
+    throw new Error(`Refusing unsafe delivery file name ${JSON.stringify(fileName)}`);
+  }
+}
+
+/** Reads a remote file with many requests in flight, because one-at-a-time SFTP reads are latency-bound. */
+async function sha256OverSftp(sftp: SFTPWrapper, path: string, size: number): Promise<string> {
+  const chunkSize = 64 * 1024;
+  const depth = 16;
+  const hash = createHash('sha256');
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'r', cb));
+  try {
+    const readAt = (position: number, length: number): Promise<Buffer> =>
+      new Promise<Buffer>((resolve, reject) => {
+        sftp.read(handle, Buffer.alloc(length), 0, length, position, (err, bytesRead, buffer) =>
+          err ? reject(err) : resolve(buffer.subarray(0, bytesRead)),
+        );
+      });
+    const inFlight: Array<{ position: number; length: number; data: Promise<Buffer> }> = [];
+    let next = 0;
+    const fill = (): void => {
+      while (inFlight.length < depth && next < size) {
+        const length = Math.min(chunkSize, size - next);
+        inFlight.push({ position: next, length, data: readAt(next, length) });
+        next += length;
+      }
+    };
+    fill();
+    while (inFlight.length > 0) {
+      const head = inFlight.shift() as { position: number; length: number; data: Promise<Buffer> };
+      let data = await head.data;
+      let position = head.position + data.length;
+      hash.update(data);
+      // Servers may return short reads; finish this chunk before hashing later ones so bytes stay in order.
+      while (data.length > 0 && position < head.position + head.length) {
+        data = await readAt(position, head.position + head.length - position);
+        hash.update(data);
+        position += data.length;
+      }
+      if (data.length === 0 && position < head.position + head.length) break; // shrank under us; the hash will differ
+      fill();
+    }
+    // Drain stragglers so their callbacks do not outlive the handle.
+    await Promise.allSettled(inFlight.map((r) => r.data));
+    // Anything past the stat'd size is part of the file too.
+    for (let position = size; ; ) {
+      const extra = await readAt(position, chunkSize);
+      if (extra.length === 0) break;
+      hash.update(extra);
+      position += extra.length;
+    }
+  } finally {
+    await sftpCall<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+  }
+  return hash.digest('hex');
+}
+
+export class SftpDestination implements Destination {
+  readonly description: string;
+  private readonly pool: SshConnectionPool;
+  private readonly basePath: string;
+  private readonly uploadConcurrency: number;
+  private useRemoteSha256sum: boolean;
+  /** Deliveries of the same content under the same name share a temp file, so they take turns. */
+  private readonly inProgress = new Map<string, Promise<unknown>>();
+
+  constructor(options: SftpDestinationOptions) {
+    const port = options.port ?? 22;
+    // Normalized without a trailing slash so joined paths and the description read cleanly.
+    const normalized = posix.normalize(options.basePath === '' ? '.' : options.basePath);
+    this.basePath = normalized.length > 1 ? normalized.replace(/\/+$/, '') : normalized;
+    this.useRemoteSha256sum = options.useRemoteSha256sum ?? true;
+    this.uploadConcurrency = options.uploadConcurrency ?? 64;
+    this.pool = new SshConnectionPool({
+      host: options.host,
+      port,
+      username: options.username,
+      privateKeyFile: options.privateKeyFile,
+      passphrase: options.passphrase,
+      knownHostsFile: options.knownHostsFile,
+      pinnedFingerprint: options.pinnedFingerprint,
+      readyTimeoutMs: options.readyTimeoutMs,
+      size: options.poolSize ?? 2,
+      maxUsersPerConnection: options.maxDeliveriesPerConnection ?? 4,
+    });
+    const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+    const pathForUrl = this.basePath.startsWith('/') ? this.basePath : `/~/${this.basePath}`;
+    this.description = `sftp://${options.username}@${hostForUrl}:${port}${pathForUrl}`;
+  }
+
+  async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+    assertSafeFileName(request.fileName);
+    const segments = folderSegments(request.folder);
+    const sha256 = request.sha256.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('DeliveryRequest.sha256 must be 64 hex characters');
+    const key = `${segments.join('/')}\0${request.fileName}\0${sha256}`;
+
+    const previous = this.inProgress.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.pool.withSession((session) => this.deliverWith(session, request, segments, sha256)));
+    this.inProgress.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (this.inProgress.get(key) === run) this.inProgress.delete(key);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async deliverWith(session: SshSession, request: DeliveryRequest, segments: string[], sha256: string): Promise<DeliveryResult> {
+    const { sftp } = session;
+    const folder = await this.ensureFolder(sftp, segments);
+    const relative = (name: string): string => [...segments, name].join('/');
+
+    let decision = await this.decideName(session, folder, request.fileName, sha256, request.size);
+    if (decision.kind === 'alreadyPresent') {
+      return { remotePath: relative(decision.name), renamedBecauseOfConflict: decision.renamedBecauseOfConflict, alreadyPresent: true, verifiedBy: decision.verifiedBy };
+    }
+
+    const temporaryPath = posix.join(folder, temporaryNameFor(request.fileName, sha256));
+    let verifiedBy: VerifiedBy;
+    try {
+      await sftpCall<void>((cb) =>
+        sftp.fastPut(
+          request.localPath,
+          temporaryPath,
+          { concurrency: this.uploadConcurrency, step: (written) => request.onProgress?.(written) },
+          (err) => cb(err, undefined),
+        ),
+      );
+      verifiedBy = await this.verify(session, temporaryPath, sha256, request.size);
+    } catch (err) {
+      // Best effort: if the connection is gone this fails too, and a retry overwrites the same temp name anyway.
+      await sftpCall<void>((cb) => sftp.unlink(temporaryPath, (e) => cb(e, undefined))).catch(() => undefined);
+      throw err;
+    }
+
+    for (let attempt = 1; ; attempt += 1) {
+      const finalPath = posix.join(folder, decision.name);
+      try {
+        // Plain SFTP v3 rename: OpenSSH's server links then unlinks, so it fails instead of replacing an existing file.
+        await sftpCall<void>((cb) => sftp.rename(temporaryPath, finalPath, (err) => cb(err, undefined)));
+        return { remotePath: relative(decision.name), renamedBecauseOfConflict: decision.renamedBecauseOfConflict, alreadyPresent: false, verifiedBy };
+      } catch (renameError) {
+        // Most likely someone else took the name since we decided; look again before concluding anything.
+        const again = await this.decideName(session, folder, request.fileName, sha256, request.size);
+        const nameStillFree = again.kind === 'free' && again.name === decision.name;
+        if (again.kind === 'alreadyPresent' || nameStillFree || attempt >= MAX_RENAME_ATTEMPTS) {
+          await sftpCall<void>((cb) => sftp.unlink(temporaryPath, (e) => cb(e, undefined))).catch(() => undefined);
+        }
+        if (again.kind === 'alreadyPresent') {
+          return { remotePath: relative(again.name), renamedBecauseOfConflict: again.renamedBecauseOfConflict, alreadyPresent: true, verifiedBy: again.verifiedBy };
+        }
+        if (nameStillFree || attempt >= MAX_RENAME_ATTEMPTS) {
+          throw new Error(`Could not rename ${temporaryPath} to ${finalPath} on ${this.description}: ${(renameError as Error).message}`, {
+            cause: renameError,
+          });
+        }
+        decision = again;
+      }
+    }
+  }
+
+  /** mkdir -p below the root, tolerating directories created concurrently by other deliveries. */
+  private async ensureFolder(sftp: SFTPWrapper, segments: string[]): Promise<string> {
+    const target = posix.join(this.basePath, ...segments);
+    const existing = await statOrUndefined(sftp, target);
+    if (existing?.isDirectory()) return target;
+    const root = await statOrUndefined(sftp, this.basePath);
+    if (!root?.isDirectory()) throw new Error(`The destination root ${this.basePath} does not exist on ${this.description}`);
+    let path = this.basePath;
+    for (const segment of segments) {
+      path = posix.join(path, segment);
+      try {
+        await sftpCall<void>((cb) => sftp.mkdir(path, (err) => cb(err, undefined)));
+      } catch (mkdirError) {
+        // SFTP v3 reports "already exists" as a generic failure, so the only reliable check is to look.
+        const stats = await statOrUndefined(sftp, path);
+        if (!stats?.isDirectory()) {
+          throw new Error(`Cannot create folder ${path} on ${this.description}: ${(mkdirError as Error).message}`, { cause: mkdirError });
+        }
+      }
+    }
+    return target;
+  }
+
+  /**
+   * The name our file should get: the requested one if free; "already there" if it holds identical content; else the
+   * conflict name, under the same rules. Never a name holding different content.
+   */
+  private async decideName(session: SshSession, folder: string, fileName: string, sha256: string, size: number): Promise<NameDecision> {
+    const candidates: Array<{ name: string; renamedBecauseOfConflict: boolean }> = [
+      { name: fileName, renamedBecauseOfConflict: false },
+      { name: conflictNameFor(fileName, sha256), renamedBecauseOfConflict: true },
+    ];
+    for (const candidate of candidates) {
+      const path = posix.join(folder, candidate.name);
+      const stats = await statOrUndefined(session.sftp, path);
+      if (stats === undefined) return { kind: 'free', ...candidate };
+      if (stats.isFile() && stats.size === size) {
+        const digest = await this.remoteSha256(session, path, size);
+        if (digest.sha256 === sha256) return { kind: 'alreadyPresent', ...candidate, verifiedBy: digest.verifiedBy };
+      }
+    }
+    // Only reachable if someone put a different file under our content-derived conflict name.
+    throw new Error(
+      `Both ${fileName} and ${conflictNameFor(fileName, sha256)} already exist in ${folder} on ${this.description} with different ` +
+        `content; refusing to overwrite either.`,
+    );
+  }
+
+  private async verify(session: SshSession, path: string, sha256: string, size: number): Promise<VerifiedBy> {
+    const stats = await sftpCall<Stats>((cb) => session.sftp.stat(path, cb));
+    // On failure the caller removes the temp file.
+    if (stats.size !== size) {
+      throw new VerificationFailedError(`Uploaded ${path} on ${this.description} has ${stats.size} bytes, expected ${size}; removing it.`);
+    }
+    const digest = await this.remoteSha256(session, path, size);
+    if (digest.sha256 !== sha256) {
+      throw new VerificationFailedError(
+        `Uploaded ${path} on ${this.description} has SHA-256 ${digest.sha256}, expected ${sha256} (checked by ${digest.verifiedBy}); removing it.`,
+      );
+    }
+    return digest.verifiedBy;
+  }
+
+  private async remoteSha256(session: SshSession, path: string, size: number): Promise<RemoteDigest> {
+    if (this.useRemoteSha256sum) {
+      const viaExec = await this.sha256sumOverExec(session, path);
+      if (viaExec !== undefined) return { sha256: viaExec, verifiedBy: 'remote-sha256sum' };
+    }
+    return { sha256: await sha256OverSftp(session.sftp, path, size), verifiedBy: 'read-back' };
+  }
+
+  /** The remote `sha256sum` of `path`, or undefined when the server cannot give one (we then read the file back). */
+  private async sha256sumOverExec(session: SshSession, path: string): Promise<string | undefined> {
+    let result: ExecResult;
+    try {
+      result = await session.exec(`sha256sum -- ${shellQuote(path)}`);
+    } catch (err) {
+      // The server refused to run commands for this account: that will not change, so stop asking.
+      if (/Unable to exec/i.test((err as Error).message)) {
+        this.useRemoteSha256sum = false;
+        return undefined;
+      }
+      throw err;
+    }
+    // GNU prefixes the line with a backslash when it had to escape the file name.
+    const match = /^\\?([0-9a-f]{64}) /.exec(result.stdout);
+    if (result.exitCode === 0 && match) return match[1];
+    // No such command, or success without a hash (a forced command such as internal-sftp ran instead): stop asking.
+    // Other failures may be transient, so only this verification falls back.
+    if (result.exitCode === 126 || result.exitCode === 127 || result.exitCode === 0) this.useRemoteSha256sum = false;
+    return undefined;
+  }
+}

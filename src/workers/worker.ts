@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { createFileActivities } from '../activities/file-activities';
+import { createLedgerActivities } from '../activities/ledger-activities';
+import type { Config } from '../config/config';
+import { IdentifierPatterns } from '../domain/identifier-patterns';
+import type { Destination } from '../transfer/destination';
+import { SHARED_TASK_QUEUE, fileTaskQueueFor } from '../workflows/definitions';
+import { WORKFLOW_BUNDLE_PATH } from './bundle-workflows';
+
+export interface WorkerDeps {
+  config: Config;
+  temporalAddress: string;
+  orm: MikroORM;
+  destination: Destination;
+  /** Serve the file activities of this host (default true). */
+  serveFiles?: boolean;
+}
+
+export interface RunningWorkers {
+  /** Resolves when both workers have stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Two workers in one process: the shared one runs workflows and their database (local) activities; the per-host one
+ * runs the activities that touch this host's upload folder. They are separate queues so several labs' upload hosts
+ * can feed one Temporal cluster.
+ */
+export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
+  if (!runtimeInstalled) {
+    // Our own log lines say what matters; the SDK's per-poll chatter at INFO only buries them.
+    Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
+    runtimeInstalled = true;
+  }
+  const { config } = deps;
+  const connection = await NativeConnection.connect({ address: deps.temporalAddress });
+  const workflowCode: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE_PATH)
+    ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+    : { workflowsPath: require.resolve('../workflows') };
+  const workers: Worker[] = [
+    await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: SHARED_TASK_QUEUE,
+      ...workflowCode,
+      activities: createLedgerActivities({ orm: deps.orm }),
+    }),
+  ];
+  if (deps.serveFiles !== false) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: fileTaskQueueFor(config.hostId),
+        activities: createFileActivities({
+          patterns: new IdentifierPatterns(config.patterns),
+          destination: deps.destination,
+          maxFileBytes: config.maxFileBytes,
+          archiveDir: config.archiveDir,
+          rejectedDir: config.rejectedDir,
+          duplicatesDir: config.duplicatesDir,
+        }),
+        // Transfers are network-bound: several at once keep the SSH pool busy without loading the CPU.
+        maxConcurrentActivityTaskExecutions: 32,
+      }),
+    );
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(
+    () => connection.close(),
+    async (err) => {
+      await connection.close();
+      throw err;
+    },
+  );
+  return {
+    done,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Names and message types shared by the workflow, the worker, the watcher and tests. Imported by workflow code, so it
+ * may only import `@temporalio/workflow` and pure modules.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { FileState } from '../domain/file-state';
+
+/** Workflows and database activities run here; any worker with database access can serve it. */
+export const SHARED_TASK_QUEUE = 'getresults';
+
+/** Activities that touch the uploaded file run on a queue owned by the host whose upload folder holds it. */
+export function fileTaskQueueFor(hostId: string): string {
+  return `getresults-files-${hostId}`;
+}
+
+/** Content hash only: a workflow ID must never carry a patient identifier or a file name. */
+export function workflowIdFor(sha256: string): string {
+  return `file-${sha256}`;
+}
+
+export interface DistributeFileInput {
+  uploadPath: string;
+  fileName: string;
+  sha256: string;
+  sizeBytes: number;
+  /** Queue of the upload host where `uploadPath` lives. */
+  fileTaskQueue: string;
+  /** ISO time the watcher picked the file up; also names the archive's dated folder, so retries agree on it. */
+  uploadedAt: string;
+  uploadedBy?: string;
+  /** How long to wait for the clinic to fetch the file, e.g. `30d`. */
+  ackTimeout: string;
+  /** How long a transfer blocked by a host-key or login refusal waits before trying again by itself. */
+  blockedRetryInterval: string;
+}
+
+/** One access-log line that shows the clinic fetching the delivered file. */
+export interface AccessEvidence {
+  /** Stable identity of the log line, so the same line can never be recorded twice. */
+  evidenceKey: string;
+  accessedAt: string;
+  client: string;
+  requestLine: string;
+  status?: number;
+  bytes?: number;
+  user?: string;
+  remotePath?: string;
+}
+
+export interface FileStatus {
+  state: FileState;
+  reason?: string;
+  resultFileId?: number;
+  clinicFolder?: string;
+  remotePath?: string;
+  archivePath?: string;
+  acknowledgedAt?: string;
+  accesses: number;
+}
+
+/** The clinic fetched the file (sent by the log scan). */
+export const accessedSignal = defineSignal<[AccessEvidence]>('accessed');
+/** Try a waiting step again now: a folder mapping was added, or the host key was fixed. */
+export const retrySignal = defineSignal('retry');
+/** Another copy with the same content landed in an upload folder while this delivery was under way. */
+export const copyUploadedSignal = defineSignal<[{ uploadPath: string; fileName: string }]>('copyUploaded');
+export const statusQuery = defineQuery<FileStatus>('status');

@@ -1,0 +1,187 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { FileActivities } from '../activities/file-activities';
+import type { LedgerActivities } from '../activities/ledger-activities';
+import {
+  accessedSignal,
+  copyUploadedSignal,
+  retrySignal,
+  statusQuery,
+  type AccessEvidence,
+  type DistributeFileInput,
+  type FileStatus,
+} from './definitions';
+
+/** Kept in step with BLOCKING_FAILURE_TYPES in the file activities (a workflow file may not import their code). */
+const BLOCKING_FAILURES = ['HostKeyRejected', 'SshAuthenticationRefused'];
+
+const ledger = proxyLocalActivities<LedgerActivities>({
+  startToCloseTimeout: '30s',
+  // The database may be down for a while: keep trying, never give up on recording a step.
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+function fileActivities(taskQueue: string) {
+  const quick = proxyActivities<FileActivities>({
+    taskQueue,
+    startToCloseTimeout: '5m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+  });
+  const transfer = proxyActivities<FileActivities>({
+    taskQueue,
+    startToCloseTimeout: '2h',
+    heartbeatTimeout: '1m',
+    // SSH outages retry with backoff; a refused host key or login waits for a person instead (see below).
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: BLOCKING_FAILURES },
+  });
+  // Activity proxies are Proxy objects: their functions must be picked by name, not spread.
+  return {
+    validateUpload: quick.validateUpload,
+    quarantineRejected: quick.quarantineRejected,
+    archiveOriginal: quick.archiveOriginal,
+    setAsideDuplicate: quick.setAsideDuplicate,
+    transferFile: transfer.transferFile,
+  };
+}
+
+function blockingFailure(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type && BLOCKING_FAILURES.includes(cause.type) ? cause : undefined;
+}
+
+/**
+ * The life of one uploaded result file: validate, route, transfer, archive, then wait for the clinic to fetch it.
+ * Every step's outcome is written to the database by a ledger activity, so the trail outlives Temporal's retention.
+ */
+export async function distributeFile(input: DistributeFileInput): Promise<FileStatus> {
+  const { runId, workflowId } = workflowInfo();
+  const files = fileActivities(input.fileTaskQueue);
+  const status: FileStatus = { state: 'RECEIVED', accesses: 0 };
+  const accesses: AccessEvidence[] = [];
+  const copies: Array<{ uploadPath: string; fileName: string }> = [];
+  let retryRequested = false;
+  let finished = false;
+
+  setHandler(statusQuery, () => status);
+  setHandler(retrySignal, () => {
+    retryRequested = true;
+  });
+  setHandler(accessedSignal, (evidence) => {
+    if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
+  });
+  setHandler(copyUploadedSignal, (copy) => {
+    // The watcher re-announces files it already submitted (e.g. after a restart); only other paths are real copies.
+    if (copy.uploadPath !== input.uploadPath && !copies.some((c) => c.uploadPath === copy.uploadPath)) copies.push(copy);
+  });
+
+  const ref = { uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 };
+  const { resultFileId, duplicateOf } = await ledger.registerUpload({
+    workflowId,
+    runId,
+    fileName: input.fileName,
+    uploadPath: input.uploadPath,
+    sizeBytes: input.sizeBytes,
+    sha256: input.sha256,
+    uploadedAt: input.uploadedAt,
+    uploadedBy: input.uploadedBy,
+  });
+  status.resultFileId = resultFileId;
+
+  if (duplicateOf !== undefined) {
+    await files.setAsideDuplicate({ ...ref, uploadedAt: input.uploadedAt });
+    status.state = 'DUPLICATE';
+    status.reason = `Same content as file #${duplicateOf}, which was already received; not sent again.`;
+    return status;
+  }
+
+  // Copies of this content that arrive while the delivery is under way are set aside beside it, in the background.
+  let copyIndex = 0;
+  const copyHandling = (async () => {
+    for (;;) {
+      await condition(() => copies.length > 0 || finished);
+      const copy = copies.shift();
+      if (!copy) return;
+      const index = copyIndex++;
+      const { duplicatePath } = await files.setAsideDuplicate({ ...copy, sha256: input.sha256, uploadedAt: input.uploadedAt });
+      await ledger.recordCopySetAside({ resultFileId, runId, copyIndex: index, fileName: copy.fileName, duplicatePath });
+    }
+  })();
+  const finish = async (final: FileStatus): Promise<FileStatus> => {
+    finished = true;
+    await copyHandling;
+    await condition(allHandlersFinished);
+    return final;
+  };
+
+  const checked = await files.validateUpload(ref);
+  if (checked.outcome === 'superseded') {
+    await ledger.recordSuperseded({ resultFileId, runId, reason: checked.reason });
+    return finish({ ...status, state: 'SUPERSEDED', reason: checked.reason });
+  }
+  if (checked.outcome === 'rejected') {
+    const { code, reason } = checked.result;
+    const { rejectedPath } = await files.quarantineRejected({ ...ref, uploadedAt: input.uploadedAt, code, reason });
+    await ledger.recordRejected({ resultFileId, runId, code, reason, rejectedPath });
+    return finish({ ...status, state: 'REJECTED', reason, archivePath: rejectedPath });
+  }
+
+  const { identification, pages } = checked.result;
+  let route: { clinicFolder: string } | null = null;
+  for (let attempt = 0; !route; attempt++) {
+    route = await ledger.routeFile({ resultFileId, runId, attempt, identification, pages });
+    if (!route) {
+      status.state = 'NEEDS_FOLDER';
+      status.reason = `No clinic folder is mapped for ${identification.label} hint "${identification.hint}".`;
+      await condition(() => retryRequested);
+      retryRequested = false;
+    }
+  }
+  status.state = 'RECEIVED';
+  status.reason = undefined;
+  status.clinicFolder = route.clinicFolder;
+
+  let delivery: Awaited<ReturnType<FileActivities['transferFile']>> | undefined;
+  for (let attempt = 0; !delivery; attempt++) {
+    try {
+      delivery = await files.transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: route.clinicFolder });
+    } catch (err) {
+      const blocked = blockingFailure(err);
+      if (!blocked) throw err;
+      status.state = 'TRANSFER_BLOCKED';
+      status.reason = blocked.message;
+      await ledger.recordTransferBlocked({ resultFileId, runId, attempt, failureType: blocked.type ?? 'unknown', message: blocked.message });
+      retryRequested = false;
+      await condition(() => retryRequested, input.blockedRetryInterval);
+      retryRequested = false;
+    }
+  }
+  status.state = 'SENT';
+  status.reason = undefined;
+  status.remotePath = delivery.remotePath;
+  await ledger.recordSent({ resultFileId, runId, destination: route.clinicFolder, delivery, sha256: input.sha256 });
+
+  const { archivePath } = await files.archiveOriginal({ ...ref, uploadedAt: input.uploadedAt });
+  status.archivePath = archivePath;
+  await ledger.recordArchived({ resultFileId, runId, archivePath, ackTimeout: input.ackTimeout });
+  status.state = 'AWAITING_ACK';
+
+  const fetched = await condition(() => accesses.length > 0, input.ackTimeout);
+  if (!fetched) {
+    await ledger.recordUnacknowledged({ resultFileId, runId, ackTimeout: input.ackTimeout });
+    return finish({ ...status, state: 'UNACKNOWLEDGED', reason: `Not fetched within ${input.ackTimeout}.` });
+  }
+  const evidence = accesses.splice(0, accesses.length);
+  await ledger.recordAccesses({ resultFileId, accesses: evidence });
+  status.accesses = evidence.length;
+  status.acknowledgedAt = evidence.map((e) => e.accessedAt).sort()[0];
+  status.state = 'ACKNOWLEDGED';
+  return finish(status);
+}

@@ -1,0 +1,2 @@
+// The workflow bundle's entry point: every workflow the worker serves, and nothing else.
+export { distributeFile } from './distribute-file';
