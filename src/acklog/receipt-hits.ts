@@ -108,7 +108,7 @@ export function receiptPathOf(rawTarget: string, matches: (path: string) => bool
   }
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
-  const path = posix.normalize(percentDecode(rawPath, false));
+  const path = normalizePath(percentDecode(rawPath, false));
   if (matches(path)) return path;
   if (q < 0 || !path.endsWith('/download.php')) return null;
   return ownCloudDownloadPath(target.slice(q + 1), matches);
@@ -139,8 +139,15 @@ function ownCloudDownloadPath(query: string, matches: (path: string) => boolean)
       files = parsed[0];
     }
   }
-  const path = posix.normalize(`${dir ?? '/'}/${files}`);
+  const path = normalizePath(`${dir ?? '/'}/${files}`);
   return matches(path) ? path : null;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Resolves `.`/`..` segments and doubled slashes like Apache before it maps a URL to a file. */
+function normalizePath(path: string): string {
+  return path.includes('//') || path.includes('/.') ? posix.normalize(path) : path;
 }
 
 /**
@@ -149,15 +156,16 @@ function ownCloudDownloadPath(query: string, matches: (path: string) => boolean)
  * strings (latin1), so `\xc3\xa9` unescaped from the log becomes `é` here too.
  */
 export function percentDecode(s: string, plusAsSpace: boolean): string {
-  let plain = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 37 || c > 127 || (plusAsSpace && c === 43)) {
-      plain = false;
-      break;
+  const nonAscii = NON_ASCII.test(s);
+  if (!nonAscii && s.indexOf('%') < 0 && (!plusAsSpace || s.indexOf('+') < 0)) return s;
+  if (!nonAscii) {
+    // The native decoder agrees with the byte-wise one below whenever it accepts the input.
+    try {
+      return decodeURIComponent(plusAsSpace ? s.replace(/\+/g, ' ') : s);
+    } catch {
+      // malformed escape or invalid UTF-8: decode byte-wise, keeping what cannot be decoded
     }
   }
-  if (plain) return s;
   const out = Buffer.allocUnsafe(s.length * 3);
   let n = 0;
   for (let i = 0; i < s.length; i++) {

@@ -109,8 +109,12 @@ function buildConditions(format: CompiledLogFormat, rule: ReceiptRule): Conditio
     [needle(method)],
   ];
   if (rule.requiredLiteral !== undefined) {
-    // `%` (percent-encoding) and `\` (a log escape) can spell any character of the literal, so they admit the line too.
-    conditions.push([caseInsensitiveNeedle(rule.requiredLiteral), needle('%'), needle('\\')]);
+    // `%` (percent-encoding) and `\` (a log escape) can spell any character of the literal, so they admit the line
+    // too. The exact lower-case literal goes first: it is the usual spelling and a plain search is cheaper.
+    const literal = rule.requiredLiteral;
+    const alternatives = [needle(literal), needle('%'), needle('\\')];
+    if (/[a-z]/.test(literal)) alternatives.push(caseInsensitiveNeedle(literal));
+    conditions.push(alternatives);
   }
   return conditions;
 }

@@ -131,14 +131,15 @@ export function createLedgerActivities({ orm }: LedgerActivityDeps) {
       );
     },
 
-    async recordCopySetAside(input: { resultFileId: number; runId: string; copyIndex: number; fileName: string; duplicatePath: string | null }) {
-      await ledger().transition(input.resultFileId, null, {
-        eventKey: `${input.runId}:copy:${input.copyIndex}`,
-        type: 'COPY_UPLOADED',
-        message: input.duplicatePath
-          ? `Another copy with the same content was uploaded as ${input.fileName}; it was set aside at ${input.duplicatePath}, not sent again.`
-          : `Another copy with the same content was uploaded as ${input.fileName}, then removed before it was set aside.`,
-        detail: { duplicatePath: input.duplicatePath },
+    async recordCopySetAside(input: {
+      resultFileId: number;
+      copy: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string };
+      duplicatePath: string | null;
+    }) {
+      return ledger().registerCopy(input.resultFileId, {
+        ...input.copy,
+        uploadedAt: new Date(input.copy.uploadedAt),
+        duplicatePath: input.duplicatePath,
       });
     },
   };

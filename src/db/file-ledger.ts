@@ -51,42 +51,68 @@ export class FileLedger {
         { sha256: input.sha256, state: { $nin: NOT_A_DELIVERY } },
         { orderBy: { id: 'asc' } },
       );
-      const row = em.create(ResultFile, {
-        workflowId: input.workflowId,
-        runId: input.runId,
-        fileName: input.fileName,
-        uploadPath: input.uploadPath,
-        sizeBytes: input.sizeBytes,
-        sha256: input.sha256,
-        uploadedAt: input.uploadedAt,
-        uploadedBy: input.uploadedBy ?? null,
-        state: delivery ? 'DUPLICATE' : 'RECEIVED',
-        stateReason: delivery ? `Same content as ${delivery.fileName}, already received on ${delivery.uploadedAt.toISOString()}.` : null,
-        duplicateOf: delivery?.id ?? null,
-      } as IResultFile);
+      const row = this.insertUpload(em, input, delivery ?? undefined);
       await em.flush();
-      this.addEvent(em, row.id, delivery ? 'DUPLICATE' : 'RECEIVED', {
-        eventKey: `${input.runId}:received`,
-        type: 'RECEIVED',
-        message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
-        actor: input.uploadedBy,
-        at: input.uploadedAt,
-      });
-      if (delivery) {
-        this.addEvent(em, row.id, 'DUPLICATE', {
-          eventKey: `${input.runId}:duplicate`,
-          type: 'DUPLICATE',
-          message: `Same content as file #${delivery.id} (${delivery.fileName}); not sent again.`,
-          detail: { duplicateOf: delivery.id },
-        });
-        this.addEvent(em, delivery.id, null, {
-          eventKey: `${input.runId}:copy-of`,
-          type: 'COPY_UPLOADED',
-          message: `Another copy was uploaded as ${input.fileName} (file #${row.id}); it was set aside, not sent again.`,
-          detail: { copy: row.id },
-        });
-      }
+      this.recordUploadEvents(em, row, input, delivery ?? undefined);
       return { resultFileId: row.id, duplicateOf: delivery?.id };
+    });
+  }
+
+  /**
+   * Records a copy of `originalId`'s content that landed while the original was still being delivered: a row of its
+   * own (state DUPLICATE), so every upload is listed, and an event on the original.
+   */
+  async registerCopy(originalId: number, copy: RegisterUpload & { duplicatePath: string | null }): Promise<number> {
+    return this.em.transactional(async (em) => {
+      const mine = await em.findOne(ResultFile, { runId: copy.runId });
+      if (mine) return mine.id;
+      const original = await em.findOneOrFail(ResultFile, { id: originalId });
+      const row = this.insertUpload(em, copy, original);
+      row.archivePath = copy.duplicatePath;
+      await em.flush();
+      this.recordUploadEvents(em, row, copy, original);
+      return row.id;
+    });
+  }
+
+  private insertUpload(em: EntityManager, input: RegisterUpload, duplicateOf?: IResultFile): IResultFile {
+    return em.create(ResultFile, {
+      workflowId: input.workflowId,
+      runId: input.runId,
+      fileName: input.fileName,
+      uploadPath: input.uploadPath,
+      sizeBytes: input.sizeBytes,
+      sha256: input.sha256,
+      uploadedAt: input.uploadedAt,
+      uploadedBy: input.uploadedBy ?? null,
+      state: duplicateOf ? 'DUPLICATE' : 'RECEIVED',
+      stateReason: duplicateOf
+        ? `Same content as ${duplicateOf.fileName} (file #${duplicateOf.id}), received ${duplicateOf.uploadedAt.toISOString()}; set aside, not sent again.`
+        : null,
+      duplicateOf: duplicateOf?.id ?? null,
+    } as IResultFile);
+  }
+
+  private recordUploadEvents(em: EntityManager, row: IResultFile, input: RegisterUpload, duplicateOf?: IResultFile): void {
+    this.addEvent(em, row.id, duplicateOf ? 'DUPLICATE' : 'RECEIVED', {
+      eventKey: `${input.runId}:received`,
+      type: 'RECEIVED',
+      message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
+      actor: input.uploadedBy,
+      at: input.uploadedAt,
+    });
+    if (!duplicateOf) return;
+    this.addEvent(em, row.id, 'DUPLICATE', {
+      eventKey: `${input.runId}:duplicate`,
+      type: 'DUPLICATE',
+      message: `Same content as file #${duplicateOf.id} (${duplicateOf.fileName}); set aside, not sent again.`,
+      detail: { duplicateOf: duplicateOf.id },
+    });
+    this.addEvent(em, duplicateOf.id, null, {
+      eventKey: `${input.runId}:copy-of`,
+      type: 'COPY_UPLOADED',
+      message: `Another copy was uploaded as ${input.fileName} (file #${row.id}); it was set aside, not sent again.`,
+      detail: { copy: row.id },
     });
   }
 

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { SFTPWrapper, Stats } from 'ssh2';
+import { Stats, TransferOptions } from 'ssh2';
 import { conflictNameFor, DeliveryRequest, DeliveryResult, Destination, temporaryNameFor } from './destination';
 import { VerificationFailedError } from './errors';
-import { ExecResult, SshConnectionPool, SshSession } from './ssh-connection-pool';
+import { ExecResult, sftpCall, SshConnectionPool, SshSession } from './ssh-connection-pool';
 
 export interface SftpDestinationOptions {
   host: string;
@@ -48,17 +48,36 @@ type NameDecision =
   | { kind: 'free'; name: string; renamedBecauseOfConflict: boolean }
   | { kind: 'alreadyPresent'; name: string; renamedBecauseOfConflict: boolean; verifiedBy: VerifiedBy };
 
-function sftpCall<T>(run: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
-}
-
 function isNoSuchFile(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === SFTP_NO_SUCH_FILE;
 }
 
-async function statOrUndefined(sftp: SFTPWrapper, path: string): Promise<Stats | undefined> {
+/** Promise wrappers over one session's SFTP channel that fail, rather than hang, when the connection drops. */
+function remoteFs(session: SshSession) {
+  const { sftp, signal } = session;
+  const done = (cb: (err: Error | undefined | null, value: undefined) => void) => (err?: Error | null) => cb(err, undefined);
+  return {
+    stat: (path: string) => sftpCall<Stats>(signal, (cb) => sftp.stat(path, cb)),
+    mkdir: (path: string) => sftpCall<undefined>(signal, (cb) => sftp.mkdir(path, done(cb))),
+    rename: (from: string, to: string) => sftpCall<undefined>(signal, (cb) => sftp.rename(from, to, done(cb))),
+    /** Best effort: a failure (e.g. the connection is gone) is ignored because a retry overwrites the same temp name. */
+    unlinkQuietly: (path: string) => sftpCall<undefined>(signal, (cb) => sftp.unlink(path, done(cb))).catch(() => undefined),
+    fastPut: (localPath: string, remotePath: string, options: TransferOptions) =>
+      sftpCall<undefined>(signal, (cb) => sftp.fastPut(localPath, remotePath, options, done(cb))),
+    openForReading: (path: string) => sftpCall<Buffer>(signal, (cb) => sftp.open(path, 'r', cb)),
+    read: (handle: Buffer, position: number, length: number) =>
+      sftpCall<Buffer>(signal, (cb) =>
+        sftp.read(handle, Buffer.alloc(length), 0, length, position, (err, bytesRead, buffer) => cb(err, buffer?.subarray(0, bytesRead))),
+      ),
+    close: (handle: Buffer) => sftpCall<undefined>(signal, (cb) => sftp.close(handle, done(cb))),
+  };
+}
+
+type RemoteFs = ReturnType<typeof remoteFs>;
+
+async function statOrUndefined(fs: RemoteFs, path: string): Promise<Stats | undefined> {
   try {
-    return await sftpCall<Stats>((cb) => sftp.stat(path, cb));
+    return await fs.stat(path);
   } catch (err) {
     if (isNoSuchFile(err)) return undefined;
     throw err;
@@ -86,24 +105,22 @@ function assertSafeFileName(fileName: string): void {
 }
 
 /** Reads a remote file with many requests in flight, because one-at-a-time SFTP reads are latency-bound. */
-async function sha256OverSftp(sftp: SFTPWrapper, path: string, size: number): Promise<string> {
+async function sha256OverSftp(fs: RemoteFs, path: string, size: number): Promise<string> {
   const chunkSize = 64 * 1024;
   const depth = 16;
   const hash = createHash('sha256');
-  const handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'r', cb));
+  const handle = await fs.openForReading(path);
   try {
-    const readAt = (position: number, length: number): Promise<Buffer> =>
-      new Promise<Buffer>((resolve, reject) => {
-        sftp.read(handle, Buffer.alloc(length), 0, length, position, (err, bytesRead, buffer) =>
-          err ? reject(err) : resolve(buffer.subarray(0, bytesRead)),
-        );
-      });
+    const readAt = (position: number, length: number): Promise<Buffer> => fs.read(handle, position, length);
     const inFlight: Array<{ position: number; length: number; data: Promise<Buffer> }> = [];
     let next = 0;
     const fill = (): void => {
       while (inFlight.length < depth && next < size) {
         const length = Math.min(chunkSize, size - next);
-        inFlight.push({ position: next, length, data: readAt(next, length) });
+        const data = readAt(next, length);
+        // Marked handled now: if an earlier chunk fails we stop awaiting these, and their rejections must not crash us.
+        data.catch(() => undefined);
+        inFlight.push({ position: next, length, data });
         next += length;
       }
     };
@@ -132,7 +149,7 @@ async function sha256OverSftp(sftp: SFTPWrapper, path: string, size: number): Pr
       position += extra.length;
     }
   } finally {
-    await sftpCall<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
+    await fs.close(handle).catch(() => undefined);
   }
   return hash.digest('hex');
 }
@@ -192,11 +209,11 @@ export class SftpDestination implements Destination {
   }
 
   private async deliverWith(session: SshSession, request: DeliveryRequest, segments: string[], sha256: string): Promise<DeliveryResult> {
-    const { sftp } = session;
-    const folder = await this.ensureFolder(sftp, segments);
+    const fs = remoteFs(session);
+    const folder = await this.ensureFolder(fs, segments);
     const relative = (name: string): string => [...segments, name].join('/');
 
-    let decision = await this.decideName(session, folder, request.fileName, sha256, request.size);
+    let decision = await this.decideName(session, fs, folder, request.fileName, sha256, request.size);
     if (decision.kind === 'alreadyPresent') {
       return { remotePath: relative(decision.name), renamedBecauseOfConflict: decision.renamedBecauseOfConflict, alreadyPresent: true, verifiedBy: decision.verifiedBy };
     }
@@ -204,18 +221,13 @@ export class SftpDestination implements Destination {
     const temporaryPath = posix.join(folder, temporaryNameFor(request.fileName, sha256));
     let verifiedBy: VerifiedBy;
     try {
-      await sftpCall<void>((cb) =>
-        sftp.fastPut(
-          request.localPath,
-          temporaryPath,
-          { concurrency: this.uploadConcurrency, step: (written) => request.onProgress?.(written) },
-          (err) => cb(err, undefined),
-        ),
-      );
-      verifiedBy = await this.verify(session, temporaryPath, sha256, request.size);
+      await fs.fastPut(request.localPath, temporaryPath, {
+        concurrency: this.uploadConcurrency,
+        step: (written) => request.onProgress?.(written),
+      });
+      verifiedBy = await this.verify(session, fs, temporaryPath, sha256, request.size);
     } catch (err) {
-      // Best effort: if the connection is gone this fails too, and a retry overwrites the same temp name anyway.
-      await sftpCall<void>((cb) => sftp.unlink(temporaryPath, (e) => cb(e, undefined))).catch(() => undefined);
+      await fs.unlinkQuietly(temporaryPath);
       throw err;
     }
 
@@ -223,14 +235,14 @@ export class SftpDestination implements Destination {
       const finalPath = posix.join(folder, decision.name);
       try {
         // Plain SFTP v3 rename: OpenSSH's server links then unlinks, so it fails instead of replacing an existing file.
-        await sftpCall<void>((cb) => sftp.rename(temporaryPath, finalPath, (err) => cb(err, undefined)));
+        await fs.rename(temporaryPath, finalPath);
         return { remotePath: relative(decision.name), renamedBecauseOfConflict: decision.renamedBecauseOfConflict, alreadyPresent: false, verifiedBy };
       } catch (renameError) {
         // Most likely someone else took the name since we decided; look again before concluding anything.
-        const again = await this.decideName(session, folder, request.fileName, sha256, request.size);
+        const again = await this.decideName(session, fs, folder, request.fileName, sha256, request.size);
         const nameStillFree = again.kind === 'free' && again.name === decision.name;
         if (again.kind === 'alreadyPresent' || nameStillFree || attempt >= MAX_RENAME_ATTEMPTS) {
-          await sftpCall<void>((cb) => sftp.unlink(temporaryPath, (e) => cb(e, undefined))).catch(() => undefined);
+          await fs.unlinkQuietly(temporaryPath);
         }
         if (again.kind === 'alreadyPresent') {
           return { remotePath: relative(again.name), renamedBecauseOfConflict: again.renamedBecauseOfConflict, alreadyPresent: true, verifiedBy: again.verifiedBy };
@@ -246,20 +258,20 @@ export class SftpDestination implements Destination {
   }
 
   /** mkdir -p below the root, tolerating directories created concurrently by other deliveries. */
-  private async ensureFolder(sftp: SFTPWrapper, segments: string[]): Promise<string> {
+  private async ensureFolder(fs: RemoteFs, segments: string[]): Promise<string> {
     const target = posix.join(this.basePath, ...segments);
-    const existing = await statOrUndefined(sftp, target);
+    const existing = await statOrUndefined(fs, target);
     if (existing?.isDirectory()) return target;
-    const root = await statOrUndefined(sftp, this.basePath);
+    const root = await statOrUndefined(fs, this.basePath);
     if (!root?.isDirectory()) throw new Error(`The destination root ${this.basePath} does not exist on ${this.description}`);
     let path = this.basePath;
     for (const segment of segments) {
       path = posix.join(path, segment);
       try {
-        await sftpCall<void>((cb) => sftp.mkdir(path, (err) => cb(err, undefined)));
+        await fs.mkdir(path);
       } catch (mkdirError) {
         // SFTP v3 reports "already exists" as a generic failure, so the only reliable check is to look.
-        const stats = await statOrUndefined(sftp, path);
+        const stats = await statOrUndefined(fs, path);
         if (!stats?.isDirectory()) {
           throw new Error(`Cannot create folder ${path} on ${this.description}: ${(mkdirError as Error).message}`, { cause: mkdirError });
         }
@@ -272,17 +284,24 @@ export class SftpDestination implements Destination {
    * The name our file should get: the requested one if free; "already there" if it holds identical content; else the
    * conflict name, under the same rules. Never a name holding different content.
    */
-  private async decideName(session: SshSession, folder: string, fileName: string, sha256: string, size: number): Promise<NameDecision> {
+  private async decideName(
+    session: SshSession,
+    fs: RemoteFs,
+    folder: string,
+    fileName: string,
+    sha256: string,
+    size: number,
+  ): Promise<NameDecision> {
     const candidates: Array<{ name: string; renamedBecauseOfConflict: boolean }> = [
       { name: fileName, renamedBecauseOfConflict: false },
       { name: conflictNameFor(fileName, sha256), renamedBecauseOfConflict: true },
     ];
     for (const candidate of candidates) {
       const path = posix.join(folder, candidate.name);
-      const stats = await statOrUndefined(session.sftp, path);
+      const stats = await statOrUndefined(fs, path);
       if (stats === undefined) return { kind: 'free', ...candidate };
       if (stats.isFile() && stats.size === size) {
-        const digest = await this.remoteSha256(session, path, size);
+        const digest = await this.remoteSha256(session, fs, path, size);
         if (digest.sha256 === sha256) return { kind: 'alreadyPresent', ...candidate, verifiedBy: digest.verifiedBy };
       }
     }
@@ -293,13 +312,13 @@ export class SftpDestination implements Destination {
     );
   }
 
-  private async verify(session: SshSession, path: string, sha256: string, size: number): Promise<VerifiedBy> {
-    const stats = await sftpCall<Stats>((cb) => session.sftp.stat(path, cb));
+  private async verify(session: SshSession, fs: RemoteFs, path: string, sha256: string, size: number): Promise<VerifiedBy> {
+    const stats = await fs.stat(path);
     // On failure the caller removes the temp file.
     if (stats.size !== size) {
       throw new VerificationFailedError(`Uploaded ${path} on ${this.description} has ${stats.size} bytes, expected ${size}; removing it.`);
     }
-    const digest = await this.remoteSha256(session, path, size);
+    const digest = await this.remoteSha256(session, fs, path, size);
     if (digest.sha256 !== sha256) {
       throw new VerificationFailedError(
         `Uploaded ${path} on ${this.description} has SHA-256 ${digest.sha256}, expected ${sha256} (checked by ${digest.verifiedBy}); removing it.`,
@@ -308,12 +327,12 @@ export class SftpDestination implements Destination {
     return digest.verifiedBy;
   }
 
-  private async remoteSha256(session: SshSession, path: string, size: number): Promise<RemoteDigest> {
+  private async remoteSha256(session: SshSession, fs: RemoteFs, path: string, size: number): Promise<RemoteDigest> {
     if (this.useRemoteSha256sum) {
       const viaExec = await this.sha256sumOverExec(session, path);
       if (viaExec !== undefined) return { sha256: viaExec, verifiedBy: 'remote-sha256sum' };
     }
-    return { sha256: await sha256OverSftp(session.sftp, path, size), verifiedBy: 'read-back' };
+    return { sha256: await sha256OverSftp(fs, path, size), verifiedBy: 'read-back' };
   }
 
   /** The remote `sha256sum` of `path`, or undefined when the server cannot give one (we then read the file back). */

@@ -3,6 +3,7 @@
  * Connection setup (not bytes) dominates small-file delivery, and several files in flight per connection roughly
  * double throughput, so connections are kept open and multiplexed rather than opened per file or leased exclusively.
  */
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { Client, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
 import { HostKeyRejectedError, SshAuthenticationError } from './errors';
@@ -50,6 +51,12 @@ export interface ExecOptions {
 /** One caller's share of a pooled connection. */
 export interface SshSession {
   readonly sftp: SFTPWrapper;
+  /**
+   * Aborted when the connection is lost or the pool closes. ssh2 leaves some SFTP callbacks (notably `fastPut`'s)
+   * uncalled when the connection drops mid-operation, so callers must race their SFTP calls against this signal
+   * (see `sftpCall`) or they can wait forever.
+   */
+  readonly signal: AbortSignal;
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
 }
 
@@ -61,19 +68,70 @@ export interface SshLease extends SshSession {
 /** Output beyond this is dropped: commands we run print a line, and a runaway one must not exhaust memory. */
 const MAX_CAPTURED_OUTPUT = 1024 * 1024;
 
+/**
+ * Runs one callback-style SFTP call as a promise that also rejects when `signal` aborts, because ssh2 does not
+ * always call back once the connection is gone.
+ */
+export function sftpCall<T>(signal: AbortSignal, run: (callback: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      run((err, value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(value);
+      });
+    } catch (err) {
+      // ssh2 throws synchronously in some states (e.g. a closed channel).
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    }
+  });
+}
+
 class PooledConnection {
-  alive = true;
+  private readonly lifetime = new AbortController();
 
   constructor(
     readonly client: Client,
     readonly sftp: SFTPWrapper,
-  ) {}
+    private readonly description: string,
+  ) {
+    // Every in-flight SFTP request listens on this signal; hundreds at once are normal, not a leak.
+    setMaxListeners(0, this.lifetime.signal);
+  }
+
+  get alive(): boolean {
+    return !this.lifetime.signal.aborted;
+  }
+
+  get signal(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
+  /** Marks the connection unusable and fails every operation still waiting on it. */
+  kill(why: string): void {
+    if (!this.alive) return;
+    this.lifetime.abort(new Error(`SSH connection to ${this.description} ${why}`));
+  }
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     return new Promise<ExecResult>((resolve, reject) => {
+      if (!this.alive) {
+        reject(this.signal.reason);
+        return;
+      }
+      const onAbort = (): void => reject(this.signal.reason);
+      this.signal.addEventListener('abort', onAbort, { once: true });
       const onChannel = (err: Error | undefined, channel: ClientChannel): void => {
         if (err) {
+          this.signal.removeEventListener('abort', onAbort);
           reject(err);
           return;
         }
@@ -87,8 +145,9 @@ class PooledConnection {
           into.push(part);
         };
         let exitCode: number | null = null;
-        let signal: string | null = null;
+        let exitSignal: string | null = null;
         const timer = setTimeout(() => {
+          this.signal.removeEventListener('abort', onAbort);
           channel.close();
           reject(new Error(`Remote command timed out after ${timeoutMs} ms`));
         }, timeoutMs);
@@ -96,19 +155,21 @@ class PooledConnection {
         channel.stderr.on('data', capture(stderr));
         channel.on('exit', (code: number | null, sig?: string) => {
           exitCode = code;
-          signal = sig ?? null;
+          exitSignal = sig ?? null;
         });
         // No input is ever sent; EOF keeps a command that reads stdin (or a forced internal-sftp) from waiting forever.
         channel.end();
         channel.once('close', () => {
           clearTimeout(timer);
-          resolve({ exitCode, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
+          this.signal.removeEventListener('abort', onAbort);
+          resolve({ exitCode, signal: exitSignal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
         });
       };
       try {
         this.client.exec(command, onChannel);
       } catch (err) {
         // ssh2 throws synchronously when the connection is already gone.
+        this.signal.removeEventListener('abort', onAbort);
         reject(err);
       }
     });
@@ -184,6 +245,7 @@ export class SshConnectionPool {
       let released = false;
       return {
         sftp: connection.sftp,
+        signal: connection.signal,
         exec: (command, options) => connection.exec(command, options),
         release: () => {
           if (released) return;
@@ -307,9 +369,9 @@ export class SshConnectionPool {
         client.end();
         reject(err);
       };
-      const markDead = (): void => {
+      const markDead = (why: string): void => {
         if (connection === undefined || !connection.alive) return;
-        connection.alive = false;
+        connection.kill(why);
         onDead(connection);
         client.end();
       };
@@ -317,13 +379,13 @@ export class SshConnectionPool {
       // Errors after `ready` arrive here too and must be handled, or Node would crash on an unhandled 'error' event.
       client.on('error', (err: Error & { level?: string }) => {
         if (settled) {
-          markDead();
+          markDead(`failed: ${err.message}`);
           return;
         }
         fail(this.describeConnectError(err, rejectedFingerprint));
       });
       client.on('close', () => {
-        markDead();
+        markDead('was closed');
         fail(
           rejectedFingerprint === undefined
             ? new Error(`SSH connection to ${this.description} closed before it was ready`)
@@ -336,9 +398,9 @@ export class SshConnectionPool {
             fail(new Error(`SSH server ${this.description} refused an SFTP session: ${err.message}`, { cause: err }));
             return;
           }
-          connection = new PooledConnection(client, sftp);
-          sftp.on('close', markDead);
-          sftp.on('error', markDead);
+          connection = new PooledConnection(client, sftp, this.description);
+          sftp.on('close', () => markDead('lost its SFTP session'));
+          sftp.on('error', (sftpError: Error) => markDead(`lost its SFTP session: ${sftpError.message}`));
           settled = true;
           resolve(connection);
         });
@@ -387,7 +449,7 @@ function isSupportedHostKeyAlgorithm(algorithm: string): algorithm is ServerHost
 
 function endConnection(connection: PooledConnection): Promise<void> {
   return new Promise<void>((resolve) => {
-    connection.alive = false;
+    connection.kill('was closed by the pool');
     const timer = setTimeout(() => {
       // A server that never acknowledges the disconnect must not hang shutdown.
       connection.client.destroy();

@@ -64,7 +64,7 @@ export async function submitUpload(file: string, options: SubmitOptions): Promis
     try {
       await options.client.workflow
         .getHandle(workflowId)
-        .signal(copyUploadedSignal, { uploadPath: input.uploadPath, fileName: input.fileName });
+        .signal(copyUploadedSignal, { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy });
       return { kind: 'copy-of-running', workflowId };
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;

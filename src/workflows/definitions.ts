@@ -58,10 +58,18 @@ export interface FileStatus {
   accesses: number;
 }
 
+export interface CopyUploaded {
+  uploadPath: string;
+  fileName: string;
+  /** ISO time the watcher found the copy. */
+  uploadedAt: string;
+  uploadedBy?: string;
+}
+
 /** The clinic fetched the file (sent by the log scan). */
 export const accessedSignal = defineSignal<[AccessEvidence]>('accessed');
 /** Try a waiting step again now: a folder mapping was added, or the host key was fixed. */
 export const retrySignal = defineSignal('retry');
 /** Another copy with the same content landed in an upload folder while this delivery was under way. */
-export const copyUploadedSignal = defineSignal<[{ uploadPath: string; fileName: string }]>('copyUploaded');
+export const copyUploadedSignal = defineSignal<[CopyUploaded]>('copyUploaded');
 export const statusQuery = defineQuery<FileStatus>('status');

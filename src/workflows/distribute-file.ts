@@ -16,6 +16,7 @@ import {
   retrySignal,
   statusQuery,
   type AccessEvidence,
+  type CopyUploaded,
   type DistributeFileInput,
   type FileStatus,
 } from './definitions';
@@ -38,7 +39,8 @@ function fileActivities(taskQueue: string) {
   const transfer = proxyActivities<FileActivities>({
     taskQueue,
     startToCloseTimeout: '2h',
-    heartbeatTimeout: '1m',
+    // Short, so a transfer whose worker died is noticed and retried quickly; progress heartbeats come far more often.
+    heartbeatTimeout: '15s',
     // SSH outages retry with backoff; a refused host key or login waits for a person instead (see below).
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: BLOCKING_FAILURES },
   });
@@ -66,9 +68,11 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   const files = fileActivities(input.fileTaskQueue);
   const status: FileStatus = { state: 'RECEIVED', accesses: 0 };
   const accesses: AccessEvidence[] = [];
-  const copies: Array<{ uploadPath: string; fileName: string }> = [];
+  const copies: CopyUploaded[] = [];
   let retryRequested = false;
   let finished = false;
+  /** Until archived or quarantined, our file sits at input.uploadPath. */
+  let originalInPlace = true;
 
   setHandler(statusQuery, () => status);
   setHandler(retrySignal, () => {
@@ -78,8 +82,10 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
   });
   setHandler(copyUploadedSignal, (copy) => {
-    // The watcher re-announces files it already submitted (e.g. after a restart); only other paths are real copies.
-    if (copy.uploadPath !== input.uploadPath && !copies.some((c) => c.uploadPath === copy.uploadPath)) copies.push(copy);
+    // The watcher re-announces a file it already submitted (e.g. after a restart): our own file, still in place, is no
+    // copy. Once ours has been moved away, a file at the same path is a new upload of the same content.
+    const reannounced = copy.uploadPath === input.uploadPath && originalInPlace;
+    if (!reannounced && !copies.some((c) => c.uploadPath === copy.uploadPath)) copies.push(copy);
   });
 
   const ref = { uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 };
@@ -110,8 +116,12 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
       const copy = copies.shift();
       if (!copy) return;
       const index = copyIndex++;
-      const { duplicatePath } = await files.setAsideDuplicate({ ...copy, sha256: input.sha256, uploadedAt: input.uploadedAt });
-      await ledger.recordCopySetAside({ resultFileId, runId, copyIndex: index, fileName: copy.fileName, duplicatePath });
+      const { duplicatePath } = await files.setAsideDuplicate({ ...copy, sha256: input.sha256 });
+      await ledger.recordCopySetAside({
+        resultFileId,
+        duplicatePath,
+        copy: { ...copy, workflowId, runId: `${runId}:copy:${index}`, sha256: input.sha256, sizeBytes: input.sizeBytes },
+      });
     }
   })();
   const finish = async (final: FileStatus): Promise<FileStatus> => {
@@ -129,6 +139,7 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   if (checked.outcome === 'rejected') {
     const { code, reason } = checked.result;
     const { rejectedPath } = await files.quarantineRejected({ ...ref, uploadedAt: input.uploadedAt, code, reason });
+    originalInPlace = false;
     await ledger.recordRejected({ resultFileId, runId, code, reason, rejectedPath });
     return finish({ ...status, state: 'REJECTED', reason, archivePath: rejectedPath });
   }
@@ -169,6 +180,7 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   await ledger.recordSent({ resultFileId, runId, destination: route.clinicFolder, delivery, sha256: input.sha256 });
 
   const { archivePath } = await files.archiveOriginal({ ...ref, uploadedAt: input.uploadedAt });
+  originalInPlace = false;
   status.archivePath = archivePath;
   await ledger.recordArchived({ resultFileId, runId, archivePath, ackTimeout: input.ackTimeout });
   status.state = 'AWAITING_ACK';
