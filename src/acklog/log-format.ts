@@ -2,8 +2,8 @@
  * Apache access-log lines, read back through the same `LogFormat` string that wrote them.
  *
  * No npm parser is both faithful to `LogFormat` and fast enough for the receipt scanner (see FACTS, "Apache access
- * logs"), so this is a small one of our own. A format is compiled once into a list of steps; parsing a line walks the
- * steps with `indexOf` and `charCodeAt`, allocating only the field strings it returns.
+ * logs"), so this is a small one of our own. A format is compiled once into a function that finds each field with
+ * `indexOf` and records where it is; strings are cut out of the line only for the fields a caller asks for.
  *
  * Lines are treated as byte strings: the scanner decodes log bytes as latin1 so one char is one byte. Apache writes
  * non-printable bytes as `\xhh` and quotes/backslashes as `\"`/`\\` (ap_escape_logitem); string fields are unescaped
@@ -25,7 +25,10 @@ export interface LogRecord {
   user: string | null;
   /** Request start as epoch milliseconds (`%t`, `%{sec|msec|usec}t`); null when the format logs no usable time. */
   time: number | null;
-  /** From `%r` (or `%m`); for a request line without spaces (e.g. `-`, garbage) the whole request line. */
+  /**
+   * From `%r` (or `%m`), as logged: a method is a token, so it is never unescaped. For a request line without spaces
+   * (`-`, junk bytes) the whole request line.
+   */
   method: string;
   /** Raw request target as the client sent it (still percent-encoded, query included). */
   path: string;
@@ -99,7 +102,7 @@ export class LogFormatError extends Error {
 
 /** Accepts a preset name (`combined`, `common`, `vhost_combined`) or a LogFormat string. */
 export function compileLogFormat(nameOrFormat: string): CompiledLogFormat {
-  const format = LOG_FORMAT_PRESETS[nameOrFormat] ?? nameOrFormat;
+  const format = Object.hasOwn(LOG_FORMAT_PRESETS, nameOrFormat) ? LOG_FORMAT_PRESETS[nameOrFormat]! : nameOrFormat;
   if (!format.includes('%')) {
     throw new LogFormatError(
       `"${nameOrFormat}" is neither a known log format name (${Object.keys(LOG_FORMAT_PRESETS).join(', ')}) nor a LogFormat string`,
@@ -275,7 +278,7 @@ const END_LINE = 3;
 /** `%t`: a bracketed `[...]` value; the brackets belong to the field. */
 const END_BRACKET = 4;
 
-// What to do with a field's value. Numbers, so the per-field switch compares small integers, not strings.
+// What the generated code does with a field's value.
 const DO_SPAN = 0;
 const DO_IGNORE = 1;
 const DO_STATUS = 2;
@@ -316,7 +319,7 @@ const SPAN_SLOT: Partial<Record<FieldRole, number>> = {
   vhost: S_VHOST,
 };
 
-/** One step of a compiled format; all steps share this shape so the hot loop stays monomorphic. */
+/** One step of a compiled format: match a literal, or find the end of a field and use its value. */
 interface Step {
   /** The text a literal step must find; '' for a field step. */
   readonly literal: string;
@@ -393,8 +396,8 @@ function planSteps(tokens: readonly FormatToken[], extraDirectives: string[]): S
     }
     let end: number;
     let terminator = '';
-    if (action === DO_TIME_CLF) {
-      end = END_BRACKET;
+    if (t.role === 'time' && t.argument === undefined) {
+      end = END_BRACKET; // also for a second, ignored `%t`: its value has a space in it
     } else if (next === undefined) {
       end = END_LINE;
     } else if (next.kind === 'field') {
@@ -458,17 +461,15 @@ export class LineFields {
     return a < 0 ? undefined : this.line.slice(a, this.spans[2 * S_VHOST + 1]);
   }
 
-  /** Whether the request method is `method`, without cutting it out of the line in the usual case. */
+  /** Whether the request method is `method`, without cutting it out of the line. */
   methodIs(method: string): boolean {
     const [a, b] = this.methodSpan();
-    if (b - a === method.length && this.line.startsWith(method, a)) return true;
-    const raw = this.line.slice(a, b);
-    return raw.includes('\\') && unescapeLogItem(raw) === method;
+    return b - a === method.length && this.line.startsWith(method, a);
   }
 
   method(): string {
     const [a, b] = this.methodSpan();
-    return unescapeLogItem(this.line.slice(a, b));
+    return this.line.slice(a, b);
   }
 
   /** The raw request target (percent-encoding and query kept), e.g. `/r/a%20b.pdf?x=1`. */
@@ -609,7 +610,8 @@ function compileLocate(steps: readonly Step[], fields: LineFields): LocateFuncti
         code.push(`  spans[${2 * step.slot}] = from; spans[${2 * step.slot + 1}] = to;`);
         break;
       case DO_STATUS:
-        code.push(number('f.status = n;'));
+        // Apache always writes three digits; being as strict keeps the scanner's `" 200 ` pre-filter exact.
+        code.push('  if (to - from !== 3) return null;', number('f.status = n;'));
         break;
       case DO_BYTES:
         // `%b` writes `-` for an empty body; anything else must be a number.

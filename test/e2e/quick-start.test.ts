@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../harness/free-port';
+import { writePdf } from '../harness/pdf';
+import { sha256OfFile } from '../harness/sshd';
+import { waitFor } from '../harness/wait-for';
+
+const CLI = path.join(__dirname, '..', '..', 'bin', 'getresults.js');
+
+/**
+ * The README's first Quick start line: `npx getresults start` with no configuration at all starts embedded PostgreSQL,
+ * a Temporal dev server, the worker, the watcher and the web page, and delivers a dropped PDF to the local destination.
+ * Only the ports are moved off their defaults so the test cannot collide with anything on the machine.
+ */
+describe('getresults start on embedded defaults', () => {
+  let cwd: string;
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  beforeAll(() => {
+    cwd = mkdtempSync(path.join(os.tmpdir(), 'gr-quickstart-'));
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+    }
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('prints where everything is, delivers a dropped PDF, and stops cleanly', async () => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH,
+      GETRESULTS_TEMPORAL_PORT: String(await freePort()),
+      GETRESULTS_TEMPORAL_UI_PORT: String(await freePort()),
+      GETRESULTS_WEB_PORT: String(await freePort()),
+      GETRESULTS_EMBEDDED_PG_PORT: String(await freePort()),
+    };
+    child = spawn(process.execPath, [CLI, 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+
+    const exitedEarly = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`getresults start exited (${code})`))));
+    exitedEarly.catch(() => undefined); // it exits at the end of the test too
+    await Promise.race([waitFor('the start banner', () => output.includes('Press Ctrl+C to stop.'), { timeoutMs: 90_000 }), exitedEarly]).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n--- output ---\n${output}`);
+      },
+    );
+    const uploadDir = /Upload folder:\s+(\S+)/.exec(output)?.[1];
+    expect(uploadDir).toBe(path.join(cwd, 'data', 'upload'));
+    expect(output).toMatch(/Temporal UI:\s+http:\/\/127\.0\.0\.1:\d+/);
+    const webUrl = /Web page:\s+(\S+)/.exec(output)?.[1];
+    expect(webUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(output).not.toMatch(/postgres:\/\/postgres:[^@]+@/); // the generated password is never printed
+
+    const health = await fetch(`${webUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', components: { database: 'up', temporal: 'up' } });
+
+    const source = path.join(cwd, '066-12000001-3.pdf');
+    writePdf(source, '066-12000001-3');
+    const expected = await sha256OfFile(source);
+    // A plain copy into the folder, as a technician's file manager would do it.
+    require('node:fs').copyFileSync(source, path.join(uploadDir!, '066-12000001-3.pdf'));
+
+    const delivered = path.join(cwd, 'data', 'destination', 'viral_load', 'digawana', '066-12000001-3.pdf');
+    await waitFor('the PDF in the local destination folder', () => existsSync(delivered), { timeoutMs: 60_000 });
+    expect(await sha256OfFile(delivered)).toBe(expected);
+    await waitFor('the original to be archived', () => !existsSync(path.join(uploadDir!, '066-12000001-3.pdf')));
+
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child!.once('exit', (c, s) => resolve(c ?? s)));
+    expect(code).toBe(0);
+    expect(readFileSync(path.join(cwd, 'data', 'postgres', 'password'), 'utf8').length).toBeGreaterThan(10);
+  });
+});
