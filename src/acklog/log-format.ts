@@ -434,6 +434,10 @@ export class LineFields {
   durationMicros: number | undefined = undefined;
   /** [start, end) of each slot in `line`; -1 for fields the format does not have. */
   readonly spans: Int32Array;
+  // Where `%r` splits into method, target and protocol, worked out once per line on first use.
+  private splitLine: string | undefined;
+  private methodEnd = 0;
+  private protocolStart = -1;
 
   constructor(private readonly extraDirectives: readonly string[]) {
     this.spans = new Int32Array(2 * (SLOTS + extraDirectives.length)).fill(-1);
@@ -445,7 +449,9 @@ export class LineFields {
   }
 
   user(): string | null {
-    return dashToNull(this.text(S_USER));
+    const a = this.spans[2 * S_USER]!;
+    if (a < 0 || (this.spans[2 * S_USER + 1] === a + 1 && this.line.charCodeAt(a) === 45)) return null;
+    return unescapeLogItem(this.line.slice(a, this.spans[2 * S_USER + 1]));
   }
 
   referer(): string | null {
@@ -477,20 +483,16 @@ export class LineFields {
     const r = this.spans[2 * S_REQUEST]!;
     if (r < 0) return (this.text(S_URL_PATH) ?? '') + (this.text(S_QUERY) ?? '');
     const end = this.spans[2 * S_REQUEST + 1]!;
-    const sp1 = this.line.indexOf(' ', r);
-    if (sp1 < 0 || sp1 >= end) return '';
-    const sp2 = this.protocolSpace(sp1, end);
-    return unescapeLogItem(this.line.slice(sp1 + 1, sp2 < 0 ? end : sp2));
+    this.splitRequest();
+    if (this.methodEnd >= end) return '';
+    return unescapeLogItem(this.line.slice(this.methodEnd + 1, this.protocolStart < 0 ? end : this.protocolStart - 1));
   }
 
   protocol(): string {
     const r = this.spans[2 * S_REQUEST]!;
     if (r < 0) return this.text(S_PROTOCOL) ?? '';
-    const end = this.spans[2 * S_REQUEST + 1]!;
-    const sp1 = this.line.indexOf(' ', r);
-    if (sp1 < 0 || sp1 >= end) return '';
-    const sp2 = this.protocolSpace(sp1, end);
-    return sp2 < 0 ? '' : this.line.slice(sp2 + 1, end);
+    this.splitRequest();
+    return this.protocolStart < 0 ? '' : this.line.slice(this.protocolStart, this.spans[2 * S_REQUEST + 1]);
   }
 
   toRecord(): LogRecord {
@@ -522,22 +524,29 @@ export class LineFields {
     return a < 0 ? undefined : unescapeLogItem(this.line.slice(a, this.spans[2 * slot + 1]));
   }
 
-  /** `%r` is `METHOD target protocol`; for a request line without a space (`-`, junk) the method is all of it. */
   private methodSpan(): [number, number] {
     const r = this.spans[2 * S_REQUEST]!;
     if (r < 0) {
       const m = this.spans[2 * S_METHOD]!;
       return m < 0 ? [0, 0] : [m, this.spans[2 * S_METHOD + 1]!];
     }
-    const end = this.spans[2 * S_REQUEST + 1]!;
-    const sp1 = this.line.indexOf(' ', r);
-    return [r, sp1 < 0 || sp1 >= end ? end : sp1];
+    this.splitRequest();
+    return [r, this.methodEnd];
   }
 
-  /** The space before a trailing `HTTP/x` word, or -1 (HTTP/0.9-style or junk request lines: all of it is target). */
-  private protocolSpace(sp1: number, end: number): number {
+  /**
+   * `%r` is `METHOD target protocol`. A request line without a space (`-`, junk) is all method; without a trailing
+   * `HTTP/x` word (HTTP/0.9, junk) everything after the method is target.
+   */
+  private splitRequest(): void {
+    if (this.splitLine === this.line) return;
+    this.splitLine = this.line;
+    const r = this.spans[2 * S_REQUEST]!;
+    const end = this.spans[2 * S_REQUEST + 1]!;
+    const sp1 = this.line.indexOf(' ', r);
+    this.methodEnd = sp1 < 0 || sp1 >= end ? end : sp1;
     const sp2 = this.line.lastIndexOf(' ', end - 1);
-    return sp2 > sp1 && this.line.startsWith('HTTP/', sp2 + 1) ? sp2 : -1;
+    this.protocolStart = sp2 > this.methodEnd && this.line.startsWith('HTTP/', sp2 + 1) ? sp2 + 1 : -1;
   }
 }
 
@@ -762,39 +771,40 @@ function twoDigits(line: string, at: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
-// The date part of `%t` changes once a day: keep the day number of the last one seen.
-let lastDayText = '';
-let lastDay = 0;
+// Lines arrive in time order: keep the minute (date, hour, minute and zone) of the last `%t` parsed, so the next
+// line of the same minute only needs its seconds read.
+let lastMinuteText = '';
+let lastZoneText = '';
+let lastMinuteMs = 0;
 
 /** `10/Oct/2000:13:55:36 -0700` (26 chars at `from`) to epoch ms; NaN when malformed. */
 function parseClfTime(line: string, from: number): number {
-  if (line.charCodeAt(from + 11) !== 58 || line.charCodeAt(from + 14) !== 58 || line.charCodeAt(from + 17) !== 58) return NaN;
-  if (line.charCodeAt(from + 20) !== 32) return NaN;
-  let day: number;
-  if (lastDayText !== '' && line.startsWith(lastDayText, from)) {
-    day = lastDay;
-  } else {
-    if (line.charCodeAt(from + 2) !== 47 || line.charCodeAt(from + 6) !== 47) return NaN;
-    const dayOfMonth = twoDigits(line, from);
-    const month = monthIndex(line.charCodeAt(from + 3), line.charCodeAt(from + 4), line.charCodeAt(from + 5));
-    const century = twoDigits(line, from + 7);
-    const yearOfCentury = twoDigits(line, from + 9);
-    if (dayOfMonth < 1 || dayOfMonth > 31 || month < 0 || century < 0 || yearOfCentury < 0) return NaN;
-    day = daysFromCivil(century * 100 + yearOfCentury, month + 1, dayOfMonth);
-    lastDayText = line.slice(from, from + 11);
-    lastDay = day;
+  if (line.charCodeAt(from + 17) !== 58 || line.charCodeAt(from + 20) !== 32) return NaN;
+  const second = twoDigits(line, from + 18);
+  if (second < 0 || second > 60) return NaN;
+  if (lastMinuteText !== '' && line.startsWith(lastMinuteText, from) && line.startsWith(lastZoneText, from + 20)) {
+    return lastMinuteMs + second * 1000;
   }
+  if (line.charCodeAt(from + 2) !== 47 || line.charCodeAt(from + 6) !== 47) return NaN;
+  if (line.charCodeAt(from + 11) !== 58 || line.charCodeAt(from + 14) !== 58) return NaN;
+  const dayOfMonth = twoDigits(line, from);
+  const month = monthIndex(line.charCodeAt(from + 3), line.charCodeAt(from + 4), line.charCodeAt(from + 5));
+  const century = twoDigits(line, from + 7);
+  const yearOfCentury = twoDigits(line, from + 9);
   const hour = twoDigits(line, from + 12);
   const minute = twoDigits(line, from + 15);
-  const second = twoDigits(line, from + 18);
   const sign = line.charCodeAt(from + 21);
   const tzh = twoDigits(line, from + 22);
   const tzm = twoDigits(line, from + 24);
-  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return NaN;
+  if (dayOfMonth < 1 || dayOfMonth > 31 || month < 0 || century < 0 || yearOfCentury < 0) return NaN;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
   if (tzh < 0 || tzm < 0 || (sign !== 43 && sign !== 45)) return NaN;
+  const day = daysFromCivil(century * 100 + yearOfCentury, month + 1, dayOfMonth);
   const offsetMinutes = sign === 45 ? -(tzh * 60 + tzm) : tzh * 60 + tzm;
-  const minutes = (day * 24 + hour) * 60 + minute - offsetMinutes;
-  return (minutes * 60 + second) * 1000;
+  lastMinuteMs = ((day * 24 + hour) * 60 + minute - offsetMinutes) * 60_000;
+  lastMinuteText = line.slice(from, from + 17);
+  lastZoneText = line.slice(from + 20, from + 26);
+  return lastMinuteMs + second * 1000;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm; Date.UTC is slower per call). */

@@ -15,6 +15,7 @@ import { watchUploads } from '../trigger/watcher';
 import { createWebApp } from '../web/app';
 import { fileTaskQueueFor } from '../workflows/definitions';
 import { startWorkers } from '../workers/worker';
+import { ensureLogScanSchedule, LOG_SCAN_SCHEDULE_ID } from '../acklog/schedule';
 import { loadFoldersCsv } from './folders-load';
 import { registerOfflineCommands } from './offline-commands';
 import { registerParseLogCommand } from './parse-log-command';
@@ -119,7 +120,12 @@ async function commandStart(): Promise<void> {
     stoppers.push(() => destination.close());
     const workers = await startWorkers({ config, temporalAddress, orm, destination });
     stoppers.push(() => workers.shutdown());
-    await startWatcher(config, temporalAddress, stoppers);
+    const client = await startWatcher(config, temporalAddress, stoppers);
+    let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
+    if (config.accessLog.location) {
+      await ensureLogScanSchedule(client, config.accessLog.scanInterval);
+      receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
+    }
     const webUrl = await startWeb(config, orm, temporalAddress, stoppers);
 
     const lines = [
@@ -128,6 +134,7 @@ async function commandStart(): Promise<void> {
       `  Destination:     ${destination.description}`,
       `  Archive:         ${config.archiveDir}`,
       `  Rejected files:  ${config.rejectedDir}`,
+      `  Receipt scan:    ${receipts}`,
       `  Web page:        ${webUrl}   (health: ${webUrl}/health)`,
       `  Temporal UI:     ${temporalUi ?? '(set TEMPORAL_UI_URL to show it here)'}`,
       `  Temporal:        ${temporalAddress} namespace ${config.temporal.namespace}`,
@@ -223,6 +230,18 @@ async function commandFoldersLoad(csv: string): Promise<void> {
   }
 }
 
+async function commandSchedule(): Promise<void> {
+  const config = loadConfig();
+  if (!config.accessLog.location) throw new Error('GETRESULTS_ACCESS_LOG is not set: there is no access log to scan.');
+  const { client, connection } = await connectClient({ address: requireTemporalAddress(config, 'getresults schedule'), namespace: config.temporal.namespace });
+  try {
+    const outcome = await ensureLogScanSchedule(client, config.accessLog.scanInterval);
+    log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
+  } finally {
+    await connection.close();
+  }
+}
+
 async function commandRetry(opts: { state: string[] }): Promise<void> {
   const config = loadConfig();
   const orm = await openOrm(requireDatabaseUrl(config, 'getresults retry'));
@@ -261,6 +280,10 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port to listen on (default GETRESULTS_WEB_PORT or 3000)')
     .action(commandWeb);
   program.command('migrate').description('Apply database migrations. Needs DATABASE_URL.').action(commandMigrate);
+  program
+    .command('schedule')
+    .description('Create or update the Temporal Schedule that scans server B\'s access log for proof of receipt. Needs TEMPORAL_ADDRESS and GETRESULTS_ACCESS_LOG.')
+    .action(commandSchedule);
   program
     .command('retry')
     .description('Ask waiting files to try again now (after a folder mapping was added or a host key fixed).')

@@ -56,6 +56,17 @@ export interface Config {
   blockedRetryInterval: string;
   watcher: { stableMs: number; concurrency: number };
   maxFileBytes: number;
+  accessLog: {
+    /** Unset: no proof-of-receipt scanning. `sftp:/path` reads it on server B through the destination's SSH settings. */
+    location?: string;
+    rotatedLocation?: string;
+    format: string;
+    /** The URL path under which server B's web server shows the destination root. */
+    urlPrefix: string;
+    pattern: string;
+    scanInterval: string;
+    chunkBytes: number;
+  };
 }
 
 /** Every setting, with its environment name, default and meaning: the README's configuration table is written from this. */
@@ -100,6 +111,19 @@ const envSchema = z.object({
   GETRESULTS_STABLE_MS: z.coerce.number().int().min(50).default(500).describe('A file is picked up once its size has not changed for this long.'),
   GETRESULTS_WATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe('Files hashed and submitted at once.'),
   GETRESULTS_MAX_FILE_MB: z.coerce.number().positive().default(100).describe('Largest file accepted, in MiB.'),
+  GETRESULTS_ACCESS_LOG: z
+    .string()
+    .optional()
+    .describe('Server B\'s Apache access log: a local path, or sftp:/var/log/apache2/access.log to read it over SSH. Unset: no receipt scanning.'),
+  GETRESULTS_ACCESS_LOG_ROTATED: z.string().optional().describe('Where the log is after rotation (default: the log\'s name + .1).'),
+  GETRESULTS_ACCESS_LOG_FORMAT: z
+    .string()
+    .default('combined')
+    .describe('Apache LogFormat of that log: combined, common, vhost_combined, or the format string itself.'),
+  GETRESULTS_ACK_URL_PREFIX: z.string().default('/').describe('URL path at which server B serves the destination root.'),
+  GETRESULTS_ACK_FILE_PATTERN: z.string().default('*.pdf').describe('Which fetched files count as results.'),
+  GETRESULTS_LOG_SCAN_INTERVAL: z.string().default('5m').describe('How often the scheduled log scan runs.'),
+  GETRESULTS_LOG_SCAN_CHUNK_MB: z.coerce.number().positive().max(256).default(8).describe('Bytes of log read at once, in MiB.'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -206,5 +230,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     blockedRetryInterval: checkDuration('GETRESULTS_BLOCKED_RETRY', env.GETRESULTS_BLOCKED_RETRY),
     watcher: { stableMs: env.GETRESULTS_STABLE_MS, concurrency: env.GETRESULTS_WATCH_CONCURRENCY },
     maxFileBytes: Math.round(env.GETRESULTS_MAX_FILE_MB * 1024 * 1024),
+    accessLog: {
+      location: env.GETRESULTS_ACCESS_LOG,
+      rotatedLocation: env.GETRESULTS_ACCESS_LOG_ROTATED ?? (env.GETRESULTS_ACCESS_LOG ? `${env.GETRESULTS_ACCESS_LOG}.1` : undefined),
+      format: env.GETRESULTS_ACCESS_LOG_FORMAT,
+      urlPrefix: env.GETRESULTS_ACK_URL_PREFIX,
+      pattern: env.GETRESULTS_ACK_FILE_PATTERN,
+      scanInterval: checkDuration('GETRESULTS_LOG_SCAN_INTERVAL', env.GETRESULTS_LOG_SCAN_INTERVAL),
+      chunkBytes: Math.round(env.GETRESULTS_LOG_SCAN_CHUNK_MB * 1024 * 1024),
+    },
   };
 }

@@ -126,8 +126,10 @@ export class FileLedger {
     await this.em.transactional(async (em) => {
       if (await em.count(FileEvent, { eventKey: event.eventKey })) return;
       const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
-      em.assign(row, { ...patch, ...(state ? { state } : {}) } as Partial<IResultFile>);
-      if (state) row.stateReason = (patch.stateReason as string | null | undefined) ?? null;
+      // The log scan may record the clinic's fetch before the workflow has written SENT/AWAITING_ACK: never step back.
+      const keep = row.state === 'ACKNOWLEDGED' && (state === 'SENT' || state === 'AWAITING_ACK');
+      em.assign(row, { ...patch, ...(state && !keep ? { state } : {}) } as Partial<IResultFile>);
+      if (state && !keep) row.stateReason = (patch.stateReason as string | null | undefined) ?? null;
       this.addEvent(em, resultFileId, state, event);
     });
   }
@@ -183,6 +185,25 @@ export class FileLedger {
         first = false;
       }
     });
+  }
+
+  /** Evidence of a fetch of a file we have no delivery for: kept, never lost, so an operator can look into it. */
+  async recordUnmatchedAccess(access: {
+    evidenceKey: string;
+    accessedAt: Date;
+    client: string;
+    requestLine: string;
+    status?: number;
+    bytes?: number;
+    remotePath: string;
+  }): Promise<boolean> {
+    const inserted = await this.em.getConnection().execute(
+      `insert into acknowledgement (result_file_id, remote_path, accessed_at, client, request_line, status, bytes, first, evidence_key, recorded_at)
+       values (null, ?, ?, ?, ?, ?, ?, false, ?, now()) on conflict (evidence_key) do nothing`,
+      [access.remotePath, access.accessedAt, access.client, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey],
+      'run',
+    );
+    return (inserted as { affectedRows?: number }).affectedRows === 1;
   }
 
   private addEvent(em: EntityManager, resultFileId: number, state: FileState | null, event: EventInput): void {

@@ -1,17 +1,146 @@
-import { Hono } from 'hono';
-import { secureHeaders } from 'hono/secure-headers';
-import { createHealthRoutes, type HealthCheck } from './health';
+import type { Client } from '@temporalio/client';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { NONCE, secureHeaders } from 'hono/secure-headers';
+import type { Orm } from '../db/orm';
+import type { ThrottleOptions } from './auth/login-throttle';
+import type { BaseEnv } from './context';
+import { createHealthMonitor, createHealthRoutes, type HealthCheck } from './health';
+import { clientIp } from './middleware/client-ip';
+import { csrfProtection } from './middleware/csrf';
+import { requestEntityManager } from './middleware/request-em';
+import { loadSession, requireAdmin, requireLogin } from './middleware/session';
+import { createAuthRoutes } from './routes/auth';
+import { createDashboardRoutes } from './routes/dashboard';
+import { createFileRoutes } from './routes/files';
+import { createFolderRoutes } from './routes/folders';
+import { createUploadRoutes } from './routes/upload';
+import { html } from './views/html';
+import { createLayout, type RenderPage } from './views/layout';
 
 export interface WebDeps {
   healthChecks: Record<string, HealthCheck>;
+  orm: Orm;
+  /** The watched upload folder: uploads are written here, atomically. */
+  uploadDir: string;
+  /** Largest single PDF accepted (config.maxFileBytes). */
+  maxFileBytes: number;
+  /** Largest upload request (several files at once); default 5 × maxFileBytes. */
+  maxUploadBytes?: number;
+  /** Absent when no Temporal address is configured: retry is then unavailable, everything else works. */
+  temporalClient?: Client;
+  temporalNamespace: string;
+  /** Base URL of the Temporal UI, for the header link and each file's workflow link. */
+  temporalUiUrl?: string;
+  /**
+   * Folders PDFs may be served from (archive, rejected, duplicates). A path recorded in the database outside them is
+   * refused: a defence in depth should a row ever be written wrongly.
+   */
+  pdfRoots: string[];
+  /** Believe X-Forwarded-For/-Proto (only behind a reverse proxy that sets them). */
+  trustProxy?: boolean;
+  /** The site's public origin when a proxy rewrites Host (e.g. https://results.lab.example). */
+  publicOrigin?: string;
+  loginThrottle?: ThrottleOptions;
 }
 
-export function createWebApp(deps: WebDeps) {
-  const app = new Hono();
+/** What a process without a database can serve. */
+export interface HealthOnlyDeps {
+  healthChecks: Record<string, HealthCheck>;
+}
+
+/** Health alone, for callers that have no database (and, until main.ts passes the ORM, the old wiring). */
+function createHealthOnlyApp(deps: HealthOnlyDeps) {
+  const app = new Hono<BaseEnv>();
   app.use('*', secureHeaders());
   app.route('/health', createHealthRoutes(deps.healthChecks));
-  app.get('/', (c) =>
-    c.text('getresults-distribute is running. The technicians\' page is not built yet; operators can use the Temporal UI.'),
-  );
+  app.get('/', (c) => c.text('getresults-distribute is running. The web page needs a database (DATABASE_URL).'));
   return app;
 }
+
+const PUBLIC_PATHS = ['/login', '/health'];
+const FORM_LIMIT_BYTES = 2 * 1024 * 1024;
+
+function errorPage(renderPage: RenderPage, c: Context<BaseEnv>, status: 400 | 403 | 404 | 413 | 500, title: string, message: string) {
+  // Errors before the session is known still get a page, without header links.
+  return renderPage(c, { title, status, body: html`<h1>${title}</h1><p>${message}</p><p><a href="/">Back to the dashboard</a></p>` });
+}
+
+/** Uploads may be large; every other form is small, and refusing early keeps a stray huge POST from being buffered. */
+function bodyLimits(options: { uploadBytes: number; renderPage: RenderPage }): MiddlewareHandler<BaseEnv> {
+  const tooLarge = (limit: number) => (c: Context<BaseEnv>) =>
+    errorPage(
+      options.renderPage,
+      c,
+      413,
+      'Upload too large',
+      `Nothing was saved: the upload is over ${Math.floor(limit / 1024 / 1024)} MiB. Send fewer or smaller files at once.`,
+    );
+  const upload = bodyLimit({ maxSize: options.uploadBytes, onError: tooLarge(options.uploadBytes) });
+  const form = bodyLimit({ maxSize: FORM_LIMIT_BYTES, onError: tooLarge(FORM_LIMIT_BYTES) });
+  return async function bodyLimits(c, next) {
+    return c.req.path === '/upload' ? upload(c, next) : form(c, next);
+  };
+}
+
+/**
+ * The technicians' web page. Order matters: security headers, size limits and the per-request EntityManager first,
+ * then the session, the login gate (anonymous callers never get a body parsed), then CSRF checks on every POST.
+ */
+export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
+  if (!('orm' in deps)) return createHealthOnlyApp(deps);
+  const trustProxy = deps.trustProxy ?? false;
+  const health = createHealthMonitor(deps.healthChecks);
+  const renderPage = createLayout({ temporalUiUrl: deps.temporalUiUrl, health });
+  const app = new Hono<BaseEnv>();
+
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: [NONCE],
+        styleSrc: [NONCE],
+        imgSrc: ["'self'", 'data:'],
+        frameSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'self'"],
+        formAction: ["'self'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: 'same-origin',
+    }),
+  );
+  app.route('/health', createHealthRoutes(deps.healthChecks));
+  app.use('*', bodyLimits({ uploadBytes: deps.maxUploadBytes ?? deps.maxFileBytes * 5, renderPage }));
+  app.use('*', requestEntityManager({ orm: deps.orm }));
+  app.use('*', clientIp({ trustProxy }));
+  app.use('*', loadSession());
+  app.use('*', requireLogin({ publicPaths: PUBLIC_PATHS }));
+  app.use('*', csrfProtection({ trustProxy, publicOrigin: deps.publicOrigin }));
+  app.use('/folders/*', requireAdmin());
+  app.use('/folders', requireAdmin());
+
+  app.route('/', createAuthRoutes({ renderPage, trustProxy, throttle: deps.loginThrottle }));
+  app.route('/', createDashboardRoutes({ renderPage }));
+  app.route('/files', createFileRoutes({ renderPage, ...deps }));
+  app.route('/upload', createUploadRoutes({ renderPage, ...deps }));
+  app.route('/folders', createFolderRoutes({ renderPage, temporalClient: deps.temporalClient }));
+
+  app.notFound((c) => errorPage(renderPage, c, 404, 'Not found', 'There is no such page or file.'));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      if (err.status === 400 || err.status === 403 || err.status === 404 || err.status === 413) {
+        return errorPage(renderPage, c, err.status, err.status === 404 ? 'Not found' : 'Request refused', err.message);
+      }
+      return err.getResponse();
+    }
+    // Details go to the log, not the page: they may name paths or SQL.
+    process.stderr.write(`${new Date().toISOString()} web: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}\n`);
+    return errorPage(renderPage, c, 500, 'Something went wrong', 'The error was logged. Try again; if it persists, tell an operator.');
+  });
+  return app;
+}
+
+export type WebApp = ReturnType<typeof createWebApp>;

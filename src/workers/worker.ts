@@ -3,6 +3,9 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { createFileActivities } from '../activities/file-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
+import { createLogScanActivities } from '../activities/log-scan-activities';
+import { createLogSource } from '../acklog/create-log-source';
+import { connectClient } from '../temporal/client';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
 import type { Destination } from '../transfer/destination';
@@ -39,6 +42,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   }
   const { config } = deps;
   const connection = await NativeConnection.connect({ address: deps.temporalAddress });
+  // The log scan signals file workflows, which needs a client of its own.
+  const { client, connection: clientConnection } = await connectClient({ address: deps.temporalAddress, namespace: config.temporal.namespace });
+  const logSource = createLogSource(config);
   const workflowCode: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE_PATH)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
     : { workflowsPath: require.resolve('../workflows') };
@@ -48,7 +54,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       namespace: config.temporal.namespace,
       taskQueue: SHARED_TASK_QUEUE,
       ...workflowCode,
-      activities: createLedgerActivities({ orm: deps.orm }),
+      activities: {
+        ...createLedgerActivities({ orm: deps.orm }),
+        ...createLogScanActivities({ orm: deps.orm, client, config: config.accessLog, source: logSource }),
+      },
     }),
   ];
   if (deps.serveFiles !== false) {
@@ -70,13 +79,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       }),
     );
   }
-  const done = Promise.all(workers.map((w) => w.run())).then(
-    () => connection.close(),
-    async (err) => {
-      await connection.close();
-      throw err;
-    },
-  );
+  const closeConnections = async () => {
+    await logSource?.close();
+    await clientConnection.close();
+    await connection.close();
+  };
+  const done = Promise.all(workers.map((w) => w.run())).then(closeConnections, async (err) => {
+    await closeConnections();
+    throw err;
+  });
   return {
     done,
     async shutdown() {

@@ -1,0 +1,93 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ResultFile } from '../db/entities';
+import { FileLedger } from '../db/file-ledger';
+import { accessedSignal, type AccessEvidence } from '../workflows/definitions';
+import type { ReceiptHit } from './receipt-hits';
+
+export interface PendingHit {
+  hit: ReceiptHit;
+  /** Stable identity of the log line (file identity + byte offset). */
+  evidenceKey: string;
+  requestLine: string;
+}
+
+export interface RecordCounts {
+  hits: number;
+  /** Hits that matched a delivered file (first fetch or later ones). */
+  matched: number;
+  unknownHits: number;
+}
+
+/** States in which a file is at the clinic and a fetch of it counts. */
+const DELIVERED_STATES = ['SENT', 'AWAITING_ACK', 'ACKNOWLEDGED', 'UNACKNOWLEDGED'] as const;
+
+/** `/results/viral_load/x.pdf` under prefix `/results/` -> `viral_load/x.pdf`; null when outside the prefix. */
+export function remotePathOf(urlPath: string, urlPrefix: string): string | null {
+  const prefix = urlPrefix.endsWith('/') ? urlPrefix : `${urlPrefix}/`;
+  const normalised = urlPath.startsWith('/') ? urlPath : `/${urlPath}`;
+  if (!normalised.startsWith(prefix)) return null;
+  return normalised.slice(prefix.length);
+}
+
+/**
+ * Records each receipt hit against the file delivered at that exact path, and wakes its workflow. The database write
+ * comes first and is idempotent by evidence key, so a re-read log line or a workflow that already closed loses nothing
+ * and duplicates nothing; the signal only moves a waiting workflow on.
+ */
+export async function recordReceipts(
+  deps: { orm: MikroORM; client: Client; urlPrefix: string },
+  pending: readonly PendingHit[],
+): Promise<RecordCounts> {
+  const counts: RecordCounts = { hits: pending.length, matched: 0, unknownHits: 0 };
+  if (!pending.length) return counts;
+  const em = deps.orm.em.fork();
+  const ledger = new FileLedger(em);
+  const withPaths = pending.map((p) => ({ ...p, remotePath: remotePathOf(p.hit.path, deps.urlPrefix) }));
+  const paths = [...new Set(withPaths.map((p) => p.remotePath).filter((p): p is string => p !== null))];
+  const rows = paths.length
+    ? await em.find(ResultFile, { remotePath: { $in: paths }, state: { $in: [...DELIVERED_STATES] } }, { orderBy: { id: 'desc' } })
+    : [];
+  // The newest delivery at a path is the one a fetch can have seen.
+  const byPath = new Map<string, (typeof rows)[number]>();
+  for (const row of rows) if (row.remotePath && !byPath.has(row.remotePath)) byPath.set(row.remotePath, row);
+
+  const toSignal = new Map<string, { workflowId: string; runId: string; evidence: AccessEvidence[] }>();
+  for (const p of withPaths) {
+    const evidence: AccessEvidence = {
+      evidenceKey: p.evidenceKey,
+      accessedAt: new Date(p.hit.time ?? Date.now()).toISOString(),
+      client: p.hit.client,
+      requestLine: p.requestLine,
+      status: p.hit.status,
+      bytes: p.hit.bytes ?? undefined,
+      user: p.hit.user ?? undefined,
+      remotePath: p.remotePath ?? p.hit.path,
+    };
+    const row = p.remotePath ? byPath.get(p.remotePath) : undefined;
+    if (!row) {
+      counts.unknownHits++;
+      await ledger.recordUnmatchedAccess({ ...evidence, accessedAt: new Date(evidence.accessedAt), remotePath: evidence.remotePath! });
+      continue;
+    }
+    counts.matched++;
+    // Read before recording: recording the first fetch moves the row itself to ACKNOWLEDGED.
+    const workflowWaiting = row.state === 'SENT' || row.state === 'AWAITING_ACK' || toSignal.has(row.runId);
+    await ledger.recordAccesses(row.id, [{ ...evidence, accessedAt: new Date(evidence.accessedAt) }]);
+    if (workflowWaiting) {
+      const entry = toSignal.get(row.runId) ?? { workflowId: row.workflowId, runId: row.runId, evidence: [] };
+      entry.evidence.push(evidence);
+      toSignal.set(row.runId, entry);
+    }
+  }
+  for (const { workflowId, runId, evidence } of toSignal.values()) {
+    const handle = deps.client.workflow.getHandle(workflowId, runId);
+    for (const e of evidence) {
+      await handle.signal(accessedSignal, e).catch((err: unknown) => {
+        // Already closed (e.g. timed out as UNACKNOWLEDGED): the database record above is the acknowledgement.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
+    }
+  }
+  return counts;
+}

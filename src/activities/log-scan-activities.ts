@@ -1,0 +1,114 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { planRead, readPlanned, tailFingerprint } from '../acklog/incremental-reader';
+import type { LogSource } from '../acklog/log-source';
+import { recordReceipts, type PendingHit } from '../acklog/record-receipts';
+import { LogScanner } from '../acklog/scan';
+import type { Config } from '../config/config';
+import { LogCursor, LogScanRun } from '../db/entities';
+
+export interface LogScanActivityDeps {
+  orm: MikroORM;
+  client: Client;
+  config: Config['accessLog'];
+  /** Undefined when no access log is configured. */
+  source?: LogSource;
+}
+
+export interface ScanSummary {
+  source: string | null;
+  bytesRead: number;
+  linesRead: number;
+  hits: number;
+  acknowledged: number;
+  unknownHits: number;
+  parseErrors: number;
+  notes: string[];
+}
+
+/**
+ * Reads what is new in server B's access log, records every receipt-grade fetch and wakes the file workflows.
+ * The cursor moves only after a chunk's hits are recorded, so a crash re-reads (harmlessly) rather than skips.
+ */
+export function createLogScanActivities(deps: LogScanActivityDeps) {
+  return {
+    async scanAccessLogOnce(input: { workflowId: string; runId: string }): Promise<ScanSummary> {
+      const summary: ScanSummary = { source: deps.source?.name ?? null, bytesRead: 0, linesRead: 0, hits: 0, acknowledged: 0, unknownHits: 0, parseErrors: 0, notes: [] };
+      const { source, config } = deps;
+      if (!source || !config.location) {
+        summary.notes.push('No access log is configured (GETRESULTS_ACCESS_LOG); nothing to scan.');
+        return summary;
+      }
+      const location = config.location.replace(/^sftp:/, '');
+      const rotated = config.rotatedLocation?.replace(/^sftp:/, '');
+      const started = Date.now();
+      const em = deps.orm.em.fork();
+      const run =
+        (await em.findOne(LogScanRun, { runId: input.runId })) ??
+        em.create(LogScanRun, { workflowId: input.workflowId, runId: input.runId, source: source.name, startedAt: new Date() } as never);
+      await em.flush();
+
+      const cursor = await em.findOne(LogCursor, { source: source.name });
+      const plan = await planRead(source, location, rotated, cursor ? { fileIdentity: cursor.fileIdentity, offset: cursor.offset, tailFingerprint: cursor.tailFingerprint } : undefined);
+      summary.notes.push(...plan.notes);
+      const errorSamples: Array<{ offset: number; line: string }> = [];
+
+      for (const part of plan.parts) {
+        const pending: PendingHit[] = [];
+        const scanner = new LogScanner({
+          format: config.format,
+          pattern: config.pattern,
+          startOffset: part.from,
+          probeLines: part.from === 0 ? 1000 : 0,
+          onHit: (hit, lineOffset) =>
+            pending.push({ hit, evidenceKey: `${part.fileIdentity.slice(0, 24)}:${lineOffset}`, requestLine: `GET ${hit.path}` }),
+        });
+        let before = { lines: 0, parseErrors: 0 };
+        for await (const segment of readPlanned(source, { parts: [part], notes: [] }, config.chunkBytes)) {
+          scanner.push(segment.data);
+          summary.bytesRead += segment.data.length;
+          const counts = await recordReceipts({ orm: deps.orm, client: deps.client, urlPrefix: config.urlPrefix }, pending.splice(0));
+          summary.hits += counts.hits;
+          summary.acknowledged += counts.matched;
+          summary.unknownHits += counts.unknownHits;
+          const stats = scanner.stats();
+          summary.linesRead += stats.lines - before.lines;
+          summary.parseErrors += stats.parseErrors - before.parseErrors;
+          before = { lines: stats.lines, parseErrors: stats.parseErrors };
+          for (const sample of stats.errorSamples) if (errorSamples.length < 10 && !errorSamples.some((s) => s.offset === sample.offset)) errorSamples.push(sample);
+          await saveCursor(deps.orm, source, part.file, source.name, part.fileIdentity, stats.resumeOffset);
+          Context.current().heartbeat({ file: part.file, offset: stats.resumeOffset });
+        }
+      }
+
+      Object.assign(run, {
+        finishedAt: new Date(),
+        bytesRead: summary.bytesRead,
+        linesRead: summary.linesRead,
+        hits: summary.hits,
+        acknowledged: summary.acknowledged,
+        unknownHits: summary.unknownHits,
+        parseErrors: summary.parseErrors,
+        errorSamples: errorSamples.length ? errorSamples : null,
+        notes: summary.notes.length ? summary.notes : null,
+        durationMs: Date.now() - started,
+      });
+      await em.flush();
+      return summary;
+    },
+  };
+}
+
+async function saveCursor(orm: MikroORM, source: LogSource, file: string, name: string, fileIdentity: string, offset: number): Promise<void> {
+  const fingerprint = await tailFingerprint(source, file, offset);
+  await orm.em.fork().getConnection().execute(
+    `insert into log_cursor (source, file_identity, "offset", tail_fingerprint, updated_at) values (?, ?, ?, ?, now())
+     on conflict (source) do update set file_identity = excluded.file_identity, "offset" = excluded."offset",
+       tail_fingerprint = excluded.tail_fingerprint, updated_at = now()`,
+    [name, fileIdentity, offset, fingerprint],
+    'run',
+  );
+}
+
+export type LogScanActivities = ReturnType<typeof createLogScanActivities>;

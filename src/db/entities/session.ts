@@ -1,0 +1,38 @@
+import { defineEntity, type InferEntity } from '@mikro-orm/core';
+
+/**
+ * A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a leaked table (or backup)
+ * cannot be replayed as a login.
+ */
+export const WebSession = defineEntity({
+  name: 'WebSession',
+  tableName: 'web_session',
+  properties: (p) => ({
+    /** Hex SHA-256 of the cookie token. */
+    tokenHash: p.string().length(64).primary(),
+    userId: p.integer().index(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    expiresAt: p.datetime().index(),
+    ip: p.string().length(64).nullable(),
+  }),
+});
+
+export type IWebSession = InferEntity<typeof WebSession>;
+
+/**
+ * One refused login. Counted per (username, IP) over a window to slow password guessing; kept in the database so the
+ * limit holds across restarts and across several web processes, and doubles as a record of attempts.
+ */
+export const LoginFailure = defineEntity({
+  name: 'LoginFailure',
+  tableName: 'login_failure',
+  properties: (p) => ({
+    id: p.bigint('number').primary().autoincrement(),
+    username: p.string().length(64),
+    ip: p.string().length(64),
+    at: p.datetime(),
+  }),
+  indexes: [{ properties: ['username', 'ip', 'at'] }],
+});
+
+export type ILoginFailure = InferEntity<typeof LoginFailure>;

@@ -1,0 +1,58 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { User, WebSession } from '../../db/entities';
+import type { IUser } from '../../db/entities/user';
+
+export const SESSION_COOKIE = 'gr_session';
+export const SESSION_LIFETIME_MS = 12 * 60 * 60 * 1000;
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * The CSRF token is derived from the session token, so it is bound to the session without being stored, changes with
+ * every login, and cannot be computed by a page that does not hold the (HttpOnly) cookie.
+ */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHmac('sha256', sessionToken).update('getresults csrf v1').digest('base64url');
+}
+
+export function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export interface ActiveSession {
+  token: string;
+  user: IUser;
+  expiresAt: Date;
+}
+
+export async function createSession(em: EntityManager, user: IUser, ip: string, now = new Date()): Promise<ActiveSession> {
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);
+  em.create(WebSession, { tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, ip } as never);
+  // Housekeeping rides on logins: expired rows go, so the table stays the size of the signed-in population.
+  await em.flush();
+  await em.nativeDelete(WebSession, { expiresAt: { $lt: now } });
+  return { token, user, expiresAt };
+}
+
+/** The session for a cookie token, or undefined when unknown, expired, or its user is disabled or gone. */
+export async function findSession(em: EntityManager, token: string, now = new Date()): Promise<ActiveSession | undefined> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+  const session = await em.findOne(WebSession, { tokenHash: hashToken(token), expiresAt: { $gt: now } });
+  if (!session) return undefined;
+  const user = await em.findOne(User, { id: session.userId, disabled: false });
+  return user ? { token, user, expiresAt: session.expiresAt } : undefined;
+}
+
+export async function endSession(em: EntityManager, token: string): Promise<void> {
+  await em.nativeDelete(WebSession, { tokenHash: hashToken(token) });
+}
+
+export async function endAllSessionsOf(em: EntityManager, userId: number): Promise<number> {
+  return em.nativeDelete(WebSession, { userId });
+}

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Acknowledgement, ResultFile } from '../../db/entities';
+import { FileLedger } from '../../db/file-ledger';
+import { retrySignal } from '../../workflows/definitions';
+import { AUDITABLE_STATES, WAITING_STATES } from '../views/states';
+
+/** A refusal the page shows as it is (no internals in it). */
+export class ActionRefused extends Error {}
+
+/**
+ * What a person may do to a file from the web page. Each action writes its event through FileLedger (one transaction
+ * with any state change), with the person as actor, so the timeline shows who did what.
+ */
+export class FileActions {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly actor: string,
+    private readonly temporal?: Client,
+  ) {}
+
+  /** Wakes a waiting workflow (no folder mapped, or transfer blocked) through the retry signal. */
+  async retry(id: number): Promise<void> {
+    const row = await this.em.findOne(ResultFile, { id });
+    if (!row) throw new ActionRefused('There is no such file.');
+    if (!WAITING_STATES.includes(row.state)) throw new ActionRefused('Only a file that is waiting (needs a folder, or transfer blocked) can be retried.');
+    if (!this.temporal) throw new ActionRefused('Retry is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
+    try {
+      await this.temporal.workflow.getHandle(row.workflowId, row.runId).signal(retrySignal);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ActionRefused('Its workflow is no longer running, so it cannot be retried.');
+      throw err;
+    }
+    await new FileLedger(this.em).transition(id, null, {
+      eventKey: `web:retry:${id}:${randomUUID()}`,
+      type: 'RETRY_REQUESTED',
+      message: `${this.actor} asked for another try.`,
+      actor: this.actor,
+    });
+  }
+
+  /**
+   * Records "checked and sent" for each listed file that was sent. `batchId` comes from the form, so submitting the
+   * same form twice records each file once.
+   */
+  async markAudited(ids: number[], batchId: string): Promise<{ audited: number; skipped: number }> {
+    const rows = await this.em.find(ResultFile, { id: { $in: ids } });
+    const ledger = new FileLedger(this.em);
+    let audited = 0;
+    for (const row of rows) {
+      if (!AUDITABLE_STATES.includes(row.state)) continue;
+      await ledger.transition(row.id, null, {
+        eventKey: `web:audited:${row.id}:${batchId}`,
+        type: 'AUDITED',
+        message: `Checked and sent: confirmed by ${this.actor}.`,
+        detail: { batch: batchId, batchSize: ids.length },
+        actor: this.actor,
+      });
+      audited++;
+    }
+    return { audited, skipped: ids.length - audited };
+  }
+
+  /**
+   * Takes back an acknowledgement that was wrong (say, the lab itself fetched the file). Only the database changes:
+   * the workflow has already ended, so nothing in Temporal waits for a new fetch. The file becomes UNACKNOWLEDGED
+   * (sent, no fetch confirmed), not AWAITING_ACK: no workflow is waiting any more, and the ledger never steps an
+   * acknowledged file back to AWAITING_ACK anyway. The access rows stay as evidence; they just no longer count as the
+   * first fetch, so a later real fetch recorded by the log scan acknowledges the file again.
+   */
+  async undoAcknowledgement(id: number, reason: string): Promise<void> {
+    const row = await this.em.findOne(ResultFile, { id });
+    if (!row) throw new ActionRefused('There is no such file.');
+    if (row.state !== 'ACKNOWLEDGED') throw new ActionRefused('Only an acknowledged file can have its acknowledgement undone.');
+    await new FileLedger(this.em).transition(
+      id,
+      'UNACKNOWLEDGED',
+      {
+        eventKey: `web:undo-ack:${id}:${randomUUID()}`,
+        type: 'ACK_UNDONE',
+        message: `${this.actor} undid the acknowledgement: ${reason}`,
+        detail: { previousAcknowledgedAt: row.acknowledgedAt?.toISOString() ?? null, reason },
+        actor: this.actor,
+      },
+      { acknowledgedAt: null, stateReason: `Acknowledgement undone by ${this.actor}: ${reason}. The workflow had already ended.` },
+    );
+    // Idempotent, so a failure here is mended by the next scan or by hand; the ledger's write above is the record.
+    await this.em.nativeUpdate(Acknowledgement, { resultFileId: id, first: true }, { first: false });
+  }
+}

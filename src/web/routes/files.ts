@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Client } from '@temporalio/client';
+import { Hono, type Context } from 'hono';
+import { Acknowledgement, FileEvent, ResultFile, WebUpload } from '../../db/entities';
+import { signedIn, type BaseEnv } from '../context';
+import { ActionRefused, FileActions } from '../files/file-actions';
+import { PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
+import { FILE_STATES } from '../../domain/file-state';
+import { bytes, html, query, when, type Html } from '../views/html';
+import { csrfField, flash, type RenderPage } from '../views/layout';
+import { AUDITABLE_STATES, STATE_WORDS, WAITING_STATES } from '../views/states';
+
+export interface FileRouteDeps {
+  renderPage: RenderPage;
+  temporalClient?: Client;
+  temporalNamespace: string;
+  temporalUiUrl?: string;
+  pdfRoots: string[];
+}
+
+/** Messages shown after an action, chosen by key so nothing from the URL is echoed into the page. */
+const DONE: Record<string, string> = {
+  retry: 'Asked the workflow to try again. Its progress shows below in a moment.',
+  'undo-ack': 'The acknowledgement was undone.',
+};
+
+export function stateBadge(state: (typeof FILE_STATES)[number]): Html {
+  const words = STATE_WORDS[state];
+  return html`<span class="state tone-${words.tone}" title="${words.meaning}">${words.label}</span>`;
+}
+
+/**
+ * RFC 6266/5987 Content-Disposition: an ASCII fallback plus the exact UTF-8 name. encodeURIComponent leaves
+ * ' ( ) * ! unescaped, which attr-char does not allow, so those are escaped too.
+ */
+export function inlineDisposition(fileName: string): string {
+  const fallback = fileName.replace(/[^A-Za-z0-9._ -]/g, '_').slice(0, 200) || 'result.pdf';
+  const exact = encodeURIComponent(fileName).replace(/['()*!]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `inline; filename="${fallback}"; filename*=UTF-8''${exact}`;
+}
+
+function parseId(c: Context<BaseEnv>): number {
+  const id = Number(c.req.param('id'));
+  return Number.isSafeInteger(id) && id > 0 ? id : 0;
+}
+
+async function isInside(file: string, roots: string[]): Promise<boolean> {
+  const real = await realpath(file).catch(() => undefined);
+  if (!real) return false;
+  for (const root of roots) {
+    const r = await realpath(root).catch(() => undefined);
+    if (r && (real === r || real.startsWith(r + path.sep))) return true;
+  }
+  return false;
+}
+
+function filtersForm(f: FileFilters): Html {
+  return html`<form class="filters" method="get" action="/files">
+<label>Search name or identifier<input type="search" name="q" value="${f.q ?? ''}" placeholder="e.g. 066-1200"></label>
+<label>State<select name="state"><option value="">any</option>${FILE_STATES.map(
+    (s) => html`<option value="${s}"${f.state === s ? html` selected` : ''}>${STATE_WORDS[s].label}</option>`,
+  )}</select></label>
+<label>Clinic<input type="text" name="clinic" value="${f.clinic ?? ''}" size="14"></label>
+<label>From<input type="date" name="from" value="${f.from ?? ''}"></label>
+<label>To<input type="date" name="to" value="${f.to ?? ''}"></label>
+<label>Uploaded by<input type="text" name="by" value="${f.by ?? ''}" size="10"></label>
+<button class="primary" type="submit">Filter</button> <a href="/files">Clear</a>
+</form>`;
+}
+
+export function createFileRoutes(deps: FileRouteDeps) {
+  const app = new Hono<BaseEnv>();
+  const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.temporalClient);
+
+  app.get('/', async (c) => {
+    const filters = fileFiltersSchema.parse(c.req.query());
+    const { rows, total, page } = await listFiles(c.get('em'), filters);
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const keep = { q: filters.q, state: filters.state, clinic: filters.clinic, from: filters.from, to: filters.to, by: filters.by };
+    const here = `/files${query({ ...keep, page: page > 1 ? page : undefined })}`;
+    const audited = c.req.query('audited');
+    const body = html`<h1>Files</h1>
+${audited !== undefined && /^\d+$/.test(audited) ? flash('ok', `${audited} file(s) marked as checked and sent.`) : ''}
+${filtersForm(filters)}
+<form method="post" action="/files/audit">${csrfField(c)}
+<input type="hidden" name="batch" value="${randomUUID()}"><input type="hidden" name="back" value="${here}">
+<table><thead><tr><th></th><th>Uploaded</th><th>File</th><th>Identifier</th><th>Clinic folder</th><th>State</th><th>Uploaded by</th></tr></thead>
+<tbody>${rows.length
+      ? rows.map(
+          (r) => html`<tr>
+<td>${AUDITABLE_STATES.includes(r.state) ? html`<input type="checkbox" name="ids" value="${r.id}" aria-label="select ${r.fileName}">` : ''}</td>
+<td class="small">${when(r.uploadedAt)}</td><td><a href="/files/${r.id}">${r.fileName}</a></td>
+<td class="mono">${r.identifier ?? ''}</td><td>${r.clinicFolder ?? ''}</td><td>${stateBadge(r.state)}</td><td>${r.uploader ?? ''}</td></tr>`,
+        )
+      : html`<tr><td colspan="7" class="muted">No files match.</td></tr>`}</tbody></table>
+<div class="pager"><span class="muted">${total} file(s); page ${page} of ${pages}</span>
+${page > 1 ? html`<a href="/files${query({ ...keep, page: page - 1 })}" rel="prev">← Newer</a>` : ''}
+${page < pages ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next">Older →</a>` : ''}
+<span class="right"><button class="secondary" type="submit">Mark selected as checked and sent</button></span></div>
+</form>`;
+    return deps.renderPage(c, { title: 'Files', nav: 'files', body });
+  });
+
+  app.post('/audit', async (c) => {
+    const form = await c.req.parseBody({ all: true });
+    const ids = ([] as unknown[]).concat(form.ids ?? []).map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).slice(0, 500);
+    const batch = typeof form.batch === 'string' && /^[0-9a-f-]{36}$/.test(form.batch) ? form.batch : randomUUID();
+    const back = typeof form.back === 'string' && /^\/files(\?|$)/.test(form.back) ? form.back : '/files';
+    const { audited } = ids.length ? await actions(c).markAudited(ids, batch) : { audited: 0 };
+    if (/^\/files\/\d+$/.test(back)) return c.redirect(back, 303);
+    return c.redirect(`${back}${back.includes('?') ? '&' : '?'}audited=${audited}`, 303);
+  });
+
+  app.get('/:id{[0-9]+}', async (c) => {
+    const em = c.get('em');
+    const id = parseId(c);
+    const row = await em.findOne(ResultFile, { id });
+    if (!row) return c.notFound();
+    const [events, acks, uploads, copies] = await Promise.all([
+      em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
+      em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
+      em.find(WebUpload, { sha256: row.sha256 }, { orderBy: { uploadedAt: 'asc' } }),
+      em.find(ResultFile, { sha256: row.sha256, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 50 }),
+    ]);
+    const words = STATE_WORDS[row.state];
+    const ui = deps.temporalUiUrl?.replace(/\/+$/, '');
+    const workflowUrl = ui
+      ? `${ui}/namespaces/${encodeURIComponent(deps.temporalNamespace)}/workflows/${encodeURIComponent(row.workflowId)}/${encodeURIComponent(row.runId)}/history`
+      : undefined;
+    const done = DONE[c.req.query('done') ?? ''];
+    const auditedBy = events.filter((e) => e.type === 'AUDITED');
+    const body = html`<p><a href="/files">← Files</a></p>
+<h1>${row.fileName}</h1>
+${done ? flash('ok', done) : ''}
+<div class="cards">
+<section class="card"><h2>Now: ${stateBadge(row.state)}</h2>
+<p>${words.meaning}</p>${row.stateReason ? html`<p><strong>Why:</strong> ${row.stateReason}</p>` : ''}
+${auditedBy.length ? html`<p class="tone-ok">✔ Checked and sent: ${auditedBy.map((e, i) => html`${i ? ', ' : ''}${e.actor} (${when(e.at)})`)}</p>` : ''}
+<div class="actions">
+${WAITING_STATES.includes(row.state)
+  ? html`<form method="post" action="/files/${row.id}/retry">${csrfField(c)}<button class="primary" type="submit">Retry now</button></form>`
+  : ''}
+${AUDITABLE_STATES.includes(row.state)
+  ? html`<form method="post" action="/files/audit">${csrfField(c)}<input type="hidden" name="ids" value="${row.id}">
+<input type="hidden" name="batch" value="${randomUUID()}"><input type="hidden" name="back" value="/files/${row.id}">
+<button class="secondary" type="submit">Mark as checked and sent</button></form>`
+  : ''}
+${row.state === 'ACKNOWLEDGED'
+  ? html`<form method="post" action="/files/${row.id}/undo-ack">${csrfField(c)}
+<label class="small">Reason<br><input type="text" name="reason" required maxlength="500" placeholder="e.g. fetched by the lab, not the clinic"></label>
+<button class="secondary" type="submit">Undo acknowledgement</button></form>`
+  : ''}
+</div></section>
+<section class="card"><h2>Facts</h2><dl class="facts">
+<dt>Identifier</dt><dd class="mono">${row.identifier ?? '—'}</dd>
+<dt>Clinic folder</dt><dd>${row.clinicFolder ?? '—'}</dd>
+<dt>Uploaded</dt><dd>${when(row.uploadedAt)}${row.uploadedBy ? html` by ${row.uploadedBy}` : ''}</dd>
+${uploads.length ? html`<dt>Through this page</dt><dd>${uploads.map((u, i) => html`${i ? '; ' : ''}${u.username}, ${when(u.uploadedAt)}`)}</dd>` : ''}
+<dt>Sent</dt><dd>${when(row.sentAt)}</dd>
+<dt>Acknowledged</dt><dd>${when(row.acknowledgedAt)}</dd>
+<dt>Remote path</dt><dd class="mono">${row.remotePath ?? '—'}</dd>
+<dt>Size</dt><dd>${bytes(row.sizeBytes)}</dd>
+<dt>SHA-256</dt><dd class="mono">${row.sha256}</dd>
+<dt>Workflow</dt><dd class="mono">${workflowUrl ? html`<a href="${workflowUrl}" target="_blank" rel="noopener noreferrer">${row.workflowId} ↗</a>` : row.workflowId}</dd>
+${row.duplicateOf ? html`<dt>Copy of</dt><dd><a href="/files/${row.duplicateOf}">file #${row.duplicateOf}</a></dd>` : ''}
+${copies.length ? html`<dt>Same content</dt><dd>${copies.map((f, i) => html`${i ? ', ' : ''}<a href="/files/${f.id}">#${f.id}</a> (${STATE_WORDS[f.state].label})`)}</dd>` : ''}
+</dl></section></div>
+<section class="card"><h2>Timeline</h2><ol class="timeline">${events.map(
+      (e) => html`<li><div><strong>${e.type.replace(/_/g, ' ').toLowerCase()}</strong>${e.state ? html` → ${stateBadge(e.state as (typeof FILE_STATES)[number])}` : ''}
+<span class="muted small"> ${when(e.at)} · ${e.actor}</span></div><div>${e.message}</div></li>`,
+    )}</ol></section>
+${acks.length
+  ? html`<section class="card"><h2>Fetches by the clinic</h2><table><thead><tr><th>When</th><th>From</th><th>Request</th><th>Status</th></tr></thead><tbody>
+${acks.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
+  : ''}
+${row.archivePath
+  ? html`<section class="card"><h2>The PDF</h2><p><a href="/files/${row.id}/pdf" target="_blank" rel="noopener">Open in a new tab</a></p>
+<iframe class="pdf" src="/files/${row.id}/pdf" title="${row.fileName}"></iframe></section>`
+  : ''}`;
+    return deps.renderPage(c, { title: row.fileName, nav: 'files', body });
+  });
+
+  app.get('/:id{[0-9]+}/pdf', async (c) => {
+    const row = await c.get('em').findOne(ResultFile, { id: parseId(c) }, { fields: ['fileName', 'archivePath'] });
+    // Only the path the database recorded for this file, and only inside the folders we keep files in.
+    const file = row?.archivePath;
+    if (!file || !path.isAbsolute(file) || !(await isInside(file, deps.pdfRoots))) return c.notFound();
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) return c.notFound();
+    const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+    return c.body(stream, 200, {
+      'Content-Type': 'application/pdf',
+      'Content-Length': String(info.size),
+      'Cache-Control': 'private, no-store',
+      'Content-Disposition': inlineDisposition(row.fileName),
+      'X-Content-Type-Options': 'nosniff',
+    });
+  });
+
+  const refusedOr = async (c: Context<BaseEnv>, id: number, done: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (err) {
+      if (!(err instanceof ActionRefused)) throw err;
+      return deps.renderPage(c, {
+        title: 'Not done',
+        status: 409,
+        body: html`<h1>Not done</h1>${flash('bad', err.message)}<p><a href="/files/${id}">Back to the file</a></p>`,
+      });
+    }
+    return c.redirect(`/files/${id}?done=${done}`, 303);
+  };
+
+  app.post('/:id{[0-9]+}/retry', (c) => {
+    const id = parseId(c);
+    return refusedOr(c, id, 'retry', () => actions(c).retry(id));
+  });
+
+  app.post('/:id{[0-9]+}/undo-ack', async (c) => {
+    const id = parseId(c);
+    const form = await c.req.parseBody();
+    const reason = typeof form.reason === 'string' ? form.reason.trim().slice(0, 500) : '';
+    return refusedOr(c, id, 'undo-ack', async () => {
+      if (!reason) throw new ActionRefused('Say why the acknowledgement is being undone.');
+      await actions(c).undoAcknowledgement(id, reason);
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,143 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Hono } from 'hono';
+import { ResultFile, WebUpload } from '../../db/entities';
+import { signedIn, type BaseEnv } from '../context';
+import { checkUploadName, looksLikePdf, sha256Of, storeUpload } from '../uploads/store-upload';
+import { bytes, html, when, type Html } from '../views/html';
+import { csrfField, flash, type RenderPage } from '../views/layout';
+import { stateBadge } from './files';
+
+export interface UploadRouteDeps {
+  renderPage: RenderPage;
+  uploadDir: string;
+  maxFileBytes: number;
+  maxUploadBytes?: number;
+}
+
+interface Outcome {
+  name: string;
+  saved: boolean;
+  problem?: string;
+  warnings: Html[];
+}
+
+/** Earlier uploads with the same name or the same content: worth a second look before a result goes out twice. */
+async function earlierSightings(em: EntityManager, name: string, sha256: string): Promise<Html[]> {
+  const [files, uploads] = await Promise.all([
+    em.find(ResultFile, { $or: [{ sha256 }, { fileName: name }] }, { orderBy: { uploadedAt: 'desc' }, limit: 5 }),
+    em.find(WebUpload, { $or: [{ sha256 }, { fileName: name }] }, { orderBy: { uploadedAt: 'desc' }, limit: 5 }),
+  ]);
+  const seen = files.map(
+    (f) =>
+      html`${f.sha256 === sha256 ? 'The same content' : 'A file of the same name'} was received ${when(f.uploadedAt)}
+as <a href="/files/${f.id}">${f.fileName}</a>, now ${stateBadge(f.state)}${f.sentAt ? html`, sent ${when(f.sentAt)}` : ''}.`,
+  );
+  const knownShas = new Set(files.map((f) => f.sha256));
+  for (const u of uploads) {
+    if (knownShas.has(u.sha256)) continue; // already told, from the pipeline's own record
+    seen.push(html`${u.sha256 === sha256 ? 'The same content' : 'A file of the same name'} was uploaded here by ${u.username} ${when(u.uploadedAt)}.`);
+  }
+  return seen;
+}
+
+function uploadForm(c: Parameters<RenderPage>[0], maxFileBytes: number, maxUploadBytes: number): Html {
+  const nonce = c.get('secureHeadersNonce') ?? '';
+  return html`<form method="post" action="/upload" enctype="multipart/form-data" id="upload-form">
+${csrfField(c)}
+<div class="drop" id="drop"><p><strong>Drop result PDFs here</strong> or choose them:</p>
+<p><input type="file" name="files" id="files" accept="application/pdf,.pdf" multiple required></p>
+<p class="muted small" id="chosen">Up to ${bytes(maxFileBytes)} per file, ${bytes(maxUploadBytes)} per upload.</p></div>
+<p><button class="primary" type="submit">Upload</button></p></form>
+<script nonce="${nonce}">
+(function () {
+  var drop = document.getElementById('drop'), input = document.getElementById('files'), chosen = document.getElementById('chosen');
+  if (!drop || !input || !('DataTransfer' in window)) return;
+  function show() { chosen.textContent = Array.prototype.map.call(input.files, function (f) { return f.name; }).join(', ') || chosen.textContent; }
+  ['dragenter', 'dragover'].forEach(function (t) { drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add('over'); }); });
+  ['dragleave', 'drop'].forEach(function (t) { drop.addEventListener(t, function () { drop.classList.remove('over'); }); });
+  drop.addEventListener('drop', function (e) { e.preventDefault(); if (e.dataTransfer && e.dataTransfer.files.length) { input.files = e.dataTransfer.files; show(); } });
+  input.addEventListener('change', show);
+})();
+</script>`;
+}
+
+async function recentUploads(em: EntityManager): Promise<Html> {
+  const uploads = await em.find(WebUpload, {}, { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit: 20 });
+  if (!uploads.length) return html``;
+  const files = await em.find(ResultFile, { sha256: { $in: uploads.map((u) => u.sha256) } }, { orderBy: { id: 'desc' } });
+  const newest = new Map<string, (typeof files)[number]>();
+  for (const f of files) if (!newest.has(f.sha256)) newest.set(f.sha256, f);
+  return html`<h2>Recent uploads through this page</h2><table><thead><tr><th>When</th><th>File</th><th>By</th><th>Size</th><th>Now</th></tr></thead><tbody>
+${uploads.map((u) => {
+  const f = newest.get(u.sha256);
+  return html`<tr><td class="small">${when(u.uploadedAt)}</td><td>${f ? html`<a href="/files/${f.id}">${u.fileName}</a>` : u.fileName}</td>
+<td>${u.username}</td><td>${bytes(u.sizeBytes)}</td><td>${f ? stateBadge(f.state) : html`<span class="muted">waiting for pick-up</span>`}</td></tr>`;
+})}</tbody></table>`;
+}
+
+export function createUploadRoutes(deps: UploadRouteDeps) {
+  const app = new Hono<BaseEnv>();
+  const maxUploadBytes = deps.maxUploadBytes ?? deps.maxFileBytes * 5;
+
+  app.get('/', async (c) =>
+    deps.renderPage(c, {
+      title: 'Upload',
+      nav: 'upload',
+      body: html`<h1>Upload results</h1>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(c.get('em'))}`,
+    }),
+  );
+
+  app.post('/', async (c) => {
+    const em = c.get('em');
+    const username = signedIn(c).user.username;
+    const form = await c.req.parseBody({ all: true });
+    const files = ([] as unknown[]).concat(form.files ?? []).filter((f): f is File => f instanceof File && f.name !== '');
+    const outcomes: Outcome[] = [];
+    const namesThisTime = new Set<string>();
+    for (const file of files) {
+      const check = checkUploadName(file.name);
+      if (!check.ok) {
+        outcomes.push({ name: file.name, saved: false, problem: check.problem, warnings: [] });
+        continue;
+      }
+      const name = check.name;
+      if (namesThisTime.has(name)) {
+        outcomes.push({ name, saved: false, problem: 'Another file of this upload has the same name.', warnings: [] });
+        continue;
+      }
+      namesThisTime.add(name);
+      if (file.size > deps.maxFileBytes) {
+        outcomes.push({ name, saved: false, problem: `It is larger than ${bytes(deps.maxFileBytes)}.`, warnings: [] });
+        continue;
+      }
+      const data = new Uint8Array(await file.arrayBuffer());
+      if (!looksLikePdf(data)) {
+        outcomes.push({ name, saved: false, problem: 'It is not a PDF (no %PDF- header).', warnings: [] });
+        continue;
+      }
+      const sha256 = sha256Of(data);
+      const warnings = await earlierSightings(em, name, sha256);
+      const result = await storeUpload(deps.uploadDir, name, data);
+      if (!result.stored) {
+        outcomes.push({ name, saved: false, problem: 'A file of this name is still waiting in the upload folder; it was not replaced. Try again in a minute.', warnings });
+        continue;
+      }
+      em.create(WebUpload, { username, fileName: name, sha256, sizeBytes: data.length, uploadedAt: new Date() } as never);
+      await em.flush();
+      outcomes.push({ name, saved: true, warnings });
+    }
+    const saved = outcomes.filter((o) => o.saved).length;
+    const body = html`<h1>Upload results</h1>
+${files.length === 0 ? flash('bad', 'No file was chosen.') : flash(saved === outcomes.length ? 'ok' : 'warn', `${saved} of ${outcomes.length} file(s) saved. Saved files are picked up within seconds.`)}
+${outcomes.length
+  ? html`<table><thead><tr><th>File</th><th>Result</th></tr></thead><tbody>${outcomes.map(
+      (o) => html`<tr><td>${o.name}</td><td>${o.saved ? html`<span class="tone-ok">Saved</span>` : html`<span class="tone-bad">Not saved:</span> ${o.problem}`}
+${o.warnings.map((w) => html`<div class="tone-wait small">⚠ ${w}</div>`)}</td></tr>`,
+    )}</tbody></table>`
+  : ''}
+<h2>Upload more</h2>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(em)}`;
+    return deps.renderPage(c, { title: 'Upload', nav: 'upload', body, status: files.length === 0 ? 400 : 200 });
+  });
+
+  return app;
+}

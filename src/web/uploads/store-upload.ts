@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { link, open, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { isTransientName } from '../../trigger/ignored-names';
+
+export type NameCheck = { ok: true; name: string } | { ok: false; problem: string };
+
+/** Longest name in UTF-8 bytes: leaves room for the temporary `.<name>.<random>.part` within the usual 255. */
+const MAX_NAME_BYTES = 200;
+// Control characters, and the bidirectional overrides that can make "evil‮fdp.exe" read as "evilexe.pdf".
+const FORBIDDEN = /[\p{Cc}\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u;
+
+/**
+ * The name an upload is stored under, or why it cannot be. Names are kept as sent (Unicode included, NFC), never
+ * rewritten behind the uploader's back: a name that is not a plain file name is refused with a reason.
+ */
+export function checkUploadName(raw: string): NameCheck {
+  const name = raw.normalize('NFC');
+  if (!name.trim()) return { ok: false, problem: 'The file has no name.' };
+  if (name.includes('/') || name.includes('\\')) return { ok: false, problem: 'The name holds a folder separator (/ or \\).' };
+  if (name.includes('..')) return { ok: false, problem: 'The name holds "..".' };
+  if (FORBIDDEN.test(name)) return { ok: false, problem: 'The name holds control or text-direction characters.' };
+  if (name !== name.trim()) return { ok: false, problem: 'The name starts or ends with a space.' };
+  // The watcher ignores these (hidden files, lock files, half-written downloads): such a file would never be sent.
+  if (isTransientName(name)) return { ok: false, problem: 'Names starting with "." or "~$", or ending in ~, .part, .tmp and the like are not picked up.' };
+  if (!/\.pdf$/i.test(name)) return { ok: false, problem: 'Only PDF files (.pdf) are accepted.' };
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return { ok: false, problem: `The name is longer than ${MAX_NAME_BYTES} bytes.` };
+  return { ok: true, name };
+}
+
+export function looksLikePdf(data: Uint8Array): boolean {
+  return Buffer.from(data.subarray(0, 1024)).includes('%PDF-');
+}
+
+export function sha256Of(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export type StoreResult = { stored: true; path: string } | { stored: false; reason: 'exists' };
+
+/**
+ * Writes one upload so the watcher only ever sees it complete: a hidden `.part` file (which the watcher ignores),
+ * flushed to disk, then given its real name. The real name comes by hard link rather than rename, because link
+ * refuses to replace a file of the same name still waiting in the folder, where rename would silently overwrite it.
+ */
+export async function storeUpload(uploadDir: string, name: string, data: Uint8Array): Promise<StoreResult> {
+  const folder = path.resolve(uploadDir);
+  const target = path.join(folder, name);
+  if (path.dirname(target) !== folder) throw new Error('refusing a name outside the upload folder');
+  const temp = path.join(folder, `.${name}.${randomBytes(6).toString('hex')}.part`);
+  const handle = await open(temp, 'wx', 0o640);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { stored: false, reason: 'exists' };
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  // The new directory entry must survive a crash too, or the upload could vanish after we said "saved".
+  const dir = await open(folder, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+  return { stored: true, path: target };
+}

@@ -1,0 +1,144 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { LOG_SCAN_SCHEDULE_ID } from '../../src/acklog/schedule';
+import { startApache, type ApacheHandle } from '../harness/apache';
+import { resultPdf } from '../harness/pdf';
+import { startStack, type ResultFileRow, type Stack } from '../harness/stack';
+import { waitFor } from '../harness/wait-for';
+
+const SEED_CSV = path.join(__dirname, '..', '..', 'config', 'remote_folders.csv');
+
+let stack: Stack;
+let apache: ApacheHandle;
+
+function drop(name: string): void {
+  const temp = path.join(stack.uploadDir, `.${name}.part`);
+  writeFileSync(temp, resultPdf(path.parse(name).name));
+  renameSync(temp, path.join(stack.uploadDir, name));
+}
+
+async function rowFor(name: string, state: string): Promise<ResultFileRow> {
+  return waitFor(`${name} to reach ${state}`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === state));
+}
+
+/** Runs the scheduled scan now (as the Schedule would) and waits for that run's record. */
+async function scanNow(): Promise<{ lines_read: string; hits: number; acknowledged: number; unknown_hits: number; notes: string[] | null }> {
+  const before = Number((await stack.pg.query('select count(*) from log_scan_run where finished_at is not null')).rows[0].count);
+  await stack.temporalClient.schedule.getHandle(LOG_SCAN_SCHEDULE_ID).trigger();
+  return waitFor('the scan to finish', async () => {
+    const runs = await stack.pg.query('select * from log_scan_run where finished_at is not null order by id');
+    return runs.rows.length > before ? runs.rows.at(-1) : undefined;
+  });
+}
+
+/** An HTTP request as a clinic's browser makes it; the body is read to the end so the connection is released. */
+async function http(url: string, init: RequestInit = {}): Promise<Response> {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  await response.arrayBuffer();
+  return response;
+}
+
+async function acknowledgements(resultFileId: number) {
+  return (await stack.pg.query('select client, status, first, request_line from acknowledgement where result_file_id = $1 order by id', [resultFileId])).rows;
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+  apache = await startApache(stack.sshd.remoteRoot);
+  // Server B's log is read over SFTP, with the same host-key rules as the transfer.
+  const env = { GETRESULTS_ACCESS_LOG: `sftp:${apache.accessLog}`, GETRESULTS_LOG_SCAN_INTERVAL: '1h' };
+  expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
+  stack.startWorker(env);
+  stack.startWatcher(env);
+  const scheduled = await stack.cli(['schedule'], env);
+  expect(scheduled.stdout).toContain(`Schedule ${LOG_SCAN_SCHEDULE_ID} created`);
+  expect((await stack.cli(['schedule'], env)).stdout).toContain(`Schedule ${LOG_SCAN_SCHEDULE_ID} updated`); // idempotent
+}, 120_000);
+
+afterAll(async () => {
+  await apache?.stop();
+  await stack?.stop();
+});
+
+describe('proof of receipt from a real Apache access log', () => {
+  it('is visible as a Temporal Schedule that skips overlapping runs', async () => {
+    const description = await stack.temporalClient.schedule.getHandle(LOG_SCAN_SCHEDULE_ID).describe();
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'scanAccessLog' });
+    expect(description.policies.overlap).toBe('SKIP');
+  });
+
+  it('acknowledges only a GET answered 200 of the exact delivered path; HEAD, 304 and a 404 of the same name do not count', async () => {
+    drop('066-12000011-3.pdf');
+    const sent = await rowFor('066-12000011-3.pdf', 'AWAITING_ACK');
+    const url = `${apache.url}/${sent.remote_path}`;
+
+    const head = await http(url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect((await http(url, { headers: { 'If-Modified-Since': head.headers.get('last-modified')! } })).status).toBe(304);
+    expect((await http(`${apache.url}/viral_load/gweta/066-12000011-3.pdf`)).status).toBe(404);
+    const quiet = await scanNow();
+    expect(Number(quiet.lines_read)).toBeGreaterThanOrEqual(3);
+    expect(quiet.hits).toBe(0);
+    expect((await stack.fileRows()).find((r) => r.id === sent.id)!.state).toBe('AWAITING_ACK');
+
+    expect((await http(url, { headers: { 'User-Agent': 'clinic-browser/1.0' } })).status).toBe(200);
+    const scan = await scanNow();
+    expect(scan).toMatchObject({ hits: 1, acknowledged: 1, unknown_hits: 0 });
+    const acknowledged = await rowFor('066-12000011-3.pdf', 'ACKNOWLEDGED');
+    expect(await acknowledgements(acknowledged.id)).toEqual([
+      { client: '127.0.0.1', status: 200, first: true, request_line: expect.stringContaining('066-12000011-3.pdf') },
+    ]);
+    const handle = stack.temporalClient.workflow.getHandle(sent.workflow_id);
+    await waitFor('the workflow to complete', async () => (await handle.describe()).status.name === 'COMPLETED', { timeoutMs: 20_000 }).catch(async (err) => {
+      const history = await handle.fetchHistory();
+      throw new Error(`${err.message}: ${JSON.stringify(history.events?.slice(-8).map((e) => [e.eventType, e.workflowExecutionSignaledEventAttributes?.signalName]))} ${(await handle.describe()).status.name}`);
+    });
+    expect(await handle.result()).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
+  });
+
+  it('counts a range request (206), keeps later fetches as extra evidence, and records fetches of unknown files', async () => {
+    drop('066-13000001-3.pdf');
+    const sent = await rowFor('066-13000001-3.pdf', 'AWAITING_ACK');
+    const url = `${apache.url}/${sent.remote_path}`;
+    expect((await http(url, { headers: { Range: 'bytes=0-99' } })).status).toBe(206);
+    expect((await http(url)).status).toBe(200);
+    writeFileSync(path.join(stack.sshd.remoteRoot, 'stray.pdf'), '%PDF-1.4 not ours');
+    expect((await http(`${apache.url}/stray.pdf`)).status).toBe(200);
+
+    const scan = await scanNow();
+    expect(scan).toMatchObject({ hits: 3, acknowledged: 2, unknown_hits: 1 });
+    const acknowledged = await rowFor('066-13000001-3.pdf', 'ACKNOWLEDGED');
+    expect((await acknowledgements(acknowledged.id)).map((a) => [a.status, a.first])).toEqual([
+      [206, true],
+      [200, false],
+    ]);
+    const events = (await stack.events(acknowledged.id)).map((e) => e.type);
+    expect(events.filter((t) => t === 'ACKNOWLEDGED')).toHaveLength(1);
+    expect(events.filter((t) => t === 'ACCESSED')).toHaveLength(1);
+    const unknown = await stack.pg.query("select remote_path from acknowledgement where result_file_id is null");
+    expect(unknown.rows).toEqual([{ remote_path: 'stray.pdf' }]);
+
+    const again = await scanNow(); // nothing new: nothing counted twice
+    expect(again).toMatchObject({ hits: 0 });
+    expect(await acknowledgements(acknowledged.id)).toHaveLength(2);
+  });
+
+  it('loses no hit and counts none twice across a log rotation', async () => {
+    drop('066-15000001-3.pdf');
+    drop('066-16000001-3.pdf');
+    const before = await rowFor('066-15000001-3.pdf', 'AWAITING_ACK');
+    const after = await rowFor('066-16000001-3.pdf', 'AWAITING_ACK');
+    expect((await http(`${apache.url}/${before.remote_path}`)).status).toBe(200); // into access.log, then rotated away
+    await apache.rotate();
+    expect((await http(`${apache.url}/${after.remote_path}`)).status).toBe(200); // into the new access.log
+
+    const scan = await scanNow();
+    expect(scan.notes?.join(' ')).toContain('rotated');
+    expect(scan).toMatchObject({ hits: 2, acknowledged: 2 });
+    for (const row of [before, after]) {
+      await rowFor(row.file_name, 'ACKNOWLEDGED');
+      expect(await acknowledgements(row.id)).toHaveLength(1);
+    }
+    expect(await scanNow()).toMatchObject({ hits: 0 });
+  });
+});

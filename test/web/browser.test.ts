@@ -1,0 +1,178 @@
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { openOrm, type Orm } from '../../src/db/orm';
+import { addUser } from '../../src/web/auth/users';
+import { createWebApp } from '../../src/web/app';
+import { freePort } from '../harness/free-port';
+import { resultPdf } from '../harness/pdf';
+import { startStack, type Stack } from '../harness/stack';
+import { waitFor } from '../harness/wait-for';
+
+const ROOT = path.join(__dirname, '..', '..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'web');
+const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+const SEED_CSV = path.join(ROOT, 'config', 'remote_folders.csv');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const PASSWORD = 'browser test password';
+
+// Without a browser there is nothing to drive: say so rather than fail on a machine that lacks it.
+const describeWithBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
+
+let stack: Stack;
+let orm: Orm;
+let server: Server;
+let evilServer: Server;
+let base: string;
+let evilBase: string;
+let browser: Browser;
+let page: Page;
+
+async function listen(fetch: (req: Request) => Response | Promise<Response>, port: number, hostname: string): Promise<Server> {
+  return new Promise((resolve) => {
+    const s = serve({ fetch, port, hostname }, () => resolve(s as Server)) as Server;
+  });
+}
+
+async function shot(name: string, alsoForDocs = false): Promise<void> {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (alsoForDocs) copyFileSync(file, path.join(SCREENSHOTS, `${name}.png`));
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  stack = await startStack();
+  expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
+  // Worker and watcher run as child processes, as in production; stack.stop() ends them.
+  stack.startWorker();
+  stack.startWatcher();
+  orm = await openOrm(stack.db.url);
+  await addUser(orm.em.fork(), 'ada', PASSWORD, 'admin');
+  const app = createWebApp({
+    healthChecks: {
+      database: async () => void (await orm.em.fork().getConnection().execute('select 1')),
+      temporal: async () => void (await stack.temporalClient.workflowService.getSystemInfo({})),
+    },
+    orm,
+    uploadDir: stack.uploadDir,
+    maxFileBytes: 10 * 1024 * 1024,
+    temporalClient: stack.temporalClient,
+    temporalNamespace: 'default',
+    temporalUiUrl: stack.temporal.uiUrl ?? 'http://127.0.0.1:8233',
+    pdfRoots: ['archive', 'rejected', 'duplicates'].map((d) => path.join(stack.dataDir, d)),
+  });
+  const port = await freePort();
+  server = await listen(app.fetch, port, '127.0.0.1');
+  base = `http://127.0.0.1:${port}`;
+  // Another site (localhost is not 127.0.0.1 to a browser) with a form that posts to ours.
+  const evilPort = await freePort();
+  evilServer = await listen(
+    () =>
+      new Response(
+        `<!doctype html><form id="f" method="post" action="${base}/files/audit"><input name="ids" value="1"><input name="_csrf" value="guess"></form>
+<script>document.getElementById('f').submit()</script>`,
+        { headers: { 'content-type': 'text/html' } },
+      ),
+    evilPort,
+    '127.0.0.1',
+  );
+  evilBase = `http://localhost:${evilPort}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  await new Promise((r) => (evilServer ? evilServer.close(r) : r(undefined)));
+  await orm?.close();
+  await stack?.stop();
+});
+
+async function auditEvents(): Promise<number> {
+  const { rows } = await stack.pg.query(`select count(*)::int as n from file_event where type = 'AUDITED'`);
+  return rows[0].n as number;
+}
+
+describeWithBrowser('the web page in Chromium, on the whole stack', () => {
+  it('sends a logged-out visitor to the login form', async () => {
+    await page.goto(`${base}/files`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await shot('login');
+  });
+
+  it('logs in, uploads two PDFs, and shows them reach the clinic folder', async () => {
+    await page.fill('input[name=username]', 'ada');
+    await page.fill('input[name=password]', PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/files`), page.click('button[type=submit]')]);
+
+    await page.goto(`${base}/upload`);
+    await page.setInputFiles('input[type=file]', [
+      { name: '066-12000001-3.pdf', mimeType: 'application/pdf', buffer: resultPdf('066-12000001-3') },
+      { name: '066-12000002-3.pdf', mimeType: 'application/pdf', buffer: resultPdf('066-12000002-3') },
+    ]);
+    await Promise.all([page.waitForURL(`${base}/upload`), page.click('#upload-form button[type=submit]')]);
+    await expect(page.textContent('main')).resolves.toContain('2 of 2 file(s) saved');
+    await shot('upload');
+
+    const rows = await waitFor(
+      'both uploads to be sent and archived',
+      async () => {
+        const r = await stack.fileRows();
+        return r.filter((x) => x.state === 'AWAITING_ACK').length === 2 ? r : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    const first = rows.find((r) => r.file_name === '066-12000001-3.pdf')!;
+    await page.goto(`${base}/files/${first.id}`);
+    await expect(page.textContent('main')).resolves.toContain('Awaiting pick-up');
+    const timeline = await page.textContent('ol.timeline');
+    for (const step of ['received', 'validated', 'routed', 'sent', 'archived']) expect(timeline).toContain(step);
+    await shot('timeline', true);
+
+    const pdf = await page.request.get(`${base}/files/${first.id}/pdf`);
+    expect(pdf.status()).toBe(200);
+    expect(pdf.headers()['content-type']).toBe('application/pdf');
+    expect((await pdf.body()).equals(resultPdf('066-12000001-3'))).toBe(true);
+  });
+
+  it('finds a file by identifier', async () => {
+    await page.goto(`${base}/files`);
+    await page.fill('input[name=q]', '12000002');
+    await Promise.all([page.waitForURL(/q=12000002/), page.click('form.filters button[type=submit]')]);
+    const names = await page.locator('table tbody td a').allTextContents();
+    expect(names).toEqual(['066-12000002-3.pdf']);
+    await page.goto(`${base}/files`);
+    await shot('files', true);
+    await page.goto(`${base}/`);
+    await shot('dashboard', true);
+  });
+
+  it('refuses a form posted from another site, and one with a forged token from this one', async () => {
+    const before = await auditEvents();
+    const response = page.waitForResponse((r) => r.url() === `${base}/files/audit`);
+    await page.goto(evilBase);
+    expect([401, 403]).toContain((await response).status());
+    await page.goto(`${base}/`);
+    const forged = await page.evaluate(async () => {
+      const body = new URLSearchParams({ ids: '1', _csrf: 'forged' });
+      return (await fetch('/files/audit', { method: 'POST', body, redirect: 'manual' })).status;
+    });
+    expect(forged).toBe(403);
+    expect(await auditEvents()).toBe(before);
+  });
+
+  it('signs out, after which pages send the visitor back to the login form', async () => {
+    await page.goto(`${base}/`);
+    await Promise.all([page.waitForURL(`${base}/login`), page.click('header form button[type=submit]')]);
+    await page.goto(`${base}/files`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+  });
+});
