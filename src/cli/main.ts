@@ -1,9 +1,11 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
+import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { loadConfig, SETTINGS_DOC, type Config } from '../config/config';
-import { RemoteFolder } from '../db/entities';
+import { RemoteFolder, User } from '../db/entities';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 import { retryWaitingFiles } from '../folders/retry-waiting';
@@ -12,12 +14,14 @@ import { startDevServer } from '../temporal/dev-server';
 import { createDestination } from '../transfer/create-destination';
 import { submitUpload } from '../trigger/submit-upload';
 import { watchUploads } from '../trigger/watcher';
+import { addUser } from '../web/auth/users';
 import { createWebApp } from '../web/app';
 import { fileTaskQueueFor } from '../workflows/definitions';
 import { startWorkers } from '../workers/worker';
 import { ensureLogScanSchedule, LOG_SCAN_SCHEDULE_ID } from '../acklog/schedule';
 import { loadFoldersCsv } from './folders-load';
 import { registerOfflineCommands } from './offline-commands';
+import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
 import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalAddress, untilStopSignal } from './runtime';
 
@@ -51,15 +55,36 @@ async function startWatcher(config: Config, temporalAddress: string, stoppers: S
   return client;
 }
 
-async function startWeb(config: Config, orm: Orm | undefined, temporalAddress: string | undefined, stoppers: Stopper[]) {
-  const checks: Record<string, () => Promise<void>> = {};
-  if (orm) checks.database = async () => void (await orm.em.fork().getConnection().execute('select 1'));
-  if (temporalAddress) {
-    const { client, connection } = await connectClient({ address: temporalAddress, namespace: config.temporal.namespace });
+async function startWeb(
+  config: Config,
+  orm: Orm,
+  temporal: { address?: string; uiUrl?: string; client?: Client },
+  stoppers: Stopper[],
+) {
+  const checks: Record<string, () => Promise<void>> = {
+    database: async () => void (await orm.em.fork().getConnection().execute('select 1')),
+  };
+  let temporalClient = temporal.client;
+  if (!temporalClient && temporal.address) {
+    const { client, connection } = await connectClient({ address: temporal.address, namespace: config.temporal.namespace });
     stoppers.push(() => connection.close());
+    temporalClient = client;
+  }
+  if (temporalClient) {
+    const client = temporalClient;
     checks.temporal = async () => void (await client.workflowService.getSystemInfo({}));
   }
-  const app = createWebApp({ healthChecks: checks });
+  await mkdir(config.uploadDir, { recursive: true });
+  const app = createWebApp({
+    healthChecks: checks,
+    orm,
+    uploadDir: config.uploadDir,
+    maxFileBytes: config.maxFileBytes,
+    temporalClient,
+    temporalNamespace: config.temporal.namespace,
+    temporalUiUrl: temporal.uiUrl,
+    pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
+  });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.web.port, hostname: config.web.host }, () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) =>
@@ -78,6 +103,20 @@ async function seedFoldersIfEmpty(orm: Orm, config: Config): Promise<void> {
   const { summary, warnings } = await loadFoldersCsv(em, config.foldersCsv);
   log(`Loaded ${summary.added} remote folders from ${config.foldersCsv} (the table was empty).`);
   for (const w of warnings) log(`  note: ${w}`);
+}
+
+/**
+ * On a fresh install there is nobody to log in as: create `admin` with a random password, kept in a file readable by
+ * this user only (never printed, so it cannot end up in a log).
+ */
+async function ensureFirstAdmin(orm: Orm, config: Config): Promise<string | undefined> {
+  const em = orm.em.fork();
+  if ((await em.count(User, {})) > 0) return undefined;
+  const password = randomBytes(15).toString('base64url');
+  const file = path.join(config.dataDir, 'initial-admin-password');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  await addUser(em, 'admin', password, 'admin');
+  return file;
 }
 
 async function commandStart(): Promise<void> {
@@ -99,6 +138,7 @@ async function commandStart(): Promise<void> {
     stoppers.push(() => orm.close());
     await migrate(orm);
     await seedFoldersIfEmpty(orm, config);
+    const firstAdminFile = await ensureFirstAdmin(orm, config);
 
     let temporalAddress = config.temporal.address;
     let temporalUi = config.temporal.uiUrl;
@@ -126,7 +166,7 @@ async function commandStart(): Promise<void> {
       await ensureLogScanSchedule(client, config.accessLog.scanInterval);
       receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
     }
-    const webUrl = await startWeb(config, orm, temporalAddress, stoppers);
+    const webUrl = await startWeb(config, orm, { address: temporalAddress, uiUrl: temporalUi, client }, stoppers);
 
     const lines = [
       'getresults-distribute is running.',
@@ -136,6 +176,9 @@ async function commandStart(): Promise<void> {
       `  Rejected files:  ${config.rejectedDir}`,
       `  Receipt scan:    ${receipts}`,
       `  Web page:        ${webUrl}   (health: ${webUrl}/health)`,
+      ...(firstAdminFile
+        ? [`  First login:     user "admin", password in ${firstAdminFile} (change it: getresults users passwd admin)`]
+        : []),
       `  Temporal UI:     ${temporalUi ?? '(set TEMPORAL_UI_URL to show it here)'}`,
       `  Temporal:        ${temporalAddress} namespace ${config.temporal.namespace}`,
       `  Database:        ${databaseShown}`,
@@ -185,9 +228,9 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
   if (opts.port !== undefined) config.web.port = Number(opts.port);
   const stoppers: Stopper[] = [];
   try {
-    const orm = await openOrm(requireDatabaseUrl(config, 'getresults web'));
+    const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults web'));
     stoppers.push(() => orm.close());
-    const url = await startWeb(config, orm, config.temporal.address, stoppers);
+    const url = await startWeb(config, orm, { address: config.temporal.address, uiUrl: config.temporal.uiUrl }, stoppers);
     log(`Web page at ${url}`);
     await untilStopSignal();
   } finally {
@@ -296,6 +339,7 @@ export function buildProgram(): Command {
     .argument('<csv>', 'the CSV file')
     .action(commandFoldersLoad);
   registerOfflineCommands(program, folders);
+  registerUsersCommands(program);
   registerParseLogCommand(program);
   return program;
 }

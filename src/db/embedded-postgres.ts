@@ -57,6 +57,17 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
 
+  // The package rejects without a reason when the server fails to start: keep its last words for our error.
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    log(line);
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+  };
+  const failed = (step: string) => (err: unknown): never => {
+    const why = err instanceof Error ? err.message : recent.filter((l) => /FATAL|ERROR|error/.test(l)).slice(-3).join(' / ');
+    throw new Error(`The embedded PostgreSQL failed to ${step}: ${why || 'no reason given'} (files in ${clusterDir}).`);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -66,12 +77,13 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user it creates if missing.
     createPostgresUser: runningAsRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    onLog: (message) => log(String(message).trimEnd()),
-    onError: (message) => log(String(message instanceof Error ? message.message : message).trimEnd()),
+    // TCP on loopback only; no Unix socket in a shared folder such as /tmp.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message) => remember(String(message).trimEnd()),
+    onError: (message) => remember(String(message instanceof Error ? message.message : message).trimEnd()),
   });
-  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await pg.initialise().catch(failed('initialise'));
+  await pg.start().catch(failed('start'));
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {

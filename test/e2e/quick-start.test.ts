@@ -58,6 +58,9 @@ describe('getresults start on embedded defaults', () => {
     expect(webUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output).not.toMatch(/postgres:\/\/postgres:[^@]+@/); // the generated password is never printed
 
+    expect(output).toContain(`password in ${path.join(cwd, 'data', 'initial-admin-password')}`);
+    const login = await fetch(`${webUrl}/`, { redirect: 'manual', headers: { Accept: 'text/html' } });
+    expect(login.status).toBe(302); // the page is behind login
     const health = await fetch(`${webUrl}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', components: { database: 'up', temporal: 'up' } });

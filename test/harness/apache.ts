@@ -20,9 +20,10 @@ export interface ApacheHandle {
 
 /** Makes every folder from `dir` up to `/` passable by other users, so Apache's www-data can reach the served files. */
 export function openPathForOthers(dir: string): void {
-  for (let d = path.resolve(dir); d !== path.dirname(d); d = path.dirname(d)) {
+  // Only our own folders below the temp dir: the temp dir itself (1777, sticky) and anything above are left alone.
+  const top = path.resolve(os.tmpdir());
+  for (let d = path.resolve(dir); d !== top && d.startsWith(`${top}${path.sep}`); d = path.dirname(d)) {
     chmodSync(d, 0o755);
-    if (d === os.tmpdir()) break;
   }
 }
 

@@ -216,8 +216,8 @@ describe('parse-log command', () => {
     let stderr = '';
     const program = new Command().exitOverride();
     registerParseLogCommand(program, {
-      stdout: (text) => {
-        stdout += text;
+      stdout: (chunk) => {
+        stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
       },
       stderr: (text) => {
         stderr += text;
@@ -255,6 +255,29 @@ describe('parse-log command', () => {
       '2024-03-01T06:00:05.000Z 200 1005 10.0.0.5 clinic_a "/results/clinic_a/066-12000005-3.pdf"',
     ]);
     expect(lines.at(-1)).toMatch(/^6 lines, 2 hits, 0 parse errors in \d+\.\d{3} s \(\d+ lines\/s\)$/);
+  });
+
+  test('JSON output escapes what it must and keeps UTF-8, also for very long paths', async () => {
+    const file = join(dir, 'escapes.log');
+    const long = 'x'.repeat(300_000);
+    writeFileSync(
+      file,
+      [
+        '10.0.0.1 - a\\"b [01/Mar/2024:08:00:00 +0200] "GET /r/caf%C3%A9%22%09.pdf HTTP/1.1" 200 1 "-" "-"',
+        `10.0.0.1 - - [01/Mar/2024:08:00:01 +0200] "GET /r/${long}.pdf HTTP/1.1" 200 0 "-" "-"`,
+        '10.0.0.1 - - [01/Mar/2024:08:00:02 +0200] "GET /r/\\xe2\\x82\\xac.pdf HTTP/1.1" 206 123456789012 "-" "-"',
+      ].join('\n') + '\n',
+    );
+    const { stdout } = await run(['parse-log', file, '--json']);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      '{"path":"/r/café\\"\\t.pdf","time":"2024-03-01T06:00:00.000Z","client":"10.0.0.1","user":"a\\"b","status":200,"bytes":1}',
+    );
+    expect(lines.slice(0, 3).map((l) => JSON.parse(l) as unknown)).toEqual([
+      { path: '/r/café"\t.pdf', time: '2024-03-01T06:00:00.000Z', client: '10.0.0.1', user: 'a"b', status: 200, bytes: 1 },
+      { path: `/r/${long}.pdf`, time: '2024-03-01T06:00:01.000Z', client: '10.0.0.1', user: null, status: 200, bytes: 0 },
+      { path: '/r/€.pdf', time: '2024-03-01T06:00:02.000Z', client: '10.0.0.1', user: null, status: 206, bytes: 123456789012 },
+    ]);
   });
 
   test('--format and --pattern are used, and a format mismatch is reported', async () => {
