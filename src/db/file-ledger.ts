@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
-import { Acknowledgement, FileEvent, RemoteFolder, ResultFile } from './entities';
+import { Acknowledgement, FileEvent, RemoteFolder, ResultFile, WebUpload } from './entities';
 import type { IResultFile } from './entities/result-file';
 
 export interface RegisterUpload {
@@ -51,9 +51,11 @@ export class FileLedger {
         { sha256: input.sha256, state: { $nin: NOT_A_DELIVERY } },
         { orderBy: { id: 'asc' } },
       );
-      const row = this.insertUpload(em, input, delivery ?? undefined);
+      const uploadedBy = input.uploadedBy ?? (await this.webUploaderOf(em, input.fileName, input.sha256));
+      const withUploader = { ...input, uploadedBy };
+      const row = this.insertUpload(em, withUploader, delivery ?? undefined);
       await em.flush();
-      this.recordUploadEvents(em, row, input, delivery ?? undefined);
+      this.recordUploadEvents(em, row, withUploader, delivery ?? undefined);
       return { resultFileId: row.id, duplicateOf: delivery?.id };
     });
   }
@@ -73,6 +75,15 @@ export class FileLedger {
       this.recordUploadEvents(em, row, copy, original);
       return row.id;
     });
+  }
+
+  /**
+   * Files uploaded through the web page reach the workflow through the upload folder like any other, so who uploaded
+   * them is found here: the newest web upload of this name and content.
+   */
+  private async webUploaderOf(em: EntityManager, fileName: string, sha256: string): Promise<string | undefined> {
+    const upload = await em.findOne(WebUpload, { fileName, sha256 }, { orderBy: { id: 'desc' } });
+    return upload?.username;
   }
 
   private insertUpload(em: EntityManager, input: RegisterUpload, duplicateOf?: IResultFile): IResultFile {

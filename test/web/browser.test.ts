@@ -131,6 +131,8 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
       { timeoutMs: 90_000 },
     );
     const first = rows.find((r) => r.file_name === '066-12000001-3.pdf')!;
+    const uploaders = await stack.pg.query('select distinct uploaded_by from result_file');
+    expect(uploaders.rows).toEqual([{ uploaded_by: 'ada' }]); // the web upload's user reaches the file's record
     await page.goto(`${base}/files/${first.id}`);
     await expect(page.textContent('main')).resolves.toContain('Awaiting pick-up');
     const timeline = await page.textContent('ol.timeline');

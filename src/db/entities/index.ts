@@ -1,4 +1,4 @@
-import { WebUpload } from '../../web/uploads/web-upload';
+import { WebUpload } from './web-upload';
 import { Acknowledgement } from './acknowledgement';
 import { FileEvent } from './file-event';
 import { LogCursor, LogScanRun } from './log-scan';
