@@ -22,6 +22,8 @@ function isReceiptStatus(status: number): boolean {
 export interface ReceiptHit {
   /** Decoded, normalised remote path, e.g. `/viral_load/digawana/066-12000001-3.pdf`. */
   path: string;
+  /** The request target exactly as logged (still encoded, query included): evidence, as the clinic's browser asked. */
+  target: string;
   /** Epoch ms of the request; null only for a LogFormat without a time field. */
   time: number | null;
   client: string;
@@ -61,6 +63,7 @@ export function receiptHit(record: LogRecord, rule: ReceiptRule): ReceiptHit | n
   if (path === null) return null;
   return {
     path,
+    target: record.path,
     time: record.time,
     client: record.client,
     user: record.user,
@@ -76,10 +79,12 @@ const NOT_PLAIN = /[%?\u0080-\uffff]|\/\.|\/\//;
 /** As {@link receiptHit}, from a located line: only the fields a hit needs are cut out of the line. */
 export function receiptHitOfLine(fields: LineFields, rule: ReceiptRule): ReceiptHit | null {
   if (!isReceiptStatus(fields.status) || !fields.methodIs(RECEIPT_METHOD)) return null;
-  const path = rule.matchTarget(fields.target());
+  const target = fields.target();
+  const path = rule.matchTarget(target);
   if (path === null) return null;
   return {
     path,
+    target,
     time: fields.time,
     client: fields.client(),
     user: fields.user(),

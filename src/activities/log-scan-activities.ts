@@ -62,7 +62,7 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
           startOffset: part.from,
           probeLines: part.from === 0 ? 1000 : 0,
           onHit: (hit, lineOffset) =>
-            pending.push({ hit, evidenceKey: `${part.fileIdentity.slice(0, 24)}:${lineOffset}`, requestLine: `GET ${hit.path}` }),
+            pending.push({ hit, evidenceKey: `${part.fileIdentity.slice(0, 24)}:${lineOffset}`, requestLine: `GET ${hit.target}` }),
         });
         let before = { lines: 0, parseErrors: 0 };
         for await (const segment of readPlanned(source, { parts: [part], notes: [] }, config.chunkBytes)) {

@@ -104,6 +104,7 @@ describe('the receipt rule (default *.pdf)', () => {
       '2001:db8::7 - clinic_a [01/Mar/2024:08:15:02 +0200] "GET /results/Clinic%20A/a.pdf?v=2 HTTP/1.1" 206 512 "-" "Mozilla/5.0"';
     const expected = {
       path: '/results/Clinic A/a.pdf',
+      target: '/results/Clinic%20A/a.pdf?v=2',
       time: Date.UTC(2024, 2, 1, 6, 15, 2),
       client: '2001:db8::7',
       user: 'clinic_a',
