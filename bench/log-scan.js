@@ -16,7 +16,9 @@ const path = require('node:path');
 
 const GENERATOR_VERSION = 2;
 const root = path.resolve(__dirname, '..');
-const entry = path.join(root, 'dist/cli/parse-log-main.js');
+// The command as users run it: bin/getresults.js routes parse-log to dist/cli/parse-log-main.js without the full CLI.
+const entry = path.join(root, 'bin/getresults.js');
+const compiled = path.join(root, 'dist/cli/parse-log-main.js');
 
 function parseArgs(argv) {
   const args = { lines: 1_000_000, runs: 3, regenerate: false };
@@ -207,7 +209,7 @@ function which(cmd) {
 
 function main() {
   const args = parseArgs(process.argv);
-  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run npx tsc -p tsconfig.build.json first`);
+  if (!fs.existsSync(compiled)) throw new Error(`${compiled} is missing: run npx tsc -p tsconfig.build.json first`);
   const file = path.join(os.tmpdir(), `getresults-log-scan-v${GENERATOR_VERSION}-${args.lines}.log`);
   const meta = `${file}.hits`;
   if (args.regenerate || !fs.existsSync(meta)) {

@@ -6,9 +6,12 @@
  * or one string built per hit, would cost more than the scan itself.
  */
 import { once } from 'node:events';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { compileLogFormat } from '../acklog/log-format';
+import { compileLogFormat, type CompiledLogFormat } from '../acklog/log-format';
+import { parallelScan, splitRanges } from '../acklog/parallel-scan';
 import type { ReceiptHit } from '../acklog/receipt-hits';
 import { LogScanner, type ScanStats } from '../acklog/scan';
 
@@ -25,6 +28,18 @@ export interface ParseLogOptions {
   json?: boolean;
   /** Read size in bytes (default 8 MiB). */
   readSize?: number;
+  /**
+   * Threads that scan a large file (default: the available cores, at most 8); 1 scans in the calling thread.
+   * Not command-line options: for tests and benchmarks.
+   */
+  threads?: number;
+  /** Smallest file scanned in parallel (default 32 MiB). */
+  parallelMinBytes?: number;
+  /**
+   * Bytes per parallel range (default: the file cut into 8 ranges per thread, at least 4 MiB each). Only the first
+   * range is probed, so a first range of fewer lines than the probe (1000) probes fewer lines.
+   */
+  rangeSize?: number;
 }
 
 export interface ParseLogResult extends ScanStats {
@@ -80,40 +95,34 @@ export function registerParseLogCommand(program: Command, io: ParseLogIo = proce
 export async function runParseLog(file: string, options: ParseLogOptions, io: ParseLogIo = processIo()): Promise<ParseLogResult> {
   const started = process.hrtime.bigint();
   const format = compileLogFormat(options.format);
-  const withVhost = format.tokens.some((t) => t.kind === 'field' && t.role === 'vhost');
   const json = options.json === true;
   const output = new HitOutput(io);
-  const isoTimes = new IsoTimes();
-  let lastTime: number | null = null;
-  let lastIso = 'null';
-  const scanner = new LogScanner({
-    format,
-    pattern: options.pattern,
-    onHit: (hit: ReceiptHit) => {
-      // Log lines come in runs within the same second, so the ISO text is usually the previous one.
-      if (hit.time !== lastTime) {
-        lastTime = hit.time;
-        lastIso = hit.time === null ? 'null' : isoTimes.format(hit.time);
-      }
-      if (json) output.json(hit, lastIso, withVhost);
-      else output.text(textLine(hit, lastIso, withVhost));
-    },
-  });
 
-  const buffer = Buffer.allocUnsafe(options.readSize ?? READ_SIZE);
-  const fd = openSync(file, 'r');
-  try {
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      scanner.push(buffer.subarray(0, n));
-      await output.drained();
+  const threads = options.threads ?? defaultThreads();
+  const size = threads > 1 ? fstatSize(file) : 0;
+  let stats: ScanStats;
+  if (threads > 1 && size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES)) {
+    const rangeSize = options.rangeSize ?? Math.max(MIN_RANGE_SIZE, Math.ceil(size / (threads * 8)));
+    const workerData: RangeScanOptions = { format: options.format, pattern: options.pattern, json, readSize: options.readSize };
+    stats = await parallelScan({
+      file,
+      ranges: splitRanges(file, size, rangeSize),
+      threads,
+      workerFile: join(__dirname, `parse-log-worker${extname(__filename)}`),
+      workerData: { file, options: workerData },
+      probeLines: PROBE_LINES,
+      maxErrorSamples: MAX_ERROR_SAMPLES,
+      write: (chunk) => io.stdout(chunk),
+    });
+  } else {
+    const fd = openSync(file, 'r');
+    try {
+      stats = await scanRange(fd, 0, Infinity, { format, pattern: options.pattern, json, readSize: options.readSize }, output, PROBE_LINES);
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
   }
 
-  const stats = scanner.stats();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const linesPerSecond = seconds > 0 ? Math.round(stats.lines / seconds) : 0;
   const roundedSeconds = Math.round(seconds * 1e6) / 1e6;
@@ -133,6 +142,79 @@ export async function runParseLog(file: string, options: ParseLogOptions, io: Pa
   await output.drained();
   reportProblems(stats, format.format, io);
   return { ...stats, seconds: roundedSeconds, linesPerSecond };
+}
+
+/** Files below this are scanned in the calling thread: starting workers costs more than they would save. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+const MIN_RANGE_SIZE = 4 * 1024 * 1024;
+const PROBE_LINES = 1000;
+const MAX_ERROR_SAMPLES = 10;
+
+function defaultThreads(): number {
+  return Math.min(availableParallelism(), 8);
+}
+
+function fstatSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0; // openSync below reports the error
+  }
+}
+
+/** What a range scan needs; plain data, so it can be handed to a worker thread. */
+export interface RangeScanOptions {
+  format: string | CompiledLogFormat;
+  pattern: string;
+  json: boolean;
+  readSize?: number;
+}
+
+/**
+ * Scans bytes [start, end) of an open file (to the end of the file with `end` Infinity), writing the hits to
+ * `output` (not flushed at the end). `start` must be the start of a line.
+ */
+export async function scanRange(
+  fd: number,
+  start: number,
+  end: number,
+  options: RangeScanOptions,
+  output: HitOutput,
+  probeLines: number,
+): Promise<ScanStats> {
+  const format = typeof options.format === 'string' ? compileLogFormat(options.format) : options.format;
+  const withVhost = format.tokens.some((t) => t.kind === 'field' && t.role === 'vhost');
+  const json = options.json;
+  const isoTimes = new IsoTimes();
+  let lastTime: number | null = null;
+  let lastIso = 'null';
+  const scanner = new LogScanner({
+    format,
+    pattern: options.pattern,
+    startOffset: start,
+    probeLines,
+    maxErrorSamples: MAX_ERROR_SAMPLES,
+    onHit: (hit: ReceiptHit) => {
+      // Log lines come in runs within the same second, so the ISO text is usually the previous one.
+      if (hit.time !== lastTime) {
+        lastTime = hit.time;
+        lastIso = hit.time === null ? 'null' : isoTimes.format(hit.time);
+      }
+      if (json) output.json(hit, lastIso, withVhost);
+      else output.text(textLine(hit, lastIso, withVhost));
+    },
+  });
+
+  const buffer = Buffer.allocUnsafe(Math.min(options.readSize ?? READ_SIZE, end - start));
+  for (let pos = start; pos < end; ) {
+    // To the end of the file: plain sequential reads, so a pipe or FIFO works too.
+    const n = readSync(fd, buffer, 0, Math.min(buffer.length, end - pos), end === Infinity ? null : pos);
+    if (n === 0) break;
+    pos += n;
+    scanner.push(buffer.subarray(0, n));
+    await output.drained();
+  }
+  return scanner.stats();
 }
 
 /** `Date#toISOString` costs about a microsecond; hits come in time order, so the text of the minute is reused. */
@@ -172,7 +254,7 @@ const NULL = bytes('null');
  * (a dozen concatenations, then UTF-8 encoding of the joined text) measured about a quarter of the whole run on the
  * benchmark log, where half the lines are hits.
  */
-class HitOutput {
+export class HitOutput {
   private buf = Buffer.allocUnsafe(OUTPUT_SIZE);
   private pos = 0;
   private pending: Promise<void> | undefined;

@@ -1,0 +1,40 @@
+/**
+ * Worker thread of a parallel `parse-log`: scans the byte ranges it is sent and posts their output bytes, then
+ * their totals (see src/acklog/parallel-scan.ts).
+ */
+import { openSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RangeReply, RangeRequest } from '../acklog/parallel-scan';
+import { compileLogFormat } from '../acklog/log-format';
+import { HitOutput, scanRange, type RangeScanOptions } from './parse-log-command';
+
+const { file, options } = workerData as { file: string; options: RangeScanOptions };
+const port = parentPort!;
+const fd = openSync(file, 'r');
+const scanOptions: RangeScanOptions = { ...options, format: compileLogFormat(options.format as string) };
+let current = -1;
+const output = new HitOutput({
+  stdout(chunk) {
+    const bytes = chunk as Uint8Array;
+    // Output chunks own their ArrayBuffer (HitOutput allocates a fresh one per flush), so it can move, not copy.
+    const movable = bytes.byteOffset === 0 && bytes.buffer.byteLength >= 64 * 1024;
+    const reply: RangeReply = { range: current, chunk: bytes };
+    port.postMessage(reply, movable ? [bytes.buffer as ArrayBuffer] : []);
+  },
+  stderr() {},
+});
+
+port.on('message', (request: RangeRequest) => {
+  current = request.range;
+  scanRange(fd, request.start, request.end, scanOptions, output, request.probeLines).then(
+    (stats) => {
+      output.flush();
+      const reply: RangeReply = { range: request.range, stats };
+      port.postMessage(reply);
+    },
+    (err: unknown) => {
+      const reply: RangeReply = { range: request.range, error: err instanceof Error ? err.message : String(err) };
+      port.postMessage(reply);
+    },
+  );
+});
