@@ -1,10 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { IdentifierPatterns } from '../domain/identifier-patterns';
-import { sha256OfBuffer } from '../files/hash';
-import { moveIntoFolder, writeFileAtomic } from '../files/safe-move';
+import { entryKindOf, identityOfEntry, lstatOrUndefined, notARegularFileReason } from '../files/entry-kind';
+import { NotARegularFileError, openRegularFile, sha256OfBuffer, sha256OfFile } from '../files/hash';
+import { moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../files/safe-move';
 import type { Destination } from '../transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError } from '../transfer/errors';
 import { checkNameAndSize, validateResultFile, type ValidationResult } from '../validation/validate-result-file';
@@ -35,6 +35,23 @@ export type ValidateOutcome =
 /** Failure types the workflow treats as "needs a person", not as transient. */
 export const BLOCKING_FAILURE_TYPES = ['HostKeyRejected', 'SshAuthenticationRefused'] as const;
 
+/** Failure type of a transfer whose local file was removed or replaced after it was checked: that run must stop. */
+export const FILE_SUPERSEDED_FAILURE_TYPE = 'FileSuperseded';
+
+/** The content of a regular file, read without following a link; undefined when it is gone or no longer a file. */
+async function readRegularFile(file: string): Promise<Buffer | undefined> {
+  const handle = await openRegularFile(file).catch((err: NodeJS.ErrnoException) => {
+    if (err instanceof NotARegularFileError || err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!handle) return undefined;
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
 /** `YYYY/MM/DD` of an ISO time: the dated folder, taken from workflow input so retries pick the same one. */
 function datedFolder(root: string, isoTime: string): string {
   return path.join(root, isoTime.slice(0, 4), isoTime.slice(5, 7), isoTime.slice(8, 10));
@@ -46,14 +63,22 @@ export function createFileActivities(deps: FileActivityDeps) {
 
   return {
     async validateUpload(ref: UploadRef): Promise<ValidateOutcome> {
-      const info = await stat(ref.uploadPath).catch(() => undefined);
-      if (!info?.isFile()) {
+      // lstat: a symlink is judged as what it is, never by what it points at.
+      const info = await lstatOrUndefined(ref.uploadPath);
+      if (!info) {
         return { outcome: 'superseded', reason: 'The file was removed from the upload folder before it could be checked; nothing was sent.' };
+      }
+      if (!info.isFile()) {
+        if (identityOfEntry(info, ref.fileName) !== ref.sha256) {
+          return { outcome: 'superseded', reason: 'The file was replaced by something that is not a file after it was picked up; that is handled separately.' };
+        }
+        const kind = entryKindOf(info) as Exclude<ReturnType<typeof entryKindOf>, 'file'>;
+        return { outcome: 'rejected', result: { ok: false, code: 'NOT_A_REGULAR_FILE', reason: notARegularFileReason(kind) } };
       }
       const precheck = checkNameAndSize(ref.fileName, info.size, deps.maxFileBytes, deps.patterns);
       if (!precheck.ok) return { outcome: 'rejected', result: precheck };
-      const content = await readFile(ref.uploadPath);
-      if (sha256OfBuffer(content) !== ref.sha256) {
+      const content = await readRegularFile(ref.uploadPath);
+      if (!content || sha256OfBuffer(content) !== ref.sha256) {
         return { outcome: 'superseded', reason: 'The file changed after it was picked up; its new content is handled separately.' };
       }
       const result = await validateResultFile({ fileName: ref.fileName, content, maxBytes: deps.maxFileBytes }, deps.patterns);
@@ -66,16 +91,40 @@ export function createFileActivities(deps: FileActivityDeps) {
     },
 
     async quarantineRejected(input: UploadRef & { uploadedAt: string; code: string; reason: string }): Promise<{ rejectedPath: string }> {
-      const placed = await moveIntoFolder(input.uploadPath, datedFolder(deps.rejectedDir, input.uploadedAt), input.fileName, input.sha256);
+      const folder = datedFolder(deps.rejectedDir, input.uploadedAt);
+      let placedPath: string;
+      let note: string | undefined;
+      if (input.code === 'NOT_A_REGULAR_FILE') {
+        const placed = await moveEntryIntoFolder(input.uploadPath, folder, input.fileName, input.sha256);
+        placedPath = placed.path;
+        if (!placed.moved) note = 'It could not be moved (the rejected folder is on another filesystem) and was left where it is.';
+      } else {
+        placedPath = (await moveIntoFolder(input.uploadPath, folder, input.fileName, input.sha256)).path;
+      }
+      const reasonFile = placedPath === input.uploadPath ? reasonFileFor(path.join(folder, input.fileName), input.sha256) : reasonFileFor(placedPath, input.sha256);
       await writeFileAtomic(
-        `${placed.path}.reason.json`,
-        `${JSON.stringify({ file: path.basename(placed.path), code: input.code, reason: input.reason, sha256: input.sha256 }, null, 2)}\n`,
+        reasonFile,
+        `${JSON.stringify({ file: path.basename(placedPath), path: placedPath, code: input.code, reason: input.reason, sha256: input.sha256, ...(note ? { note } : {}) }, null, 2)}\n`,
       );
-      return { rejectedPath: placed.path };
+      return { rejectedPath: placedPath };
     },
 
     async transferFile(input: UploadRef & { sizeBytes: number; folder: string }) {
       const ctx = Context.current();
+      // The file may have been replaced or removed since it was checked (say while it waited for a folder): never send
+      // content that was not validated. The destination checks the copy against this hash too.
+      const current = await sha256OfFile(input.uploadPath).catch((err: NodeJS.ErrnoException) => {
+        if (err instanceof NotARegularFileError || err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (current !== input.sha256) {
+        throw ApplicationFailure.nonRetryable(
+          current === undefined
+            ? 'The file was removed from the upload folder after it was checked; nothing was sent.'
+            : 'The file was replaced after it was checked; this version was not sent, and the new content is handled separately.',
+          FILE_SUPERSEDED_FAILURE_TYPE,
+        );
+      }
       try {
         return await deps.destination.deliver({
           localPath: input.uploadPath,
@@ -100,7 +149,7 @@ export function createFileActivities(deps: FileActivityDeps) {
     },
 
     async setAsideDuplicate(input: UploadRef & { uploadedAt: string }): Promise<{ duplicatePath: string | null }> {
-      const info = await stat(input.uploadPath).catch(() => undefined);
+      const info = await lstatOrUndefined(input.uploadPath);
       if (!info) return { duplicatePath: null };
       const placed = await moveIntoFolder(input.uploadPath, datedFolder(deps.duplicatesDir, input.uploadedAt), input.fileName, input.sha256);
       return { duplicatePath: placed.path };

@@ -131,6 +131,34 @@ export function createLedgerActivities({ orm }: LedgerActivityDeps) {
       );
     },
 
+    /**
+     * A person's resend of a delivered file (the resendFile workflow): a RESENT event with the delivery result, or
+     * RESEND_FAILED with the reason. No state change: the file was delivered before and still counts as delivered.
+     */
+    async recordResent(input: {
+      resultFileId: number;
+      /** The resend workflow's ID: one event per resend. */
+      resendId: string;
+      actor: string;
+      destination: string;
+      delivery?: DeliveryResult;
+      failure?: { type: string; message: string };
+    }) {
+      const { delivery, failure } = input;
+      const message = delivery
+        ? `Sent again at ${input.actor}'s request to ${delivery.remotePath}; SHA-256 verified (${delivery.verifiedBy})` +
+          `${delivery.alreadyPresent ? '; the identical file was still there, nothing was copied' : ''}` +
+          `${delivery.renamedBecauseOfConflict ? '; a different file had the name, so this one has a distinguishable name' : ''}.`
+        : `Resend asked for by ${input.actor} failed: ${failure?.message ?? 'unknown error'}`;
+      await ledger().transition(input.resultFileId, null, {
+        eventKey: `${input.resendId}:${delivery ? 'resent' : 'failed'}`,
+        type: delivery ? 'RESENT' : 'RESEND_FAILED',
+        message,
+        detail: { ...(delivery ?? {}), ...(failure ? { failure } : {}), destination: input.destination, resendId: input.resendId },
+        actor: input.actor,
+      });
+    },
+
     async recordCopySetAside(input: {
       resultFileId: number;
       copy: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string };

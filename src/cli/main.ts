@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import { Command } from 'commander';
 import { loadConfig, SETTINGS_DOC, type Config } from '../config/config';
 import { RemoteFolder, User } from '../db/entities';
@@ -10,11 +12,13 @@ import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 import { retryWaitingFiles } from '../folders/retry-waiting';
 import { connectClient } from '../temporal/client';
+import { AesGcmPayloadCodec, createKeysFile, loadKeyRing, requirePayloadCodec } from '../temporal/payload-codec';
 import { startDevServer } from '../temporal/dev-server';
 import { createDestination } from '../transfer/create-destination';
 import { submitUpload } from '../trigger/submit-upload';
 import { watchUploads } from '../trigger/watcher';
 import { addUser } from '../web/auth/users';
+import { readCodecTokens } from '../web/routes/codec';
 import { createWebApp } from '../web/app';
 import { fileTaskQueueFor } from '../workflows/definitions';
 import { startWorkers } from '../workers/worker';
@@ -23,6 +27,7 @@ import { loadFoldersCsv } from './folders-load';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
+import { registerAuditCommands } from './audit-commands';
 import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalAddress, untilStopSignal } from './runtime';
 
 type Stopper = () => Promise<void>;
@@ -34,8 +39,8 @@ async function stopAll(stoppers: Stopper[]): Promise<void> {
   }
 }
 
-async function startWatcher(config: Config, temporalAddress: string, stoppers: Stopper[]) {
-  const { client, connection } = await connectClient({ address: temporalAddress, namespace: config.temporal.namespace });
+async function startWatcher(config: Config, temporalAddress: string, payloadCodec: PayloadCodec, stoppers: Stopper[]) {
+  const { client, connection } = await connectClient({ address: temporalAddress, namespace: config.temporal.namespace, payloadCodec });
   stoppers.push(() => connection.close());
   const watcher = watchUploads({
     uploadDir: config.uploadDir,
@@ -58,7 +63,7 @@ async function startWatcher(config: Config, temporalAddress: string, stoppers: S
 async function startWeb(
   config: Config,
   orm: Orm,
-  temporal: { address?: string; uiUrl?: string; client?: Client },
+  temporal: { address?: string; uiUrl?: string; client?: Client; payloadCodec?: PayloadCodec },
   stoppers: Stopper[],
 ) {
   const checks: Record<string, () => Promise<void>> = {
@@ -66,7 +71,8 @@ async function startWeb(
   };
   let temporalClient = temporal.client;
   if (!temporalClient && temporal.address) {
-    const { client, connection } = await connectClient({ address: temporal.address, namespace: config.temporal.namespace });
+    const payloadCodec = temporal.payloadCodec ?? requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)');
+    const { client, connection } = await connectClient({ address: temporal.address, namespace: config.temporal.namespace, payloadCodec });
     stoppers.push(() => connection.close());
     temporalClient = client;
   }
@@ -84,6 +90,13 @@ async function startWeb(
     temporalNamespace: config.temporal.namespace,
     temporalUiUrl: temporal.uiUrl,
     pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
+    fileTaskQueue: fileTaskQueueFor(config.hostId),
+    codec: temporal.payloadCodec && {
+      codec: temporal.payloadCodec,
+      namespace: config.temporal.namespace,
+      allowedOrigins: temporal.uiUrl ? [new URL(temporal.uiUrl).origin] : [],
+      tokens: config.codecTokenFile ? readCodecTokens(config.codecTokenFile) : undefined,
+    },
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.web.port, hostname: config.web.host }, () => resolve(s));
@@ -119,10 +132,29 @@ async function ensureFirstAdmin(orm: Orm, config: Config): Promise<string | unde
   return file;
 }
 
+/**
+ * Nothing reaches Temporal unencrypted, not even the embedded dev server: with no key configured, `start` makes one
+ * (DATA/payload-keys.json, readable by this user only) on first run and keeps using it.
+ */
+async function startPayloadCodec(config: Config): Promise<{ codec: AesGcmPayloadCodec; shown: string }> {
+  if (loadKeyRing(config.payloadKeys)) {
+    return { codec: requirePayloadCodec(config.payloadKeys, 'getresults start'), shown: config.payloadKeys.keysFile ?? 'GETRESULTS_PAYLOAD_KEY' };
+  }
+  const file = path.join(config.dataDir, 'payload-keys.json');
+  let shown = `${file} (other processes need GETRESULTS_PAYLOAD_KEYS_FILE=${file})`;
+  if (!existsSync(file)) {
+    await createKeysFile(file);
+    shown = `${file} (new; back it up: without it Temporal's stored data cannot be read)`;
+  }
+  config.payloadKeys = { keysFile: file };
+  return { codec: requirePayloadCodec(config.payloadKeys, 'getresults start'), shown };
+}
+
 async function commandStart(): Promise<void> {
   const config = loadConfig();
   const stoppers: Stopper[] = [];
   try {
+    const payloadKeys = await startPayloadCodec(config);
     for (const dir of [config.uploadDir, config.archiveDir, config.rejectedDir, config.duplicatesDir]) await mkdir(dir, { recursive: true });
     if (config.destination.kind === 'local') await mkdir(config.destination.basePath, { recursive: true });
 
@@ -158,15 +190,15 @@ async function commandStart(): Promise<void> {
 
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const workers = await startWorkers({ config, temporalAddress, orm, destination });
+    const workers = await startWorkers({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec });
     stoppers.push(() => workers.shutdown());
-    const client = await startWatcher(config, temporalAddress, stoppers);
+    const client = await startWatcher(config, temporalAddress, payloadKeys.codec, stoppers);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
       await ensureLogScanSchedule(client, config.accessLog.scanInterval);
       receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
     }
-    const webUrl = await startWeb(config, orm, { address: temporalAddress, uiUrl: temporalUi, client }, stoppers);
+    const webUrl = await startWeb(config, orm, { address: temporalAddress, uiUrl: temporalUi, client, payloadCodec: payloadKeys.codec }, stoppers);
 
     const lines = [
       'getresults-distribute is running.',
@@ -181,6 +213,7 @@ async function commandStart(): Promise<void> {
         : []),
       `  Temporal UI:     ${temporalUi ?? '(set TEMPORAL_UI_URL to show it here)'}`,
       `  Temporal:        ${temporalAddress} namespace ${config.temporal.namespace}`,
+      `  Payload key:     ${payloadKeys.shown}`,
       `  Database:        ${databaseShown}`,
       'Press Ctrl+C to stop.',
     ];
@@ -195,13 +228,14 @@ async function commandStart(): Promise<void> {
 async function commandWorker(opts: { files: boolean }): Promise<void> {
   const config = loadConfig();
   const temporalAddress = requireTemporalAddress(config, 'getresults worker');
+  const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults worker');
   const stoppers: Stopper[] = [];
   try {
     const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults worker'));
     stoppers.push(() => orm.close());
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const workers = await startWorkers({ config, temporalAddress, orm, destination, serveFiles: opts.files });
+    const workers = await startWorkers({ config, temporalAddress, orm, destination, payloadCodec, serveFiles: opts.files });
     stoppers.push(() => workers.shutdown());
     log(`Worker running (host ${config.hostId}, destination ${destination.description}).`);
     await Promise.race([untilStopSignal(), workers.done]);
@@ -213,9 +247,10 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
 async function commandWatch(): Promise<void> {
   const config = loadConfig();
   const temporalAddress = requireTemporalAddress(config, 'getresults watch');
+  const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults watch');
   const stoppers: Stopper[] = [];
   try {
-    await startWatcher(config, temporalAddress, stoppers);
+    await startWatcher(config, temporalAddress, payloadCodec, stoppers);
     log(`Watching ${config.uploadDir} (host ${config.hostId}).`);
     await untilStopSignal();
   } finally {
@@ -230,7 +265,11 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
   try {
     const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults web'));
     stoppers.push(() => orm.close());
-    const url = await startWeb(config, orm, { address: config.temporal.address, uiUrl: config.temporal.uiUrl }, stoppers);
+    // With TEMPORAL_ADDRESS the key is required (startWeb says so); without it, a configured key still serves /codec.
+    const payloadCodec = config.temporal.address
+      ? requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)')
+      : loadKeyRing(config.payloadKeys) && requirePayloadCodec(config.payloadKeys, 'getresults web');
+    const url = await startWeb(config, orm, { address: config.temporal.address, uiUrl: config.temporal.uiUrl, payloadCodec }, stoppers);
     log(`Web page at ${url}`);
     await untilStopSignal();
   } finally {
@@ -258,7 +297,11 @@ async function commandFoldersLoad(csv: string): Promise<void> {
     for (const c of summary.changed) log(`  changed ${c.label} ${c.folderTag}: ${c.from} -> ${c.to}`);
     for (const w of warnings) log(`  note: ${w}`);
     if (config.temporal.address) {
-      const { client, connection } = await connectClient({ address: config.temporal.address, namespace: config.temporal.namespace });
+      const { client, connection } = await connectClient({
+        address: config.temporal.address,
+        namespace: config.temporal.namespace,
+        payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults folders load (with TEMPORAL_ADDRESS)'),
+      });
       try {
         const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), client, ['NEEDS_FOLDER']);
         log(`Asked ${signalled} file(s) waiting for a folder to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
@@ -276,7 +319,11 @@ async function commandFoldersLoad(csv: string): Promise<void> {
 async function commandSchedule(): Promise<void> {
   const config = loadConfig();
   if (!config.accessLog.location) throw new Error('GETRESULTS_ACCESS_LOG is not set: there is no access log to scan.');
-  const { client, connection } = await connectClient({ address: requireTemporalAddress(config, 'getresults schedule'), namespace: config.temporal.namespace });
+  const { client, connection } = await connectClient({
+    address: requireTemporalAddress(config, 'getresults schedule'),
+    namespace: config.temporal.namespace,
+    payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults schedule'),
+  });
   try {
     const outcome = await ensureLogScanSchedule(client, config.accessLog.scanInterval);
     log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
@@ -287,8 +334,13 @@ async function commandSchedule(): Promise<void> {
 
 async function commandRetry(opts: { state: string[] }): Promise<void> {
   const config = loadConfig();
+  const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults retry');
   const orm = await openOrm(requireDatabaseUrl(config, 'getresults retry'));
-  const { client, connection } = await connectClient({ address: requireTemporalAddress(config, 'getresults retry'), namespace: config.temporal.namespace });
+  const { client, connection } = await connectClient({
+    address: requireTemporalAddress(config, 'getresults retry'),
+    namespace: config.temporal.namespace,
+    payloadCodec,
+  });
   try {
     const states = opts.state.map((s) => s.toUpperCase()) as Array<'NEEDS_FOLDER' | 'TRANSFER_BLOCKED'>;
     const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), client, states);
@@ -341,6 +393,7 @@ export function buildProgram(): Command {
   registerOfflineCommands(program, folders);
   registerUsersCommands(program);
   registerParseLogCommand(program);
+  registerAuditCommands(program);
   return program;
 }
 

@@ -67,6 +67,10 @@ export interface Config {
     scanInterval: string;
     chunkBytes: number;
   };
+  /** Where the payload encryption keys come from (read by temporal/payload-codec.ts; never logged). */
+  payloadKeys: { keysFile?: string; key?: string; keyId?: string };
+  /** File of bearer tokens (one a line) accepted by the web page's /codec endpoint besides a signed-in session. */
+  codecTokenFile?: string;
 }
 
 /** Every setting, with its environment name, default and meaning: the README's configuration table is written from this. */
@@ -124,6 +128,22 @@ const envSchema = z.object({
   GETRESULTS_ACK_FILE_PATTERN: z.string().default('*.pdf').describe('Which fetched files count as results.'),
   GETRESULTS_LOG_SCAN_INTERVAL: z.string().default('5m').describe('How often the scheduled log scan runs.'),
   GETRESULTS_LOG_SCAN_CHUNK_MB: z.coerce.number().positive().max(256).default(8).describe('Bytes of log read at once, in MiB.'),
+  GETRESULTS_PAYLOAD_KEYS_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'Keys that encrypt everything sent to Temporal: JSON {"current": id, "keys": {id: base64}} or lines id=base64 with the current one starting with *. Required by worker, watch, web and CLI commands that reach Temporal; `start` generates DATA/payload-keys.json when no key is set.',
+    ),
+  GETRESULTS_PAYLOAD_KEY: z.string().optional().describe('A single payload key (32 bytes, base64) instead of a keys file.'),
+  GETRESULTS_PAYLOAD_KEY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'may hold only letters, digits, dot, dash and underscore')
+    .optional()
+    .describe('Name of GETRESULTS_PAYLOAD_KEY, stored with every payload it encrypts.'),
+  GETRESULTS_CODEC_TOKEN_FILE: z
+    .string()
+    .optional()
+    .describe('Bearer tokens (one a line) accepted by the /codec endpoint besides a signed-in session, e.g. for temporal --codec-auth.'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -174,6 +194,20 @@ function parseDestination(env: Env, dataDir: string): SftpTarget | LocalTarget {
     pinnedFingerprint: env.GETRESULTS_SSH_HOST_FINGERPRINT,
     poolSize: env.GETRESULTS_SSH_POOL_SIZE,
     useRemoteSha256sum: env.GETRESULTS_SSH_REMOTE_SHA256SUM === 'true',
+  };
+}
+
+function parsePayloadKeys(env: Env): Config['payloadKeys'] {
+  if (env.GETRESULTS_PAYLOAD_KEYS_FILE && env.GETRESULTS_PAYLOAD_KEY) {
+    throw new Error('Set GETRESULTS_PAYLOAD_KEYS_FILE or GETRESULTS_PAYLOAD_KEY, not both.');
+  }
+  if (env.GETRESULTS_PAYLOAD_KEY && !env.GETRESULTS_PAYLOAD_KEY_ID) {
+    throw new Error('GETRESULTS_PAYLOAD_KEY needs GETRESULTS_PAYLOAD_KEY_ID (a name for the key, stored with every payload).');
+  }
+  return {
+    keysFile: env.GETRESULTS_PAYLOAD_KEYS_FILE ? path.resolve(env.GETRESULTS_PAYLOAD_KEYS_FILE) : undefined,
+    key: env.GETRESULTS_PAYLOAD_KEY,
+    keyId: env.GETRESULTS_PAYLOAD_KEY_ID,
   };
 }
 
@@ -239,5 +273,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       scanInterval: checkDuration('GETRESULTS_LOG_SCAN_INTERVAL', env.GETRESULTS_LOG_SCAN_INTERVAL),
       chunkBytes: Math.round(env.GETRESULTS_LOG_SCAN_CHUNK_MB * 1024 * 1024),
     },
+    payloadKeys: parsePayloadKeys(env),
+    codecTokenFile: env.GETRESULTS_CODEC_TOKEN_FILE ? path.resolve(env.GETRESULTS_CODEC_TOKEN_FILE) : undefined,
   };
 }

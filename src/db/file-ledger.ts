@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
+import { appendChainedEvent } from './audit-chain';
 import { Acknowledgement, FileEvent, RemoteFolder, ResultFile, WebUpload } from './entities';
 import type { IResultFile } from './entities/result-file';
 
@@ -45,7 +46,9 @@ export class FileLedger {
       if (mine) return { resultFileId: mine.id, duplicateOf: mine.duplicateOf ?? undefined };
 
       // Serialises registrations of the same content across runs (the partial unique index is the backstop).
-      await em.getConnection().execute('select pg_advisory_xact_lock(hashtext(?))', [input.sha256]);
+      // em.execute runs inside this transaction; em.getConnection().execute would take a second pooled connection
+      // (lock released at once, and pool exhaustion under load: each registration then holds one and waits for another).
+      await em.execute('select pg_advisory_xact_lock(hashtext(?))', [input.sha256]);
       const delivery = await em.findOne(
         ResultFile,
         { sha256: input.sha256, state: { $nin: NOT_A_DELIVERY } },
@@ -55,7 +58,7 @@ export class FileLedger {
       const withUploader = { ...input, uploadedBy };
       const row = this.insertUpload(em, withUploader, delivery ?? undefined);
       await em.flush();
-      this.recordUploadEvents(em, row, withUploader, delivery ?? undefined);
+      await this.recordUploadEvents(em, row, withUploader, delivery ?? undefined);
       return { resultFileId: row.id, duplicateOf: delivery?.id };
     });
   }
@@ -72,7 +75,7 @@ export class FileLedger {
       const row = this.insertUpload(em, copy, original);
       row.archivePath = copy.duplicatePath;
       await em.flush();
-      this.recordUploadEvents(em, row, copy, original);
+      await this.recordUploadEvents(em, row, copy, original);
       return row.id;
     });
   }
@@ -104,8 +107,8 @@ export class FileLedger {
     } as IResultFile);
   }
 
-  private recordUploadEvents(em: EntityManager, row: IResultFile, input: RegisterUpload, duplicateOf?: IResultFile): void {
-    this.addEvent(em, row.id, duplicateOf ? 'DUPLICATE' : 'RECEIVED', {
+  private async recordUploadEvents(em: EntityManager, row: IResultFile, input: RegisterUpload, duplicateOf?: IResultFile): Promise<void> {
+    await this.addEvent(em, row.id, duplicateOf ? 'DUPLICATE' : 'RECEIVED', {
       eventKey: `${input.runId}:received`,
       type: 'RECEIVED',
       message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
@@ -113,13 +116,13 @@ export class FileLedger {
       at: input.uploadedAt,
     });
     if (!duplicateOf) return;
-    this.addEvent(em, row.id, 'DUPLICATE', {
+    await this.addEvent(em, row.id, 'DUPLICATE', {
       eventKey: `${input.runId}:duplicate`,
       type: 'DUPLICATE',
       message: `Same content as file #${duplicateOf.id} (${duplicateOf.fileName}); set aside, not sent again.`,
       detail: { duplicateOf: duplicateOf.id },
     });
-    this.addEvent(em, duplicateOf.id, null, {
+    await this.addEvent(em, duplicateOf.id, null, {
       eventKey: `${input.runId}:copy-of`,
       type: 'COPY_UPLOADED',
       message: `Another copy was uploaded as ${input.fileName} (file #${row.id}); it was set aside, not sent again.`,
@@ -141,7 +144,7 @@ export class FileLedger {
       const keep = row.state === 'ACKNOWLEDGED' && (state === 'SENT' || state === 'AWAITING_ACK');
       em.assign(row, { ...patch, ...(state && !keep ? { state } : {}) } as Partial<IResultFile>);
       if (state && !keep) row.stateReason = (patch.stateReason as string | null | undefined) ?? null;
-      this.addEvent(em, resultFileId, state, event);
+      await this.addEvent(em, resultFileId, state, event);
     });
   }
 
@@ -186,7 +189,7 @@ export class FileLedger {
           row.stateReason = null;
           row.acknowledgedAt = access.accessedAt;
         }
-        this.addEvent(em, resultFileId, first ? 'ACKNOWLEDGED' : null, {
+        await this.addEvent(em, resultFileId, first ? 'ACKNOWLEDGED' : null, {
           eventKey: `ack:${access.evidenceKey}`,
           type: first ? 'ACKNOWLEDGED' : 'ACCESSED',
           message: `${first ? 'Acknowledged: the clinic fetched the file' : 'Fetched again'} from ${access.client} (${access.requestLine}, status ${access.status ?? '?'}).`,
@@ -217,8 +220,9 @@ export class FileLedger {
     return (inserted as { affectedRows?: number }).affectedRows === 1;
   }
 
-  private addEvent(em: EntityManager, resultFileId: number, state: FileState | null, event: EventInput): void {
-    em.create(FileEvent, {
+  /** Appends to the hash-chained trail (src/db/audit-chain.ts): must run inside this call's transaction. */
+  private async addEvent(em: EntityManager, resultFileId: number, state: FileState | null, event: EventInput): Promise<void> {
+    await appendChainedEvent(em, {
       resultFileId,
       eventKey: event.eventKey,
       type: event.type,
@@ -227,6 +231,6 @@ export class FileLedger {
       detail: event.detail ?? null,
       actor: event.actor ?? 'system',
       at: event.at ?? new Date(),
-    } as never);
+    });
   }
 }

@@ -1,8 +1,10 @@
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { conflictNameFor } from '../transfer/destination';
+import { identityOfEntry, lstatOrUndefined } from './entry-kind';
 import { sha256OfFile } from './hash';
+import { fitName, NAME_MAX, splitExtension } from './name-limits';
 
 export interface PlacedFile {
   path: string;
@@ -10,14 +12,21 @@ export interface PlacedFile {
   renamed: boolean;
 }
 
+/** Whether anything (also a dangling symlink) has this name; never follows a link. */
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
+  return (await lstatOrUndefined(file)) !== undefined;
+}
+
+/** Whether `target` is a regular file holding `sha256`; a symlink, FIFO or folder there is "a different file", never read. */
+async function holdsContent(target: string, sha256: string): Promise<boolean> {
+  const info = await lstatOrUndefined(target);
+  return info?.isFile() === true && (await sha256OfFile(target)) === sha256;
+}
+
+/** Unlinks `source` only while it is still the inode now at `target`: a file renamed over it meanwhile is not ours. */
+async function unlinkIfSameInode(source: string, target: string): Promise<void> {
+  const [s, t] = await Promise.all([lstatOrUndefined(source), lstat(target)]);
+  if (s && s.ino === t.ino && s.dev === t.dev) await unlink(source);
 }
 
 /**
@@ -39,7 +48,7 @@ export async function moveIntoFolder(source: string, folder: string, fileName: s
   const sourcePresent = await exists(source);
   for (const [i, target] of names.entries()) {
     if (await exists(target)) {
-      if ((await sha256OfFile(target)) === sha256) {
+      if (await holdsContent(target, sha256)) {
         if (sourcePresent && path.resolve(source) !== path.resolve(target)) await unlink(source);
         return { path: target, renamed: i > 0 };
       }
@@ -48,7 +57,7 @@ export async function moveIntoFolder(source: string, folder: string, fileName: s
     if (!sourcePresent) continue;
     try {
       await link(source, target); // fails with EEXIST instead of overwriting
-      await unlink(source);
+      await unlinkIfSameInode(source, target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') continue;
@@ -68,9 +77,59 @@ export async function moveIntoFolder(source: string, folder: string, fileName: s
   throw new Error(`Both ${names.map((n) => path.basename(n)).join(' and ')} in ${folder} hold other files; nothing was moved.`);
 }
 
+/**
+ * Moves an entry that is not a regular file (symlink, FIFO, folder, socket) into `folder` as it is: renamed, never
+ * followed, opened or read, never deleted. `identity` is its identityOfEntry under `fileName`, so a retry recognises
+ * an entry it already moved. Across filesystems such an entry cannot be moved faithfully: it is then left in place
+ * (`moved: false`) and the caller says so.
+ */
+export async function moveEntryIntoFolder(
+  source: string,
+  folder: string,
+  fileName: string,
+  identity: string,
+): Promise<PlacedFile & { moved: boolean }> {
+  await mkdir(folder, { recursive: true });
+  const names = candidates(folder, fileName, identity);
+  for (const [i, target] of names.entries()) {
+    const there = await lstatOrUndefined(target);
+    if (there) {
+      if (!there.isFile() && identityOfEntry(there, fileName) === identity) return { path: target, renamed: i > 0, moved: true };
+      continue;
+    }
+    const info = await lstatOrUndefined(source);
+    if (!info || identityOfEntry(info, fileName) !== identity) continue;
+    try {
+      // rename would replace an existing file or empty folder: the lstat above and the one here keep that from us.
+      if (await exists(target)) continue;
+      await rename(source, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV') return { path: source, renamed: false, moved: false };
+      if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'ENOTDIR' || code === 'EISDIR') continue;
+      throw err;
+    }
+    return { path: target, renamed: i > 0, moved: true };
+  }
+  throw new Error(`${path.basename(source)} is neither in its folder nor in ${folder}; nothing was moved.`);
+}
+
+/**
+ * The name of the `.reason.json` beside a kept file: `<name>.reason.json`; when that would not fit in NAME_MAX, the
+ * stem is shortened and the content hash added, `<stem…>__<hash12><ext>.reason.json`, so two long names cannot share one.
+ */
+export function reasonFileFor(placedPath: string, sha256: string): string {
+  const name = path.basename(placedPath);
+  const { stem, ext } = splitExtension(name);
+  const plain = `${name}.reason.json`;
+  const fitted = Buffer.byteLength(plain) <= NAME_MAX ? plain : fitName('', stem, `__${sha256.slice(0, 12)}${ext}.reason.json`);
+  return path.join(path.dirname(placedPath), fitted);
+}
+
 /** Atomic write-then-rename for small metadata files (e.g. a rejection's .reason.json). */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
+  // The temporary name is short and starts with a dot, so it fits whatever the final name's length.
+  const temp = path.join(path.dirname(file), `.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
   await writeFile(temp, content);
   await rename(temp, file);
 }

@@ -1,3 +1,5 @@
+import { fitName, splitExtension } from '../files/name-limits';
+
 /**
  * Where delivered files go: a clinic folder on server B over SFTP, or a local folder when no SSH destination is configured.
  * Both implementations share one contract so the transfer activity does not care which one it has.
@@ -39,15 +41,19 @@ export interface Destination {
   close(): Promise<void>;
 }
 
-/** The temporary name an upload is written under; deterministic so a retry after a crash overwrites (not leaks) it. */
+/**
+ * The temporary name an upload is written under; deterministic so a retry after a crash overwrites (not leaks) it.
+ * The name part is shortened when needed so the whole stays within NAME_MAX (the hash keeps it unique).
+ */
 export function temporaryNameFor(fileName: string, sha256: string): string {
-  return `.${fileName}.${sha256.slice(0, 16)}.part`;
+  return fitName('.', fileName, `.${sha256.slice(0, 16)}.part`);
 }
 
-/** The name used when a different file already holds the requested name. */
+/**
+ * The name used when a different file already holds the requested name: `<stem>__<hash12><ext>`, the stem shortened
+ * when needed so the name stays within NAME_MAX; the hash and the extension are always kept.
+ */
 export function conflictNameFor(fileName: string, sha256: string): string {
-  const dot = fileName.lastIndexOf('.');
-  const stem = dot > 0 ? fileName.slice(0, dot) : fileName;
-  const ext = dot > 0 ? fileName.slice(dot) : '';
-  return `${stem}__${sha256.slice(0, 12)}${ext}`;
+  const { stem, ext } = splitExtension(fileName);
+  return fitName('', stem, `__${sha256.slice(0, 12)}${ext}`);
 }

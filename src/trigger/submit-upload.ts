@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { sha256OfFile } from '../files/hash';
+import { identityOfEntry, lstatOrUndefined } from '../files/entry-kind';
+import { NotARegularFileError, sha256OfFile } from '../files/hash';
 import type { distributeFile } from '../workflows/distribute-file';
 import {
   SHARED_TASK_QUEUE,
@@ -29,19 +29,31 @@ export type SubmitResult =
  * workflow with the same ID is started again; its first step finds the permanent record and sets the copy aside.
  */
 export async function submitUpload(file: string, options: SubmitOptions): Promise<SubmitResult> {
-  const info = await stat(file).catch(() => undefined);
-  if (!info?.isFile()) return { kind: 'gone' };
-  const sha256 = await sha256OfFile(file).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (!sha256) return { kind: 'gone' };
+  const fileName = path.basename(file);
+  // Never follow a symlink, never open a FIFO or a folder: whatever the name is, it is looked at with lstat only.
+  let info = await lstatOrUndefined(file);
+  if (!info) return { kind: 'gone' };
+  let sha256: string | undefined;
+  if (info.isFile()) {
+    sha256 = await sha256OfFile(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err instanceof NotARegularFileError) return undefined;
+      throw err;
+    });
+    if (!sha256) {
+      // Removed, or swapped for something else, while it was being hashed: look at what is there now.
+      info = await lstatOrUndefined(file);
+      if (!info || info.isFile()) return { kind: 'gone' };
+    }
+  }
+  // Not a regular file (symlink, FIFO, folder...): still an upload a person should see. It goes through the workflow
+  // like any other and is rejected there, under an ID derived from what the entry is rather than from its content.
+  if (!sha256) sha256 = identityOfEntry(info, fileName);
   const workflowId = workflowIdFor(sha256);
   const input: DistributeFileInput = {
     uploadPath: path.resolve(file),
-    fileName: path.basename(file),
+    fileName,
     sha256,
-    sizeBytes: info.size,
+    sizeBytes: info.isFile() ? info.size : 0,
     fileTaskQueue: options.fileTaskQueue,
     uploadedAt: new Date().toISOString(),
     uploadedBy: options.uploadedBy,

@@ -1,6 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { entryKindOf, lstatOrUndefined } from '../files/entry-kind';
 import { isTransientName } from './ignored-names';
 import type { SubmitResult } from './submit-upload';
 
@@ -13,6 +14,8 @@ export interface WatcherOptions {
   log: (message: string) => void;
   /** First retry delay after a failed submission (Temporal unreachable, say); doubles up to a minute. */
   retryBaseMs?: number;
+  /** How often the folder is listed for entries that are not regular files (default: max(stableMs, 1 s)). */
+  sweepMs?: number;
 }
 
 export interface UploadWatcher {
@@ -26,6 +29,11 @@ export interface UploadWatcher {
 /**
  * The thin trigger: notices complete files in the upload folder and hands each to Temporal, nothing more. Every
  * decision about the file is the workflow's. Failed hand-offs are retried with backoff; none is dropped.
+ *
+ * Regular files come from chokidar once their size is stable. Anything else in the folder (a symlink, also a dangling
+ * one, a FIFO, a folder, a socket) is found by a periodic listing that looks at names with lstat only, so it is never
+ * followed, opened or read; once unchanged for the stability window it is handed over once, and the workflow rejects
+ * it visibly instead of it being skipped in silence.
  */
 export function watchUploads(options: WatcherOptions): UploadWatcher {
   const queued = new Set<string>();
@@ -81,6 +89,58 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
     pump();
   };
 
+  /** chokidar stats with stat(), which follows links: only names that are regular files themselves go this way. */
+  const onFileEvent = (file: string) => {
+    void lstatOrUndefined(file).then(
+      (info) => {
+        if (info?.isFile()) enqueue(file);
+      },
+      (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
+    );
+  };
+
+  // Entries that are not regular files: name -> what they looked like when first seen that way, and since when.
+  const settling = new Map<string, { signature: string; since: number }>();
+  // Entries already handed over (kind, device, inode, name), so each is surfaced once per watcher run.
+  const surfaced = new Map<string, string>();
+  const sweepMs = options.sweepMs ?? Math.max(options.stableMs, 1000);
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping = false;
+
+  const sweep = async () => {
+    if (closed || sweeping) return;
+    sweeping = true;
+    try {
+      const entries = await readdir(options.uploadDir, { withFileTypes: true });
+      const seen = new Set<string>();
+      for (const entry of entries) {
+        if (entry.isFile() || isTransientName(entry.name)) continue;
+        const file = path.join(options.uploadDir, entry.name);
+        const info = await lstatOrUndefined(file);
+        if (!info || info.isFile()) continue;
+        const identity = `${entryKindOf(info)}:${info.dev}:${info.ino}:${entry.name}`;
+        seen.add(entry.name);
+        if (surfaced.has(identity)) continue;
+        const signature = `${identity}:${info.mtimeMs}:${info.size}`;
+        const known = settling.get(entry.name);
+        if (!known || known.signature !== signature) {
+          settling.set(entry.name, { signature, since: Date.now() });
+        } else if (Date.now() - known.since >= options.stableMs) {
+          settling.delete(entry.name);
+          surfaced.set(identity, entry.name);
+          enqueue(file);
+        }
+      }
+      for (const name of settling.keys()) if (!seen.has(name)) settling.delete(name);
+      // Forget what has left the folder, so a new entry that reuses a name (or an inode) is surfaced again.
+      for (const [identity, name] of surfaced) if (!seen.has(name)) surfaced.delete(identity);
+    } catch (err) {
+      options.log(`Could not list the upload folder (${(err as Error).message}).`);
+    } finally {
+      sweeping = false;
+    }
+  };
+
   let watcher: FSWatcher | undefined;
   const ready = (async () => {
     await mkdir(options.uploadDir, { recursive: true });
@@ -91,10 +151,14 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
       ignored: (p: string) => path.resolve(p) !== path.resolve(options.uploadDir) && isTransientName(p),
       awaitWriteFinish: { stabilityThreshold: options.stableMs, pollInterval: Math.min(100, options.stableMs) },
     });
-    watcher.on('add', enqueue);
-    watcher.on('change', enqueue);
+    watcher.on('add', onFileEvent);
+    watcher.on('change', onFileEvent);
     watcher.on('error', (err) => options.log(`Watcher error: ${(err as Error).message}`));
     await new Promise<void>((resolve) => watcher!.once('ready', () => resolve()));
+    if (!closed) {
+      void sweep();
+      sweepTimer = setInterval(() => void sweep(), sweepMs);
+    }
   })();
 
   return {
@@ -106,6 +170,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
       }),
     async close() {
       closed = true;
+      if (sweepTimer) clearInterval(sweepTimer);
       retryTimers.forEach((t) => clearTimeout(t));
       retryTimers.clear();
       await ready.catch(() => undefined);

@@ -12,7 +12,9 @@ export type RejectionCode =
   | 'PDF_ENCRYPTED'
   | 'PDF_UNREADABLE'
   | 'PDF_NO_TEXT'
-  | 'IDENTIFIER_NOT_IN_TEXT';
+  | 'IDENTIFIER_NOT_IN_TEXT'
+  /** A symlink, FIFO, folder, socket or device in the upload folder: never followed, opened or read. */
+  | 'NOT_A_REGULAR_FILE';
 
 export type ValidationResult =
   | { ok: true; identification: Identification; pages: number }
@@ -26,9 +28,19 @@ export interface ValidationInput {
 
 const PDF_MAGIC = Buffer.from('%PDF-');
 const EOF_MARKER = Buffer.from('%%EOF');
-/** The PDF spec puts the header in the first 1024 bytes and `%%EOF` near the end; writers may append a little junk. */
-const HEADER_WINDOW = 1024;
+/** `%%EOF` sits near the end; writers may append a little junk after it. */
 const TRAILER_WINDOW = 2048;
+
+/**
+ * Whether the content starts like a PDF: `%PDF-` at the very start, after at most a byte-order mark and whitespace.
+ * Readers tolerate junk before the header (up to 1024 bytes), but then a ZIP or other container holding a PDF would
+ * pass as one, and the clinic would receive an archive named .pdf; result exports never carry such a preamble.
+ */
+function startsLikePdf(buffer: Buffer): boolean {
+  let at = buffer.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? 3 : 0;
+  while (at < buffer.length && at < 64 && [0x09, 0x0a, 0x0c, 0x0d, 0x20].includes(buffer[at]!)) at++;
+  return buffer.subarray(at, at + PDF_MAGIC.length).equals(PDF_MAGIC);
+}
 
 /**
  * Text extraction sees different dashes and line breaks than a filename holds; compare on a canonical form so an
@@ -77,7 +89,7 @@ export async function validateResultFile(input: ValidationInput, patterns: Ident
   const identification = named.identification;
 
   const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-  if (buffer.subarray(0, HEADER_WINDOW).indexOf(PDF_MAGIC) < 0) {
+  if (!startsLikePdf(buffer)) {
     return {
       ok: false,
       code: 'NOT_A_PDF',

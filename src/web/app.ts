@@ -12,9 +12,12 @@ import { csrfProtection } from './middleware/csrf';
 import { requestEntityManager } from './middleware/request-em';
 import { loadSession, requireAdmin, requireLogin } from './middleware/session';
 import { createAuthRoutes } from './routes/auth';
+import { createCodecRoutes, type CodecRouteDeps } from './routes/codec';
 import { createDashboardRoutes } from './routes/dashboard';
 import { createFileRoutes } from './routes/files';
 import { createFolderRoutes } from './routes/folders';
+import { createPendingRoutes } from './routes/pending';
+import { createReceiptRoutes } from './routes/receipts';
 import { createUploadRoutes } from './routes/upload';
 import { html } from './views/html';
 import { createLayout, type RenderPage } from './views/layout';
@@ -34,6 +37,11 @@ export interface WebDeps {
   /** Base URL of the Temporal UI, for the header link and each file's workflow link. */
   temporalUiUrl?: string;
   /**
+   * Task queue of the host holding the archive, for Resend (fileTaskQueueFor(config.hostId)). result_file records no
+   * host, so this assumes the archive is on the web process's own host. Absent: Resend says it is unavailable.
+   */
+  fileTaskQueue?: string;
+  /**
    * Folders PDFs may be served from (archive, rejected, duplicates). A path recorded in the database outside them is
    * refused: a defence in depth should a row ever be written wrongly.
    */
@@ -43,6 +51,8 @@ export interface WebDeps {
   /** The site's public origin when a proxy rewrites Host (e.g. https://results.lab.example). */
   publicOrigin?: string;
   loginThrottle?: ThrottleOptions;
+  /** The Temporal codec endpoint at /codec (present when this process has the payload keys). */
+  codec?: CodecRouteDeps;
 }
 
 /** What a process without a database can serve. */
@@ -117,6 +127,8 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.use('*', requestEntityManager({ orm: deps.orm }));
   app.use('*', clientIp({ trustProxy }));
   app.use('*', loadSession());
+  // Before the login gate and CSRF checks: the codec answers CORS preflights and does its own session-or-token check.
+  if (deps.codec) app.route('/codec', createCodecRoutes(deps.codec));
   app.use('*', requireLogin({ publicPaths: PUBLIC_PATHS }));
   app.use('*', csrfProtection({ trustProxy, publicOrigin: deps.publicOrigin }));
   app.use('/folders/*', requireAdmin());
@@ -125,6 +137,8 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.route('/', createAuthRoutes({ renderPage, trustProxy, throttle: deps.loginThrottle }));
   app.route('/', createDashboardRoutes({ renderPage }));
   app.route('/files', createFileRoutes({ renderPage, ...deps }));
+  app.route('/pending', createPendingRoutes({ renderPage, uploadDir: deps.uploadDir, temporalClient: deps.temporalClient }));
+  app.route('/receipts', createReceiptRoutes({ renderPage }));
   app.route('/upload', createUploadRoutes({ renderPage, ...deps }));
   app.route('/folders', createFolderRoutes({ renderPage, temporalClient: deps.temporalClient }));
 

@@ -1,22 +1,28 @@
 import { existsSync } from 'node:fs';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { inspect } from 'node:util';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PayloadCodec } from '@temporalio/common';
 import { createFileActivities } from '../activities/file-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
 import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
 import { connectClient } from '../temporal/client';
+import { encryptingDataConverter } from '../temporal/data-converter';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
 import type { Destination } from '../transfer/destination';
 import { SHARED_TASK_QUEUE, fileTaskQueueFor } from '../workflows/definitions';
 import { WORKFLOW_BUNDLE_PATH } from './bundle-workflows';
+import { autoHeartbeat } from './auto-heartbeat';
 
 export interface WorkerDeps {
   config: Config;
   temporalAddress: string;
   orm: MikroORM;
   destination: Destination;
+  /** Encrypts every payload sent to Temporal (requirePayloadCodec). */
+  payloadCodec: PayloadCodec;
   /** Serve the file activities of this host (default true). */
   serveFiles?: boolean;
 }
@@ -30,6 +36,24 @@ export interface RunningWorkers {
 let runtimeInstalled = false;
 
 /**
+ * The SDK logs every failed activity attempt with its whole error, and our errors name files, folders and identifiers
+ * (a database error even quotes the row). Such details stay in Temporal (encrypted) and in the database's file events;
+ * the log gets the error's kind and the workflow id only.
+ */
+function logWithoutErrorDetails(entry: LogEntry): void {
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = entry.meta && Object.fromEntries(
+    Object.entries(entry.meta).map(([key, value]) => {
+      const detailed = value instanceof Error || (['error', 'failure', 'err', 'cause'].includes(key) && typeof value === 'object' && value !== null);
+      if (!detailed) return [key, value];
+      const type = (value as { type?: unknown }).type;
+      return [key, `${(value as { name?: unknown }).name ?? 'failure'}${typeof type === 'string' ? ` (${type})` : ''}: details withheld from the log`];
+    }),
+  );
+  process.stderr.write(`${time} [${entry.level}] ${entry.message}${meta ? ` ${inspect(meta, { breakLength: Infinity })}` : ''}\n`);
+}
+
+/**
  * Two workers in one process: the shared one runs workflows and their database (local) activities; the per-host one
  * runs the activities that touch this host's upload folder. They are separate queues so several labs' upload hosts
  * can feed one Temporal cluster.
@@ -37,13 +61,18 @@ let runtimeInstalled = false;
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   if (!runtimeInstalled) {
     // Our own log lines say what matters; the SDK's per-poll chatter at INFO only buries them.
-    Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
+    Runtime.install({ logger: new DefaultLogger('WARN', logWithoutErrorDetails), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
     runtimeInstalled = true;
   }
   const { config } = deps;
   const connection = await NativeConnection.connect({ address: deps.temporalAddress });
   // The log scan signals file workflows, which needs a client of its own.
-  const { client, connection: clientConnection } = await connectClient({ address: deps.temporalAddress, namespace: config.temporal.namespace });
+  const { client, connection: clientConnection } = await connectClient({
+    address: deps.temporalAddress,
+    namespace: config.temporal.namespace,
+    payloadCodec: deps.payloadCodec,
+  });
+  const dataConverter = encryptingDataConverter(deps.payloadCodec);
   const logSource = createLogSource(config);
   const workflowCode: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE_PATH)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
@@ -52,6 +81,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     await Worker.create({
       connection,
       namespace: config.temporal.namespace,
+      dataConverter,
       taskQueue: SHARED_TASK_QUEUE,
       ...workflowCode,
       activities: {
@@ -65,6 +95,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       await Worker.create({
         connection,
         namespace: config.temporal.namespace,
+        dataConverter,
         taskQueue: fileTaskQueueFor(config.hostId),
         activities: createFileActivities({
           patterns: new IdentifierPatterns(config.patterns),
@@ -76,6 +107,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         }),
         // Transfers are network-bound: several at once keep the SSH pool busy without loading the CPU.
         maxConcurrentActivityTaskExecutions: 32,
+        // The quick file activities have a short heartbeat timeout (see distribute-file.ts): a crashed worker's are retried soon.
+        interceptors: { activity: [autoHeartbeat({ except: ['transferFile'] })] },
       }),
     );
   }

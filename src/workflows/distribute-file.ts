@@ -23,6 +23,8 @@ import {
 
 /** Kept in step with BLOCKING_FAILURE_TYPES in the file activities (a workflow file may not import their code). */
 const BLOCKING_FAILURES = ['HostKeyRejected', 'SshAuthenticationRefused'];
+/** Kept in step with FILE_SUPERSEDED_FAILURE_TYPE: the local file was removed or replaced after it was checked. */
+const FILE_SUPERSEDED = 'FileSuperseded';
 
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30s',
@@ -34,6 +36,9 @@ function fileActivities(taskQueue: string) {
   const quick = proxyActivities<FileActivities>({
     taskQueue,
     startToCloseTimeout: '5m',
+    // The worker heartbeats these while they run (autoHeartbeat): one that died with its worker is retried after 30 s,
+    // not after the whole 5 minutes.
+    heartbeatTimeout: '30s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   });
   const transfer = proxyActivities<FileActivities>({
@@ -42,7 +47,7 @@ function fileActivities(taskQueue: string) {
     // Short, so a transfer whose worker died is noticed and retried quickly; progress heartbeats come far more often.
     heartbeatTimeout: '15s',
     // SSH outages retry with backoff; a refused host key or login waits for a person instead (see below).
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: BLOCKING_FAILURES },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURES, FILE_SUPERSEDED] },
   });
   // Activity proxies are Proxy objects: their functions must be picked by name, not spread.
   return {
@@ -54,9 +59,13 @@ function fileActivities(taskQueue: string) {
   };
 }
 
-function blockingFailure(err: unknown): ApplicationFailure | undefined {
+function failureOfType(err: unknown, types: string[]): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  return cause instanceof ApplicationFailure && cause.type && BLOCKING_FAILURES.includes(cause.type) ? cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type && types.includes(cause.type) ? cause : undefined;
+}
+
+function blockingFailure(err: unknown): ApplicationFailure | undefined {
+  return failureOfType(err, BLOCKING_FAILURES);
 }
 
 /**
@@ -164,6 +173,11 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
     try {
       delivery = await files.transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: route.clinicFolder });
     } catch (err) {
+      const superseded = failureOfType(err, [FILE_SUPERSEDED]);
+      if (superseded) {
+        await ledger.recordSuperseded({ resultFileId, runId, reason: superseded.message });
+        return finish({ ...status, state: 'SUPERSEDED', reason: superseded.message });
+      }
       const blocked = blockingFailure(err);
       if (!blocked) throw err;
       status.state = 'TRANSFER_BLOCKED';

@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: every workflow the worker serves, and nothing else.
 export { distributeFile } from './distribute-file';
 export { scanAccessLog } from './scan-access-log';
+export { resendFile } from './resend-file';

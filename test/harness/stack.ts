@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
+import { encryptingDataConverter } from '../../src/temporal/data-converter';
+import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startSshd, type SshdHandle } from './sshd';
 import { startTestTemporal, type TestTemporal } from './temporal';
@@ -42,7 +45,9 @@ export interface Stack {
   uploadDir: string;
   /** Environment for `getresults` child processes (worker, watcher, CLI). */
   env: NodeJS.ProcessEnv;
+  /** Shares the children's payload key (GETRESULTS_PAYLOAD_KEY in `env`). */
   temporalClient: TemporalClient;
+  payloadCodec: AesGcmPayloadCodec;
   pg: PgClient;
   startWorker(extraEnv?: NodeJS.ProcessEnv): ChildHandle;
   startWatcher(extraEnv?: NodeJS.ProcessEnv): ChildHandle;
@@ -62,6 +67,9 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'gr-data-'));
   const uploadDir = path.join(dataDir, 'upload');
   mkdirSync(uploadDir, { recursive: true });
+  // Every process shares one payload key, as in production: nothing reaches Temporal unencrypted.
+  const payloadKey = randomBytes(32);
+  const payloadCodec = new AesGcmPayloadCodec({ currentKeyId: 'test', keys: new Map([['test', payloadKey]]) });
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -74,10 +82,12 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
     GETRESULTS_SSH_KNOWN_HOSTS: sshd.knownHostsFile,
     GETRESULTS_STABLE_MS: '200',
     GETRESULTS_BLOCKED_RETRY: '1h',
+    GETRESULTS_PAYLOAD_KEY: payloadKey.toString('base64'),
+    GETRESULTS_PAYLOAD_KEY_ID: 'test',
     ...options.env,
   };
   const connection = await Connection.connect({ address: temporal.address });
-  const temporalClient = new TemporalClient({ connection });
+  const temporalClient = new TemporalClient({ connection, dataConverter: encryptingDataConverter(payloadCodec) });
   const pg = new PgClient({ connectionString: db.url });
   await pg.connect();
   const children = new Set<ChildHandle>();
@@ -115,6 +125,7 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
     uploadDir,
     env,
     temporalClient,
+    payloadCodec,
     pg,
     startWorker: (extraEnv) => run(['worker'], 'worker', extraEnv),
     startWatcher: (extraEnv) => run(['watch'], 'watch', extraEnv),

@@ -2,7 +2,7 @@ import { defineEntity, type InferEntity } from '@mikro-orm/core';
 
 /**
  * The audit trail: one row per step of a file's life. Rows are only ever inserted. `eventKey` makes a retried
- * activity's write land once.
+ * activity's write land once. `seq`, `prevHash` and `hash` chain the rows (src/db/audit-chain.ts writes them).
  */
 export const FileEvent = defineEntity({
   name: 'FileEvent',
@@ -17,6 +17,10 @@ export const FileEvent = defineEntity({
     detail: p.json<Record<string, unknown>>().nullable(),
     actor: p.string().length(255).default('system'),
     at: p.datetime(),
+    /** Position in the hash chain over all events: 1, 2, 3, … in the order they were appended. */
+    seq: p.bigint('number').unique(),
+    prevHash: p.string().length(64),
+    hash: p.string().length(64),
   }),
 });
 

@@ -5,6 +5,7 @@ import type { BaseEnv } from '../context';
 import { html, isoDay, query, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 import { STATE_WORDS, WAITING_STATES } from '../views/states';
+import { DEFAULT_UNACKNOWLEDGED_DAYS, countUnacknowledgedAfter } from './receipts';
 
 const CHART_DAYS = 30;
 
@@ -102,7 +103,12 @@ export function createDashboardRoutes(deps: { renderPage: RenderPage }) {
     const today = startOfDay(now);
     const week = startOfWeek(now);
     const from = startOfDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (CHART_DAYS - 1)));
-    const [counts, waiting, days] = await Promise.all([countsByState(em, today, week), waitingNow(em), perDay(em, from)]);
+    const [counts, waiting, days, notFetched] = await Promise.all([
+      countsByState(em, today, week),
+      waitingNow(em),
+      perDay(em, from),
+      countUnacknowledgedAfter(em, DEFAULT_UNACKNOWLEDGED_DAYS),
+    ]);
     const totals = { today: 0, week: 0 };
     for (const v of counts.values()) {
       totals.today += v.today;
@@ -125,6 +131,9 @@ ${FILE_STATES.filter((s) => counts.has(s)).map(
 <tr><th>All uploads</th><th class="num">${totals.today}</th><th class="num">${totals.week}</th></tr>
 </tbody></table>
 <p class="muted small">By the day the file was uploaded, in its state now. The week starts on Monday.</p></section>
+<section class="card"><h2>Not fetched by the clinic</h2>
+<p><strong class="${notFetched ? 'tone-bad' : 'tone-ok'}">${notFetched}</strong> file(s) sent more than ${DEFAULT_UNACKNOWLEDGED_DAYS} days ago and not acknowledged.</p>
+<p class="small"><a href="/receipts${query({ days: DEFAULT_UNACKNOWLEDGED_DAYS })}#unacknowledged">See them on Receipts</a> · <a href="/pending">Pending</a></p></section>
 </div>
 <section class="card"><h2>Sent and acknowledged, last ${CHART_DAYS} days</h2>${chart(days)}</section>`;
     return deps.renderPage(c, { title: 'Dashboard', nav: 'dashboard', body });

@@ -9,6 +9,7 @@ import { Acknowledgement, FileEvent, ResultFile, WebUpload } from '../../db/enti
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
 import { PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
+import { canResend, requestResend } from '../files/resend-action';
 import { FILE_STATES } from '../../domain/file-state';
 import { bytes, html, query, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
@@ -20,12 +21,15 @@ export interface FileRouteDeps {
   temporalNamespace: string;
   temporalUiUrl?: string;
   pdfRoots: string[];
+  /** Queue of the host holding the archive, for Resend (see resend-action.ts); absent: Resend explains it is unavailable. */
+  fileTaskQueue?: string;
 }
 
 /** Messages shown after an action, chosen by key so nothing from the URL is echoed into the page. */
 const DONE: Record<string, string> = {
   retry: 'Asked the workflow to try again. Its progress shows below in a moment.',
   'undo-ack': 'The acknowledgement was undone.',
+  resend: 'Sending it again from the archive. The timeline shows "resent" once the clinic folder has it.',
 };
 
 export function stateBadge(state: (typeof FILE_STATES)[number]): Html {
@@ -154,6 +158,10 @@ ${row.state === 'ACKNOWLEDGED'
 <label class="small">Reason<br><input type="text" name="reason" required maxlength="500" placeholder="e.g. fetched by the lab, not the clinic"></label>
 <button class="secondary" type="submit">Undo acknowledgement</button></form>`
   : ''}
+${canResend(row)
+  ? html`<form method="post" action="/files/${row.id}/resend">${csrfField(c)}<input type="hidden" name="seq" value="${events.length}">
+<button class="secondary" type="submit" title="Copy the archived file to the clinic folder again, e.g. after the clinic deleted it">Resend</button></form>`
+  : ''}
 </div></section>
 <section class="card"><h2>Facts</h2><dl class="facts">
 <dt>Identifier</dt><dd class="mono">${row.identifier ?? '—'}</dd>
@@ -218,6 +226,16 @@ ${row.archivePath
   app.post('/:id{[0-9]+}/retry', (c) => {
     const id = parseId(c);
     return refusedOr(c, id, 'retry', () => actions(c).retry(id));
+  });
+
+  app.post('/:id{[0-9]+}/resend', async (c) => {
+    const id = parseId(c);
+    const form = await c.req.parseBody();
+    const seq = typeof form.seq === 'string' && /^\d{1,9}$/.test(form.seq) ? Number(form.seq) : undefined;
+    return refusedOr(c, id, 'resend', async () => {
+      if (seq === undefined) throw new ActionRefused('The form was incomplete. Reload the file page and press Resend again.');
+      await requestResend({ em: c.get('em'), actor: signedIn(c).user.username, temporal: deps.temporalClient, fileTaskQueue: deps.fileTaskQueue }, id, seq);
+    });
   });
 
   app.post('/:id{[0-9]+}/undo-ack', async (c) => {

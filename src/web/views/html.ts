@@ -36,3 +36,12 @@ export function query(params: Record<string, string | number | undefined>): stri
   const s = q.toString();
   return s ? `?${s}` : '';
 }
+
+/** How long ago, roughly, in plain words: `40 s`, `12 min`, `3 h`, `2 d`. */
+export function age(since: Date, now = new Date()): string {
+  const s = Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
+}

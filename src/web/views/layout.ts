@@ -40,7 +40,7 @@ export interface PageOptions {
   body: Html;
   status?: ContentfulStatusCode;
   /** Which header link is the current page. */
-  nav?: 'dashboard' | 'files' | 'upload' | 'folders';
+  nav?: 'dashboard' | 'files' | 'pending' | 'receipts' | 'upload' | 'folders';
 }
 
 export interface LayoutDeps {
@@ -72,6 +72,8 @@ export function createLayout(deps: LayoutDeps) {
     const nav = session
       ? html`<a href="/"${current('dashboard')}>Dashboard</a>
           <a href="/files"${current('files')}>Files</a>
+          <a href="/pending"${current('pending')}>Pending</a>
+          <a href="/receipts"${current('receipts')}>Receipts</a>
           <a href="/upload"${current('upload')}>Upload</a>
           ${session.user.role === 'admin' ? html`<a href="/folders"${current('folders')}>Remote folders</a>` : ''}
           ${deps.temporalUiUrl ? html`<a href="${deps.temporalUiUrl}" target="_blank" rel="noopener noreferrer">Temporal UI ↗</a>` : ''}

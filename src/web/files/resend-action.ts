@@ -1,0 +1,74 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { ResultFile } from '../../db/entities';
+import { FileLedger } from '../../db/file-ledger';
+import { SHARED_TASK_QUEUE } from '../../workflows/definitions';
+import type { ResendFileInput, resendFile } from '../../workflows/resend-file';
+import { AUDITABLE_STATES } from '../views/states';
+import { ActionRefused } from './file-actions';
+
+/** Content hash and a sequence number only: a workflow ID must never carry a patient identifier or a file name. */
+export function resendWorkflowIdFor(sha256: string, seq: number): string {
+  return `resend-${sha256}-${seq}`;
+}
+
+export interface ResendDeps {
+  em: EntityManager;
+  actor: string;
+  temporal?: Client;
+  /**
+   * Queue of the host that holds the archive. result_file records no host, so the web process assumes the archive is
+   * on its own host (fileTaskQueueFor(config.hostId)): true for `getresults start` and a single upload host.
+   */
+  fileTaskQueue?: string;
+}
+
+/** Whether the file page offers "Resend": delivered, and an archived copy to send from. */
+export function canResend(row: { state: (typeof AUDITABLE_STATES)[number]; archivePath?: string | null; clinicFolder?: string | null }): boolean {
+  return AUDITABLE_STATES.includes(row.state) && !!row.archivePath && !!row.clinicFolder;
+}
+
+/**
+ * Starts the resendFile workflow for a delivered file. `seq` is the file's event count when the page was drawn (a
+ * hidden field), so pressing the button twice asks once: the second start finds the same workflow ID taken.
+ */
+export async function requestResend(deps: ResendDeps, id: number, seq: number): Promise<{ workflowId: string }> {
+  const row = await deps.em.findOne(ResultFile, { id });
+  if (!row) throw new ActionRefused('There is no such file.');
+  if (!canResend(row)) throw new ActionRefused('Only a delivered file with an archived copy and a clinic folder can be sent again.');
+  if (!deps.temporal) throw new ActionRefused('Resend is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
+  if (!deps.fileTaskQueue) throw new ActionRefused('Resend is unavailable: this web process was not told which host holds the archive.');
+  const workflowId = resendWorkflowIdFor(row.sha256, seq);
+  const input: ResendFileInput = {
+    resultFileId: row.id,
+    archivePath: row.archivePath!,
+    fileName: row.fileName,
+    sha256: row.sha256,
+    sizeBytes: row.sizeBytes,
+    folder: row.clinicFolder!,
+    fileTaskQueue: deps.fileTaskQueue,
+    actor: deps.actor,
+  };
+  // Recorded first, so the timeline shows the request before the workflow's RESENT; a repeat adds nothing (same key).
+  await new FileLedger(deps.em).transition(id, null, {
+    eventKey: `web:${workflowId}`,
+    type: 'RESEND_REQUESTED',
+    message: `${deps.actor} asked for the file to be sent again from the archive.`,
+    detail: { workflowId },
+    actor: deps.actor,
+  });
+  try {
+    await deps.temporal.workflow.start<typeof resendFile>('resendFile', {
+      taskQueue: SHARED_TASK_QUEUE,
+      workflowId,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new ActionRefused('This resend was already asked for (the button pressed twice?). Reload the file page to send it again.');
+    }
+    throw err;
+  }
+  return { workflowId };
+}

@@ -1,0 +1,59 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { FileActivities } from '../activities/file-activities';
+import type { LedgerActivities } from '../activities/ledger-activities';
+
+export interface ResendFileInput {
+  resultFileId: number;
+  /** The archived original: the transfer's source. It lives on the host that archived it, hence `fileTaskQueue`. */
+  archivePath: string;
+  fileName: string;
+  sha256: string;
+  sizeBytes: number;
+  /** The clinic folder it was delivered to (`result_file.clinic_folder`). */
+  folder: string;
+  /** Queue of the host whose archive holds `archivePath`. */
+  fileTaskQueue: string;
+  /** Who asked for it (web username); the RESENT event carries it as actor. */
+  actor: string;
+}
+
+export type ResendOutcome = Awaited<ReturnType<FileActivities['transferFile']>>;
+
+const ledger = proxyLocalActivities<LedgerActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * Sends an already delivered file again from its archived copy (say, the clinic deleted it), then records the outcome
+ * on the file's trail. A person is waiting for it, so an outage is retried for a few minutes, not forever; the failure
+ * is recorded too. The file's state does not change: it was delivered before and still is.
+ */
+export async function resendFile(input: ResendFileInput): Promise<ResendOutcome> {
+  const { workflowId } = workflowInfo();
+  const files = proxyActivities<FileActivities>({
+    taskQueue: input.fileTaskQueue,
+    startToCloseTimeout: '2h',
+    heartbeatTimeout: '15s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
+  });
+  const record = { resultFileId: input.resultFileId, resendId: workflowId, actor: input.actor, destination: input.folder };
+  try {
+    const delivery = await files.transferFile({
+      uploadPath: input.archivePath,
+      fileName: input.fileName,
+      sha256: input.sha256,
+      sizeBytes: input.sizeBytes,
+      folder: input.folder,
+    });
+    await ledger.recordResent({ ...record, delivery });
+    return delivery;
+  } catch (err) {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'unknown') : 'unknown';
+    await ledger.recordResent({ ...record, failure: { type, message } });
+    // The reason is on the file's timeline; the failure itself names no path or file.
+    throw ApplicationFailure.nonRetryable(`Resend failed (${type}); the file's timeline has the reason.`, 'ResendFailed');
+  }
+}

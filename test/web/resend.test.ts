@@ -1,0 +1,91 @@
+import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { openOrm, type Orm } from '../../src/db/orm';
+import { addUser } from '../../src/web/auth/users';
+import { createWebApp } from '../../src/web/app';
+import { fileTaskQueueFor } from '../../src/workflows/definitions';
+import { resultPdf } from '../harness/pdf';
+import { sha256OfBuffer, sha256OfFile } from '../harness/sshd';
+import { startStack, type Stack } from '../harness/stack';
+import { waitFor } from '../harness/wait-for';
+import { PASSWORD, TestBrowser } from './web-harness';
+
+const SEED_CSV = path.join(__dirname, '..', '..', 'config', 'remote_folders.csv');
+
+let stack: Stack;
+let orm: Orm;
+let app: ReturnType<typeof createWebApp>;
+
+beforeAll(async () => {
+  stack = await startStack();
+  expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
+  stack.startWorker();
+  stack.startWatcher();
+  orm = await openOrm(stack.db.url);
+  await addUser(orm.em.fork(), 'tom', PASSWORD, 'technician');
+  app = createWebApp({
+    healthChecks: {},
+    orm,
+    uploadDir: stack.uploadDir,
+    maxFileBytes: 10 * 1024 * 1024,
+    temporalClient: stack.temporalClient,
+    temporalNamespace: 'default',
+    // As `getresults start` would pass it: the archive is on this host.
+    fileTaskQueue: fileTaskQueueFor(stack.env.GETRESULTS_HOST_ID!),
+    pdfRoots: ['archive', 'rejected', 'duplicates'].map((d) => path.join(stack.dataDir, d)),
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await orm?.close();
+  await stack?.stop();
+});
+
+describe('resend from the file page, on the whole stack', () => {
+  it('copies the archived file to the clinic folder again after the clinic deleted it, and records who asked', async () => {
+    const name = '066-12000009-3.pdf';
+    const content = resultPdf('066-12000009-3');
+    const temp = path.join(stack.uploadDir, `.${name}.part`);
+    writeFileSync(temp, content);
+    renameSync(temp, path.join(stack.uploadDir, name));
+    const row = await waitFor(
+      `${name} to be sent and archived`,
+      async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'),
+      { timeoutMs: 90_000 },
+    );
+    const delivered = path.join(stack.sshd.remoteRoot, row.remote_path!);
+    expect(await sha256OfFile(delivered)).toBe(sha256OfBuffer(content));
+    unlinkSync(delivered); // the clinic deleted it
+
+    const b = new TestBrowser(app);
+    expect((await b.login('tom')).status).toBe(303);
+    const page = await (await b.request(`/files/${row.id}`)).text();
+    const seq = /name="seq" value="(\d+)"/.exec(page)![1]!;
+    const res = await b.form(`/files/${row.id}/resend`, { _csrf: b.csrf, seq });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`/files/${row.id}?done=resend`);
+    // The same form again (a double click) asks once.
+    const again = await b.form(`/files/${row.id}/resend`, { _csrf: b.csrf, seq });
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain('already asked for');
+
+    await waitFor('the RESENT event', async () => (await stack.events(row.id)).some((e) => e.type === 'RESENT'), { timeoutMs: 60_000 });
+    expect(existsSync(delivered)).toBe(true);
+    expect(await sha256OfFile(delivered)).toBe(sha256OfBuffer(content));
+    const { rows } = await stack.pg.query(
+      `select type, actor, state from file_event where result_file_id = $1 and type in ('RESEND_REQUESTED', 'RESENT', 'RESEND_FAILED') order by id`,
+      [row.id],
+    );
+    expect(rows).toEqual([
+      { type: 'RESEND_REQUESTED', actor: 'tom', state: null },
+      { type: 'RESENT', actor: 'tom', state: null },
+    ]);
+    expect((await stack.fileRows()).find((r) => r.id === row.id)!.state).toBe('AWAITING_ACK'); // no state change
+    const workflowId = `resend-${sha256OfBuffer(content)}-${seq}`;
+    expect(JSON.stringify(workflowId)).not.toContain('12000009'); // no identifier in the ID
+    await stack.temporalClient.workflow.getHandle(workflowId).result();
+
+    const timeline = await (await b.request(`/files/${row.id}`)).text();
+    expect(timeline).toContain('Sent again at tom');
+  });
+});
