@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
-import { FileEvent, type IFileEvent } from './entities/file-event';
+import { FileEvent } from './entities/file-event';
 
 /**
  * The event trail as a hash chain: every `file_event` row, in `seq` order (1, 2, 3, … with no gaps), stores the hash of
@@ -65,18 +65,17 @@ export interface NewEvent {
 }
 
 /**
- * Appends an event to the chain inside the caller's transaction. The advisory lock is held until that transaction
- * ends, so concurrent writers extend the chain one at a time; the pending changes of this transaction are flushed
- * first so that an event added earlier in it is the tip read here. The row itself is inserted at the next flush (at
- * the latest at commit). Needs READ COMMITTED (the default): under a snapshot taken before the lock the tip could be
- * stale, and the unique `seq` would then refuse the insert rather than fork the chain.
+ * Appends an event to the chain inside the caller's transaction and returns its id. Under the advisory lock (held until
+ * that transaction ends, so concurrent writers extend the chain one at a time) it reads the tip, hashes and inserts the
+ * row at once with `em.insert`, not through the unit of work: the next append, in this transaction or another, then
+ * finds this row as the tip. Needs READ COMMITTED (the default): under a snapshot taken before the lock the tip could
+ * be stale, and the unique `seq` would then refuse the insert rather than fork the chain.
  */
-export async function appendChainedEvent(em: EntityManager, event: NewEvent): Promise<IFileEvent> {
+export async function appendChainedEvent(em: EntityManager, event: NewEvent): Promise<number> {
   if (!em.isInTransaction()) throw new Error('Events are appended to the audit chain inside a transaction only.');
   await em.execute('select pg_advisory_xact_lock(?, ?)', [...CHAIN_LOCK]);
-  await em.flush();
   const [tip] = await em.execute<Array<{ seq: string; hash: string }>>(
-    'select seq::text as seq, hash from file_event order by seq desc limit 1',
+    'select seq::text as seq, hash from file_event order by file_event.seq desc limit 1',
   );
   const seq = tip ? Number(tip.seq) + 1 : 1;
   const prevHash = tip?.hash ?? GENESIS_HASH;
@@ -92,7 +91,7 @@ export async function appendChainedEvent(em: EntityManager, event: NewEvent): Pr
     actor: event.actor,
     at: event.at.toISOString(),
   });
-  return em.create(FileEvent, {
+  const id = await em.insert(FileEvent, {
     seq,
     resultFileId: event.resultFileId,
     eventKey: event.eventKey,
@@ -105,6 +104,7 @@ export async function appendChainedEvent(em: EntityManager, event: NewEvent): Pr
     prevHash,
     hash,
   });
+  return Number(id);
 }
 
 /** A file_event row as read for hashing: numbers as text, jsonb as text, `at` formatted by the database. */
@@ -178,7 +178,7 @@ export async function verifyChain(em: EntityManager, options: { batchSize?: numb
   let head: ChainReport['head'] = null;
   for (;;) {
     const rows = await em.execute<RawEventRow[]>(
-      `select ${RAW_EVENT_COLUMNS} from file_event where seq >= ? order by seq limit ?`,
+      `select ${RAW_EVENT_COLUMNS} from file_event where file_event.seq >= ? order by file_event.seq limit ?`,
       [expectedSeq, batchSize],
     );
     for (const row of rows) {
