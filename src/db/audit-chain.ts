@@ -75,7 +75,8 @@ export async function appendChainedEvent(em: EntityManager, event: NewEvent): Pr
   if (!em.isInTransaction()) throw new Error('Events are appended to the audit chain inside a transaction only.');
   await em.execute('select pg_advisory_xact_lock(?, ?)', [...CHAIN_LOCK]);
   const [tip] = await em.execute<Array<{ seq: string; hash: string }>>(
-    'select seq::text as seq, hash from file_event order by file_event.seq desc limit 1',
+    // Qualified: a bare `seq` in ORDER BY would name the text output column and sort '9' after '10'.
+    'select e.seq::text as seq, e.hash from file_event e order by e.seq desc limit 1',
   );
   const seq = tip ? Number(tip.seq) + 1 : 1;
   const prevHash = tip?.hash ?? GENESIS_HASH;
@@ -123,7 +124,10 @@ export interface RawEventRow {
   hash: string | null;
 }
 
-/** Selects RawEventRow columns; `at` as toISOString would print it (the column holds milliseconds at most). */
+/**
+ * Selects RawEventRow columns; `at` as toISOString would print it (the column holds milliseconds at most). The
+ * outputs reuse the column names as text, so sort and filter on the table's columns (`e.seq`), never the bare name.
+ */
 export const RAW_EVENT_COLUMNS = `id::text as id, seq::text as seq, result_file_id::text as result_file_id, event_key, type, state, message,
   detail::text as detail, actor, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at, prev_hash, hash`;
 
@@ -178,7 +182,7 @@ export async function verifyChain(em: EntityManager, options: { batchSize?: numb
   let head: ChainReport['head'] = null;
   for (;;) {
     const rows = await em.execute<RawEventRow[]>(
-      `select ${RAW_EVENT_COLUMNS} from file_event where file_event.seq >= ? order by file_event.seq limit ?`,
+      `select ${RAW_EVENT_COLUMNS} from file_event e where e.seq >= ? order by e.seq limit ?`,
       [expectedSeq, batchSize],
     );
     for (const row of rows) {

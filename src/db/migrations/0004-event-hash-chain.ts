@@ -36,7 +36,7 @@ end $$;`);
     let seq = 0;
     let prevHash = GENESIS_HASH;
     for (;;) {
-      const rows = (await this.execute(`select ${RAW_EVENT_COLUMNS} from "file_event" where id > ? order by id limit ?`, [
+      const rows = (await this.execute(`select ${RAW_EVENT_COLUMNS} from "file_event" e where e.id > ? order by e.id limit ?`, [
         lastId,
         BATCH,
       ])) as RawEventRow[];
