@@ -85,7 +85,8 @@ describe('patient data never reaches Temporal or our logs in clear', () => {
       status: 200,
     });
     expect((await handle.result()).state).toBe('ACKNOWLEDGED');
-    expect((await stack.temporalClient.workflow.getHandle(rejected.workflow_id).result()).reason).toContain('066-99887766-5');
+    // The reason names the identifier from the file name (the one the text lacks); it comes back decrypted.
+    expect((await stack.temporalClient.workflow.getHandle(rejected.workflow_id).result()).reason).toContain('066-24681357-2');
 
     for (const id of [...DELIVERED, REJECTED.textIdentifier, NO_FOLDER, 'kgosi-motsumi']) needles.add(id);
     for (const row of await stack.fileRows()) {
