@@ -39,7 +39,8 @@ async function listen(fetch: (req: Request) => Response | Promise<Response>, por
 async function shot(name: string, alsoForDocs = false): Promise<void> {
   const file = path.join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  if (alsoForDocs) copyFileSync(file, path.join(SCREENSHOTS, `${name}.png`));
+  // The README's pictures change only when asked (UPDATE_DOC_SCREENSHOTS=1), so a test run leaves the tree clean.
+  if (alsoForDocs && process.env.UPDATE_DOC_SCREENSHOTS) copyFileSync(file, path.join(SCREENSHOTS, `${name}.png`));
 }
 
 beforeAll(async () => {
