@@ -13,6 +13,7 @@ import { listTree, sha256OfFile } from '../harness/sshd';
 import { startStack, type ChildHandle, type Stack } from '../harness/stack';
 import type { TestTemporal } from '../harness/temporal';
 import { waitFor } from '../harness/wait-for';
+import { seededRandom } from '../harness/seeded-random';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
@@ -22,17 +23,7 @@ const SUMMARY_FILE = path.join(ROOT, 'test-artifacts', 'faults-summary.txt');
 /** The steps every delivered file goes through, in order. */
 export const HAPPY_TRAIL = ['RECEIVED', 'VALIDATED', 'ROUTED', 'SENT', 'ARCHIVED'];
 
-/** mulberry32: a tiny seeded PRNG, so a failing run can be replayed with the same kill times and batch. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export interface BatchFile {
   name: string;

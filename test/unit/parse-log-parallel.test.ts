@@ -3,18 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { splitRanges } from '../../src/acklog/parallel-scan';
 import { runParseLog, type ParseLogOptions } from '../../src/cli/parse-log-command';
+import { seededRandom } from '../harness/seeded-random';
 
-/** mulberry32, so every run sees the same log. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const TARGETS = [
   '/results/clinic_a/066-12000001-3.pdf',

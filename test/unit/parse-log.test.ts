@@ -7,18 +7,9 @@ import { LogScanner, prefilterConditions, scanBuffer, scanStream, UnsuitableLogF
 import { compileLogFormat } from '../../src/acklog/log-format';
 import { compileReceiptRule } from '../../src/acklog/receipt-hits';
 import { registerParseLogCommand } from '../../src/cli/parse-log-command';
+import { seededRandom } from '../harness/seeded-random';
 
-/** mulberry32, so every run sees the same corpus. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 /** Request targets chosen to sit on the edges of the rule and of the pre-filter. */
 const TARGETS = [
