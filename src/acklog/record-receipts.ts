@@ -1,7 +1,9 @@
+import { posix } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ResultFile } from '../db/entities';
 import { FileLedger } from '../db/file-ledger';
+import { compiledRules } from '../folders/receipt-rules';
 import { accessedSignal, type AccessEvidence } from '../workflows/definitions';
 import type { ReceiptHit } from './receipt-hits';
 
@@ -14,9 +16,11 @@ export interface PendingHit {
 
 export interface RecordCounts {
   hits: number;
-  /** Hits that matched a delivered file (first fetch or later ones). */
+  /** Hits that matched a delivered file (first fetch or later ones) and that its clinic folder's rule accepts. */
   matched: number;
   unknownHits: number;
+  /** Hits of a delivered file that its clinic folder's receipt rule does not accept: kept as foreign accesses. */
+  foreignHits: number;
 }
 
 /** States in which a file is at the clinic and a fetch of it counts. */
@@ -30,8 +34,15 @@ export function remotePathOf(urlPath: string, urlPrefix: string): string | null 
   return normalised.slice(prefix.length);
 }
 
+/** The folder a delivered file is in, as its clinic folder's receipt rule is keyed. */
+function clinicFolderOfFile(row: { clinicFolder?: string | null; remotePath?: string | null }): string {
+  return row.clinicFolder ?? posix.dirname(row.remotePath ?? '');
+}
+
 /**
- * Records each receipt hit against the file delivered at that exact path, and wakes its workflow. The database write
+ * Records each receipt hit against the file delivered at that exact path, and wakes its workflow. When the file's
+ * clinic folder has a receipt rule (src/acklog/clinic-rule.ts) that the hit's client and user do not satisfy, the
+ * hit is kept as a foreign access with the reason instead, and acknowledges nothing. The database write
  * comes first and is idempotent by evidence key, so a re-read log line or a workflow that already closed loses nothing
  * and duplicates nothing; the signal only moves a waiting workflow on.
  */
@@ -39,7 +50,7 @@ export async function recordReceipts(
   deps: { orm: MikroORM; client: Client; urlPrefix: string },
   pending: readonly PendingHit[],
 ): Promise<RecordCounts> {
-  const counts: RecordCounts = { hits: pending.length, matched: 0, unknownHits: 0 };
+  const counts: RecordCounts = { hits: pending.length, matched: 0, unknownHits: 0, foreignHits: 0 };
   if (!pending.length) return counts;
   const em = deps.orm.em.fork();
   const ledger = new FileLedger(em);
@@ -51,6 +62,8 @@ export async function recordReceipts(
   // The newest delivery at a path is the one a fetch can have seen.
   const byPath = new Map<string, (typeof rows)[number]>();
   for (const row of rows) if (row.remotePath && !byPath.has(row.remotePath)) byPath.set(row.remotePath, row);
+  // The rule in force now (at scan time) decides, for every fetch this scan reads.
+  const rules = await compiledRules(em, [...new Set([...byPath.values()].map(clinicFolderOfFile))]);
 
   const toSignal = new Map<string, { workflowId: string; runId: string; evidence: AccessEvidence[] }>();
   for (const p of withPaths) {
@@ -68,6 +81,19 @@ export async function recordReceipts(
     if (!row) {
       counts.unknownHits++;
       await ledger.recordUnmatchedAccess({ ...evidence, accessedAt: new Date(evidence.accessedAt), remotePath: evidence.remotePath! });
+      continue;
+    }
+    const clinicFolder = clinicFolderOfFile(row);
+    const verdict = rules.get(clinicFolder)!.check(p.hit.client, p.hit.user);
+    if (!verdict.counts) {
+      counts.foreignHits++;
+      await ledger.recordForeignAccess(row.id, {
+        ...evidence,
+        accessedAt: new Date(evidence.accessedAt),
+        remotePath: evidence.remotePath!,
+        clinicFolder,
+        reason: verdict.reason,
+      });
       continue;
     }
     counts.matched++;

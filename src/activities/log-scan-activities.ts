@@ -23,6 +23,8 @@ export interface ScanSummary {
   hits: number;
   acknowledged: number;
   unknownHits: number;
+  /** Fetches of delivered files that the clinic folder's receipt rule does not accept (not acknowledgements). */
+  foreignHits: number;
   parseErrors: number;
   notes: string[];
 }
@@ -34,7 +36,7 @@ export interface ScanSummary {
 export function createLogScanActivities(deps: LogScanActivityDeps) {
   return {
     async scanAccessLogOnce(input: { workflowId: string; runId: string }): Promise<ScanSummary> {
-      const summary: ScanSummary = { source: deps.source?.name ?? null, bytesRead: 0, linesRead: 0, hits: 0, acknowledged: 0, unknownHits: 0, parseErrors: 0, notes: [] };
+      const summary: ScanSummary = { source: deps.source?.name ?? null, bytesRead: 0, linesRead: 0, hits: 0, acknowledged: 0, unknownHits: 0, foreignHits: 0, parseErrors: 0, notes: [] };
       const { source, config } = deps;
       if (!source || !config.location) {
         summary.notes.push('No access log is configured (GETRESULTS_ACCESS_LOG); nothing to scan.');
@@ -72,6 +74,7 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
           summary.hits += counts.hits;
           summary.acknowledged += counts.matched;
           summary.unknownHits += counts.unknownHits;
+          summary.foreignHits += counts.foreignHits;
           const stats = scanner.stats();
           summary.linesRead += stats.lines - before.lines;
           summary.parseErrors += stats.parseErrors - before.parseErrors;
@@ -89,6 +92,7 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
         hits: summary.hits,
         acknowledged: summary.acknowledged,
         unknownHits: summary.unknownHits,
+        foreignHits: summary.foreignHits,
         parseErrors: summary.parseErrors,
         errorSamples: errorSamples.length ? errorSamples : null,
         notes: summary.notes.length ? summary.notes : null,

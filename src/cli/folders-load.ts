@@ -1,13 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { FolderReceiptRule } from '../db/entities';
 import { loadRemoteFolders, type LoadSummary } from '../folders/load-folders';
 import { parseRemoteFolderCsv } from '../folders/remote-folder-csv';
 
-/** Reads, checks and loads a remote-folder CSV; throws (loading nothing) when the CSV has errors. */
+/**
+ * Reads, checks and loads a remote-folder CSV; throws (loading nothing) when the CSV has errors. The optional
+ * `allowed_clients` / `allowed_users` columns set each clinic folder's receipt rule; the returned notes say what changed.
+ */
 export async function loadFoldersCsv(em: EntityManager, csvFile: string): Promise<{ summary: LoadSummary; warnings: string[] }> {
   const report = parseRemoteFolderCsv(await readFile(csvFile, 'utf8'));
   if (report.errors.length) {
     throw new Error(`${csvFile} was not loaded:\n  ${report.errors.join('\n  ')}`);
   }
-  return { summary: await loadRemoteFolders(em, report.rows), warnings: report.warnings };
+  const summary = await loadRemoteFolders(em, report.rows, report.rules, 'getresults folders load');
+  // Printed as notes by the command: what the rule columns changed, per clinic folder.
+  const ruleNotes = summary.rulesChanged.map((r) => `receipt rule of ${r.clinicFolder}: ${r.from} -> ${r.to}`);
+  const kept = report.rules ? 0 : await em.count(FolderReceiptRule, {});
+  if (kept) ruleNotes.push(`The CSV has no allowed_clients/allowed_users columns: the receipt rules of ${kept} clinic folder(s) were left as they are.`);
+  return { summary, warnings: [...ruleNotes, ...report.warnings] };
 }

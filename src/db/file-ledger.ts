@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
 import { appendChainedEvent } from './audit-chain';
-import { Acknowledgement, FileEvent, RemoteFolder, ResultFile, WebUpload } from './entities';
+import { Acknowledgement, FileEvent, ForeignAccess, RemoteFolder, ResultFile, WebUpload } from './entities';
 import type { IResultFile } from './entities/result-file';
 
 export interface RegisterUpload {
@@ -160,6 +160,7 @@ export class FileLedger {
       evidenceKey: string;
       accessedAt: Date;
       client: string;
+      user?: string;
       requestLine: string;
       status?: number;
       bytes?: number;
@@ -178,6 +179,7 @@ export class FileLedger {
           remotePath: access.remotePath ?? row.remotePath ?? '',
           accessedAt: access.accessedAt,
           client: access.client,
+          remoteUser: access.user ?? null,
           requestLine: access.requestLine,
           status: access.status ?? null,
           bytes: access.bytes ?? null,
@@ -206,18 +208,65 @@ export class FileLedger {
     evidenceKey: string;
     accessedAt: Date;
     client: string;
+    user?: string;
     requestLine: string;
     status?: number;
     bytes?: number;
     remotePath: string;
   }): Promise<boolean> {
     const inserted = await this.em.getConnection().execute(
-      `insert into acknowledgement (result_file_id, remote_path, accessed_at, client, request_line, status, bytes, first, evidence_key, recorded_at)
-       values (null, ?, ?, ?, ?, ?, ?, false, ?, now()) on conflict (evidence_key) do nothing`,
-      [access.remotePath, access.accessedAt, access.client, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey],
+      `insert into acknowledgement (result_file_id, remote_path, accessed_at, client, remote_user, request_line, status, bytes, first, evidence_key, recorded_at)
+       values (null, ?, ?, ?, ?, ?, ?, ?, false, ?, now()) on conflict (evidence_key) do nothing`,
+      [access.remotePath, access.accessedAt, access.client, access.user ?? null, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey],
       'run',
     );
     return (inserted as { affectedRows?: number }).affectedRows === 1;
+  }
+
+  /**
+   * A fetch of a delivered file that its clinic folder's receipt rule does not accept: kept as evidence with the
+   * reason, and written to the file's trail, but not an acknowledgement. Once per evidence key; false when already kept.
+   */
+  async recordForeignAccess(
+    resultFileId: number,
+    access: {
+      evidenceKey: string;
+      accessedAt: Date;
+      client: string;
+      user?: string;
+      requestLine: string;
+      status?: number;
+      bytes?: number;
+      remotePath: string;
+      clinicFolder: string;
+      reason: string;
+    },
+  ): Promise<boolean> {
+    return this.em.transactional(async (em) => {
+      if (await em.count(ForeignAccess, { evidenceKey: access.evidenceKey })) return false;
+      em.create(ForeignAccess, {
+        resultFileId,
+        clinicFolder: access.clinicFolder,
+        remotePath: access.remotePath,
+        accessedAt: access.accessedAt,
+        client: access.client,
+        remoteUser: access.user ?? null,
+        requestLine: access.requestLine,
+        status: access.status ?? null,
+        bytes: access.bytes ?? null,
+        reason: access.reason,
+        evidenceKey: access.evidenceKey,
+      } as never);
+      await em.flush();
+      await this.addEvent(em, resultFileId, null, {
+        eventKey: `foreign:${access.evidenceKey}`,
+        type: 'FOREIGN_FETCH',
+        message: `Fetched from ${access.client}${access.user ? ` by user ${access.user}` : ''} (${access.requestLine}, status ${access.status ?? '?'}), but not counted as receipt: ${access.reason}.`,
+        detail: { ...access, accessedAt: access.accessedAt.toISOString() },
+        at: access.accessedAt,
+      });
+      return true;
+    });
   }
 
   /** Appends to the hash-chained trail (src/db/audit-chain.ts): must run inside this call's transaction. */

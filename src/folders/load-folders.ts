@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RemoteFolder } from '../db/entities';
+import { describeRule, type ReceiptRuleLists } from '../acklog/clinic-rule';
 import type { RemoteFolderRow } from './remote-folder-csv';
+import { NO_RULE, receiptRulesByFolder, setReceiptRule } from './receipt-rules';
 
 export interface LoadSummary {
   added: number;
@@ -8,14 +10,31 @@ export interface LoadSummary {
   unchanged: number;
   /** Rows in the database that the CSV does not mention: kept, reported. */
   notInCsv: number;
+  /** Clinic folders whose receipt rule the CSV changed (only when it has the rule columns). */
+  rulesChanged: Array<{ clinicFolder: string; from: string; to: string }>;
 }
 
-/** Upserts the table by (label, tag). Rows missing from the CSV are kept: removing a mapping is a deliberate act. */
-export async function loadRemoteFolders(em: EntityManager, rows: readonly RemoteFolderRow[]): Promise<LoadSummary> {
+/**
+ * Upserts the table by (label, tag). Rows missing from the CSV are kept: removing a mapping is a deliberate act.
+ * `rules` (the CSV's receipt rule columns, by clinic folder) are set too; without them every stored rule is kept.
+ */
+export async function loadRemoteFolders(
+  em: EntityManager,
+  rows: readonly RemoteFolderRow[],
+  rules?: ReadonlyMap<string, ReceiptRuleLists>,
+  actor: string | null = null,
+): Promise<LoadSummary> {
   return em.transactional(async (tx) => {
     const existing = await tx.find(RemoteFolder, {});
     const byKey = new Map(existing.map((r) => [`${r.label}\u0000${r.folderTag}`, r]));
-    const summary: LoadSummary = { added: 0, changed: [], unchanged: 0, notInCsv: 0 };
+    const summary: LoadSummary = { added: 0, changed: [], unchanged: 0, notInCsv: 0, rulesChanged: [] };
+    if (rules?.size) {
+      const stored = await receiptRulesByFolder(tx, [...rules.keys()]);
+      for (const [clinicFolder, lists] of rules) {
+        const from = describeRule(stored.get(clinicFolder) ?? NO_RULE);
+        if (await setReceiptRule(tx, clinicFolder, lists, actor)) summary.rulesChanged.push({ clinicFolder, from, to: describeRule(lists) });
+      }
+    }
     const seen = new Set<string>();
     for (const row of rows) {
       const key = `${row.label}\u0000${row.folderTag}`;

@@ -1,14 +1,23 @@
 import { parse } from 'csv-parse/sync';
+import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../acklog/clinic-rule';
 
 export interface RemoteFolderRow {
   basePath: string;
   folder: string;
   folderTag: string;
   label: string;
+  /** The optional receipt rule columns; undefined when the CSV has no such column (the stored rule is then kept). */
+  allowedClients?: string[];
+  allowedUsers?: string[];
 }
 
 export interface CsvReport {
   rows: RemoteFolderRow[];
+  /**
+   * The receipt rule of each clinic folder the CSV lists, when it has an `allowed_clients` or `allowed_users`
+   * column: all its rows' entries together (an empty list removes the rule). Undefined without those columns.
+   */
+  rules?: Map<string, ReceiptRuleLists>;
   /** Problems that stop the import (missing columns, bad values, one tag mapped twice). */
   errors: string[];
   /** Things a person should look at; the import goes ahead and nothing is guessed. */
@@ -16,6 +25,8 @@ export interface CsvReport {
 }
 
 const REQUIRED = ['base_path', 'folder', 'folder_tag', 'label'] as const;
+/** Optional: the clinic folder's receipt rule, entries separated by spaces (or commas or semicolons). */
+export const RULE_COLUMNS = ['allowed_clients', 'allowed_users'] as const;
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/;
 
 /** Levenshtein distance, bounded: we only care whether two names are within `max` edits. */
@@ -37,7 +48,8 @@ function withinEdits(a: string, b: string, max: number): boolean {
 }
 
 /**
- * Parses the remote-folder table (`base_path,folder,folder_tag,label`) and reports what a careful person would
+ * Parses the remote-folder table (`base_path,folder,folder_tag,label`, optionally `allowed_clients,allowed_users`:
+ * the clinic folder's receipt rule) and reports what a careful person would
  * notice: clinic names spelled two ways, and a label whose rows copy another label's. It never corrects anything.
  */
 export function parseRemoteFolderCsv(text: string): CsvReport {
@@ -53,11 +65,24 @@ export function parseRemoteFolderCsv(text: string): CsvReport {
   const missing = REQUIRED.filter((c) => records.length && !header.includes(c));
   if (missing.length) return { rows: [], errors: [`The CSV lacks column(s) ${missing.join(', ')}; expected ${REQUIRED.join(',')}.`], warnings };
 
+  const hasClients = header.includes('allowed_clients');
+  const hasUsers = header.includes('allowed_users');
+  const ruleLines = new Map<string, Array<{ line: number; lists: ReceiptRuleLists }>>();
   const rows: RemoteFolderRow[] = [];
   const byKey = new Map<string, { row: RemoteFolderRow; line: number }>();
   records.forEach((r, i) => {
     const line = i + 2; // 1-based, after the header
-    const row = { basePath: r.base_path ?? '', folder: r.folder ?? '', folderTag: r.folder_tag ?? '', label: r.label ?? '' };
+    const row: RemoteFolderRow = { basePath: r.base_path ?? '', folder: r.folder ?? '', folderTag: r.folder_tag ?? '', label: r.label ?? '' };
+    if (hasClients || hasUsers) {
+      const clients = parseAllowedClients(r.allowed_clients ?? '');
+      const users = parseAllowedUsers(r.allowed_users ?? '');
+      for (const e of clients.errors) errors.push(`Line ${line}: allowed_clients ${e}`);
+      for (const e of users.errors) errors.push(`Line ${line}: allowed_users ${e}`);
+      if (hasClients) row.allowedClients = clients.values;
+      if (hasUsers) row.allowedUsers = users.values;
+      const folder = clinicFolderOf(row);
+      ruleLines.set(folder, [...(ruleLines.get(folder) ?? []), { line, lists: { allowedClients: clients.values, allowedUsers: users.values } }]);
+    }
     for (const [column, value] of [['folder', row.folder], ['folder_tag', row.folderTag], ['label', row.label]] as const) {
       if (!value) errors.push(`Line ${line}: ${column} is empty.`);
       else if (!SAFE_SEGMENT.test(value)) errors.push(`Line ${line}: ${column} "${value}" may hold only letters, digits, space, dot, dash and underscore.`);
@@ -100,5 +125,25 @@ export function parseRemoteFolderCsv(text: string): CsvReport {
       }
     }
   }
-  return { rows, errors, warnings };
+  return { rows, errors, warnings, rules: hasClients || hasUsers ? mergeRules(ruleLines, warnings) : undefined };
+}
+
+/** One rule per clinic folder: every row naming the folder contributes; rows that disagree are reported, not guessed. */
+function mergeRules(ruleLines: Map<string, Array<{ line: number; lists: ReceiptRuleLists }>>, warnings: string[]): Map<string, ReceiptRuleLists> {
+  const rules = new Map<string, ReceiptRuleLists>();
+  for (const [folder, lines] of ruleLines) {
+    const merged: ReceiptRuleLists = {
+      allowedClients: [...new Set(lines.flatMap((l) => l.lists.allowedClients))],
+      allowedUsers: [...new Set(lines.flatMap((l) => l.lists.allowedUsers))],
+    };
+    rules.set(folder, merged);
+    const described = new Set(lines.map((l) => describeRule(l.lists)));
+    if (described.size > 1) {
+      warnings.push(
+        `Rows for ${folder} give different receipt rules (${lines.map((l) => `line ${l.line}: ${describeRule(l.lists)}`).join('; ')}); ` +
+          `one folder has one rule, so it gets all of them together: ${describeRule(merged)}.`,
+      );
+    }
+  }
+  return rules;
 }

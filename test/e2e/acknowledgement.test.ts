@@ -1,4 +1,5 @@
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { LOG_SCAN_SCHEDULE_ID } from '../../src/acklog/schedule';
 import { startApache, type ApacheHandle } from '../harness/apache';
@@ -22,7 +23,7 @@ async function rowFor(name: string, state: string): Promise<ResultFileRow> {
 }
 
 /** Runs the scheduled scan now (as the Schedule would) and waits for that run's record. */
-async function scanNow(): Promise<{ lines_read: string; hits: number; acknowledged: number; unknown_hits: number; notes: string[] | null }> {
+async function scanNow(): Promise<{ lines_read: string; hits: number; acknowledged: number; unknown_hits: number; foreign_hits: number; notes: string[] | null }> {
   const schedule = stack.temporalClient.schedule.getHandle(LOG_SCAN_SCHEDULE_ID);
   // The previous scan writes its record just before its workflow closes; a trigger in between would be skipped
   // (overlap policy SKIP), so wait for it to be fully done.
@@ -70,6 +71,15 @@ afterAll(async () => {
   await apache?.stop();
   await stack?.stop();
 });
+
+/** Loads a folder CSV with the receipt rule columns through the real CLI, and returns what it printed. */
+async function loadRules(rows: string[]): Promise<string> {
+  const csv = path.join(mkdtempSync(path.join(os.tmpdir(), 'gr-rules-')), 'folders.csv');
+  writeFileSync(csv, `base_path,folder,folder_tag,label,allowed_clients,allowed_users\n${rows.join('\n')}\n`);
+  const loaded = await stack.cli(['folders', 'load', csv]);
+  expect(loaded.code).toBe(0);
+  return loaded.stdout;
+}
 
 describe('proof of receipt from a real Apache access log', () => {
   it('is visible as a Temporal Schedule that skips overlapping runs', async () => {
@@ -167,5 +177,47 @@ describe('proof of receipt from a real Apache access log', () => {
       expect(await acknowledgements(row.id)).toHaveLength(1);
     }
     expect(await scanNow()).toMatchObject({ hits: 0 });
+  });
+
+  it('a clinic folder whose rule does not allow the fetching address keeps the fetch as foreign evidence; once allowed, the next fetch acknowledges', async () => {
+    // lerala (BHS 21) accepts fetches only from its own network; the test's fetches come from 127.0.0.1.
+    expect(await loadRules(['viral_load,lerala,21,BHS,10.99.0.0/16,'])).toContain('receipt rule of viral_load/lerala: none (any fetch counts) -> clients 10.99.0.0/16');
+    drop('066-21000001-3.pdf');
+    const sent = await rowFor('066-21000001-3.pdf', 'AWAITING_ACK');
+    const url = `${apache.url}/${sent.remote_path}`;
+    expect((await http(url)).status).toBe(200);
+
+    expect(await scanNow()).toMatchObject({ hits: 1, acknowledged: 0, foreign_hits: 1, unknown_hits: 0 });
+    expect((await stack.fileRows()).find((r) => r.id === sent.id)!.state).toBe('AWAITING_ACK');
+    expect(await acknowledgements(sent.id)).toEqual([]);
+    const foreign = await stack.pg.query('select client, status, reason from foreign_access where result_file_id = $1', [sent.id]);
+    expect(foreign.rows).toEqual([{ client: '127.0.0.1', status: 200, reason: "client 127.0.0.1 is not one of viral_load/lerala's addresses" }]);
+    expect((await stack.events(sent.id)).filter((e) => e.type === 'FOREIGN_FETCH')).toHaveLength(1);
+
+    expect(await loadRules(['viral_load,lerala,21,BHS,10.99.0.0/16 127.0.0.1/32,'])).toContain('-> clients 10.99.0.0/16 127.0.0.1/32');
+    expect((await http(url)).status).toBe(200);
+    expect(await scanNow()).toMatchObject({ hits: 1, acknowledged: 1, foreign_hits: 0 });
+    const acknowledged = await rowFor('066-21000001-3.pdf', 'ACKNOWLEDGED');
+    expect(await acknowledgements(acknowledged.id)).toEqual([{ client: '127.0.0.1', status: 200, first: true, request_line: expect.stringContaining('066-21000001-3.pdf') }]);
+    const handle = stack.temporalClient.workflow.getHandle(sent.workflow_id);
+    await waitFor('the workflow to complete', async () => (await handle.describe()).status.name === 'COMPLETED', { timeoutMs: 20_000 });
+    expect(await handle.result()).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
+  });
+
+  it('an allowed user (%u) acknowledges from any address; another user does not', async () => {
+    expect(await loadRules(['viral_load,sefophe,22,BHS,10.99.0.0/16,sefophe-clinic'])).toContain('users sefophe-clinic');
+    drop('066-22000001-3.pdf');
+    const sent = await rowFor('066-22000001-3.pdf', 'AWAITING_ACK');
+    // Lines as Apache writes them behind HTTP authentication (the test's Apache has none configured).
+    const line = (user: string) => `192.0.2.44 - ${user} [${apacheTime(new Date())}] "GET /${sent.remote_path} HTTP/1.1" 200 1234 "-" "clinic-browser/1.0"\n`;
+    appendFileSync(apache.accessLog, line('someone-else'));
+    expect(await scanNow()).toMatchObject({ hits: 1, acknowledged: 0, foreign_hits: 1 });
+    const foreign = await stack.pg.query('select remote_user, reason from foreign_access where result_file_id = $1', [sent.id]);
+    expect(foreign.rows).toEqual([
+      { remote_user: 'someone-else', reason: `client 192.0.2.44 is not one of viral_load/sefophe's addresses, and user "someone-else" is not one of its users` },
+    ]);
+    appendFileSync(apache.accessLog, line('sefophe-clinic'));
+    expect(await scanNow()).toMatchObject({ hits: 1, acknowledged: 1, foreign_hits: 0 });
+    await rowFor('066-22000001-3.pdf', 'ACKNOWLEDGED');
   });
 });

@@ -367,7 +367,7 @@ describe('remote folders (admin only)', () => {
     expect(await res.text()).toMatch(/Imported: \d+ added/);
     const exported = await ada.request('/folders/export.csv');
     expect(exported.headers.get('content-type')).toMatch(/text\/csv/);
-    expect((await exported.text()).split('\n')[0]).toBe('base_path,folder,folder_tag,label');
+    expect((await exported.text()).split('\n')[0]).toBe('base_path,folder,folder_tag,label,allowed_clients,allowed_users');
   });
 });
 

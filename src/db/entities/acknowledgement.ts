@@ -11,6 +11,8 @@ export const Acknowledgement = defineEntity({
     remotePath: p.text(),
     accessedAt: p.datetime(),
     client: p.string().length(255),
+    /** The user Apache logged (`%u`), when the clinic signed in. */
+    remoteUser: p.string().length(255).nullable(),
     requestLine: p.text(),
     status: p.integer().nullable(),
     bytes: p.bigint('number').nullable(),

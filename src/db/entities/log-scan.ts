@@ -33,6 +33,8 @@ export const LogScanRun = defineEntity({
     hits: p.integer().default(0),
     acknowledged: p.integer().default(0),
     unknownHits: p.integer().default(0),
+    /** Fetches of delivered files that the clinic folder's receipt rule did not accept (kept as foreign accesses). */
+    foreignHits: p.integer().default(0),
     parseErrors: p.integer().default(0),
     errorSamples: p.json<Array<{ offset: number; line: string }>>().nullable(),
     notes: p.json<string[]>().nullable(),

@@ -17,3 +17,24 @@ export const RemoteFolder = defineEntity({
 });
 
 export type IRemoteFolder = InferEntity<typeof RemoteFolder>;
+
+/**
+ * The optional receipt rule of one clinic folder on server B (`clinicFolder` as a file's record spells it,
+ * `base_path/folder`): every remote-folder row that sends files there shares it. A fetch of a file delivered there
+ * counts as receipt only when its client is in `allowedClients` or its `%u` user is in `allowedUsers`
+ * (src/acklog/clinic-rule.ts). No row, or two empty lists, means no rule.
+ */
+export const FolderReceiptRule = defineEntity({
+  name: 'FolderReceiptRule',
+  tableName: 'folder_receipt_rule',
+  properties: (p) => ({
+    id: p.integer().primary().autoincrement(),
+    clinicFolder: p.string().length(600).unique(),
+    allowedClients: p.json<string[]>(),
+    allowedUsers: p.json<string[]>(),
+    updatedBy: p.string().length(255).nullable(),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  }),
+});
+
+export type IFolderReceiptRule = InferEntity<typeof FolderReceiptRule>;

@@ -3,6 +3,7 @@ import { Migration0001InitialSchema } from './0001-initial-schema';
 import { Migration0002UsersAndWeb } from './0002-users-and-web';
 import { Migration0003AccessLogScan } from './0003-access-log-scan';
 import { Migration0004EventHashChain } from './0004-event-hash-chain';
+import { Migration0005ClinicReceiptRule } from './0005-clinic-receipt-rule';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0002-users-and-web', class: Migration0002UsersAndWeb },
   { name: '0003-access-log-scan', class: Migration0003AccessLogScan },
   { name: '0004-event-hash-chain', class: Migration0004EventHashChain },
+  { name: '0005-clinic-receipt-rule', class: Migration0005ClinicReceiptRule },
 ];

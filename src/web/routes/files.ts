@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
-import { Acknowledgement, FileEvent, ResultFile, WebUpload } from '../../db/entities';
+import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from '../../db/entities';
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
 import { PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
@@ -124,9 +124,10 @@ ${page < pages ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel=
     const id = parseId(c);
     const row = await em.findOne(ResultFile, { id });
     if (!row) return c.notFound();
-    const [events, acks, uploads, copies] = await Promise.all([
+    const [events, acks, foreign, uploads, copies] = await Promise.all([
       em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
       em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
+      em.find(ForeignAccess, { resultFileId: id }, { orderBy: { accessedAt: 'asc', id: 'asc' } }),
       em.find(WebUpload, { sha256: row.sha256 }, { orderBy: { uploadedAt: 'asc' } }),
       em.find(ResultFile, { sha256: row.sha256, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 50 }),
     ]);
@@ -183,7 +184,13 @@ ${copies.length ? html`<dt>Same content</dt><dd>${copies.map((f, i) => html`${i 
     )}</ol></section>
 ${acks.length
   ? html`<section class="card"><h2>Fetches by the clinic</h2><table><thead><tr><th>When</th><th>From</th><th>Request</th><th>Status</th></tr></thead><tbody>
-${acks.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
+${acks.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}${a.remoteUser ? html` <span class="small">(user ${a.remoteUser})</span>` : ''}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
+  : ''}
+${foreign.length
+  ? html`<section class="card" id="foreign"><h2>Fetches that did not count</h2>
+<p class="muted small">Downloaded, but not from an address or by a user that the clinic folder's receipt rule allows: kept as evidence, not an acknowledgement.</p>
+<table><thead><tr><th>When</th><th>From</th><th>User</th><th>Why it did not count</th><th>Request</th><th>Status</th></tr></thead><tbody>
+${foreign.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}</td><td>${a.remoteUser ?? ''}</td><td class="small">${a.reason}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
   : ''}
 ${row.archivePath
   ? html`<section class="card"><h2>The PDF</h2><p><a href="/files/${row.id}/pdf" target="_blank" rel="noopener">Open in a new tab</a></p>

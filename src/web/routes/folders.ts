@@ -1,12 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
+import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../acklog/clinic-rule';
 import { RemoteFolder } from '../../db/entities';
 import type { IRemoteFolder } from '../../db/entities/remote-folder';
 import { loadRemoteFolders } from '../../folders/load-folders';
+import { NO_RULE, receiptRulesByFolder, setReceiptRule } from '../../folders/receipt-rules';
 import { parseRemoteFolderCsv, type RemoteFolderRow } from '../../folders/remote-folder-csv';
 import { retryWaitingFiles } from '../../folders/retry-waiting';
-import type { BaseEnv } from '../context';
+import { signedIn, type BaseEnv } from '../context';
 import { html, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 
@@ -16,6 +18,8 @@ export interface FolderRouteDeps {
 }
 
 const HEADER = 'base_path,folder,folder_tag,label';
+/** The export always has the receipt rule columns; an import without them keeps the stored rules. */
+const EXPORT_HEADER = `${HEADER},allowed_clients,allowed_users`;
 
 function csvField(value: string): string {
   // Quote always; a leading = + - @ is prefixed so a spreadsheet opening the export does not run it as a formula.
@@ -23,8 +27,13 @@ function csvField(value: string): string {
   return `"${safe.replace(/"/g, '""')}"`;
 }
 
-export function toCsv(rows: readonly RemoteFolderRow[]): string {
-  return `${HEADER}\n${rows.map((r) => [r.basePath, r.folder, r.folderTag, r.label].map(csvField).join(',')).join('\n')}\n`;
+/** The table as CSV, each row with its clinic folder's receipt rule (entries separated by spaces). */
+export function toCsv(rows: readonly RemoteFolderRow[], rules: ReadonlyMap<string, ReceiptRuleLists> = new Map()): string {
+  const line = (r: RemoteFolderRow) => {
+    const rule = rules.get(clinicFolderOf(r)) ?? NO_RULE;
+    return [r.basePath, r.folder, r.folderTag, r.label, rule.allowedClients.join(' '), rule.allowedUsers.join(' ')].map(csvField).join(',');
+  };
+  return `${EXPORT_HEADER}\n${rows.map(line).join('\n')}\n`;
 }
 
 /** One row checked by the CSV importer's own rules, so the form and the import can never disagree. */
@@ -32,17 +41,58 @@ function checkRow(row: RemoteFolderRow): string[] {
   return parseRemoteFolderCsv(toCsv([row])).errors.map((e) => e.replace(/^Line \d+: /, ''));
 }
 
+/** The receipt rule fields of a form, checked; errors name the field and the bad entry. */
+/** The rule fields as typed (shown again on an error) or as stored (entries joined by spaces). */
+interface RuleText {
+  clients: string;
+  users: string;
+}
+
+function ruleText(rule: ReceiptRuleLists): RuleText {
+  return { clients: rule.allowedClients.join(' '), users: rule.allowedUsers.join(' ') };
+}
+
+function ruleFromForm(form: Record<string, unknown>): { lists: ReceiptRuleLists; typed: RuleText; problems: string[] } {
+  const text = (k: string) => (typeof form[k] === 'string' ? (form[k] as string).trim() : '');
+  const typed = { clients: text('allowedClients'), users: text('allowedUsers') };
+  const clients = parseAllowedClients(typed.clients);
+  const users = parseAllowedUsers(typed.users);
+  return {
+    lists: { allowedClients: clients.values, allowedUsers: users.values },
+    typed,
+    problems: [...clients.errors.map((e) => `Allowed clients: ${e}`), ...users.errors.map((e) => `Allowed users: ${e}`)],
+  };
+}
+
+function ruleCell(rule: ReceiptRuleLists | undefined): Html {
+  if (!rule) return html`<span class="muted">any fetch</span>`;
+  return html`${rule.allowedClients.length ? html`<div class="mono">${rule.allowedClients.join(' ')}</div>` : ''}${
+    rule.allowedUsers.length ? html`<div class="small">users: ${rule.allowedUsers.join(', ')}</div>` : ''
+  }`;
+}
+
 interface Preview {
   added: RemoteFolderRow[];
   changed: Array<{ row: RemoteFolderRow; from: string }>;
   unchanged: number;
   notInCsv: IRemoteFolder[];
+  rules: Array<{ clinicFolder: string; from: string; to: string }>;
 }
 
 /** What loading `rows` would do, computed without writing (loadRemoteFolders does the writing on confirm). */
-function preview(existing: IRemoteFolder[], rows: RemoteFolderRow[]): Preview {
+function preview(
+  existing: IRemoteFolder[],
+  rows: RemoteFolderRow[],
+  storedRules: ReadonlyMap<string, ReceiptRuleLists>,
+  csvRules: ReadonlyMap<string, ReceiptRuleLists> | undefined,
+): Preview {
   const byKey = new Map(existing.map((r) => [`${r.label}\u0000${r.folderTag}`, r]));
-  const out: Preview = { added: [], changed: [], unchanged: 0, notInCsv: [] };
+  const out: Preview = { added: [], changed: [], unchanged: 0, notInCsv: [], rules: [] };
+  for (const [clinicFolder, rule] of csvRules ?? []) {
+    const from = describeRule(storedRules.get(clinicFolder) ?? NO_RULE);
+    const to = describeRule(rule);
+    if (from !== to) out.rules.push({ clinicFolder, from, to });
+  }
   const seen = new Set<string>();
   for (const row of rows) {
     const key = `${row.label}\u0000${row.folderTag}`;
@@ -61,13 +111,42 @@ function rowFromForm(form: Record<string, unknown>): RemoteFolderRow {
   return { label: s('label'), folderTag: s('folderTag'), folder: s('folder'), basePath: s('basePath') };
 }
 
-function folderForm(c: Context<BaseEnv>, action: string, row: RemoteFolderRow, submit: string): Html {
+/**
+ * `rule` is what the receipt rule fields hold. On the edit page, `stored` is the rule of the clinic folder `ruleOf`
+ * as it was shown: if the folder is changed and the rule fields are not, the other folder's own rule is kept.
+ */
+function folderForm(
+  c: Context<BaseEnv>,
+  action: string,
+  row: RemoteFolderRow,
+  submit: string,
+  rule: RuleText,
+  stored?: { ruleOf: string; shown: RuleText },
+): Html {
   return html`<form method="post" action="${action}" class="filters">${csrfField(c)}
 <label>Label<input type="text" name="label" value="${row.label}" required size="6"></label>
 <label>Folder tag (hint)<input type="text" name="folderTag" value="${row.folderTag}" required size="8"></label>
 <label>Folder<input type="text" name="folder" value="${row.folder}" required></label>
 <label>Base path<input type="text" name="basePath" value="${row.basePath}" size="14"></label>
-<button class="primary" type="submit">${submit}</button></form>`;
+<label>Allowed clients (optional: addresses or ranges)<input type="text" name="allowedClients" value="${rule.clients}" size="30" placeholder="e.g. 10.20.0.0/16 2001:db8:5::/48"></label>
+<label>Allowed users (optional: web server logins)<input type="text" name="allowedUsers" value="${rule.users}" size="20" placeholder="e.g. digawana"></label>
+${stored === undefined
+  ? ''
+  : html`<input type="hidden" name="ruleOf" value="${stored.ruleOf}"><input type="hidden" name="shownClients" value="${stored.shown.clients}"><input type="hidden" name="shownUsers" value="${stored.shown.users}">`}
+<button class="primary" type="submit">${submit}</button></form>
+<p class="muted small">Receipt rule: when a clinic folder lists allowed clients or users, a download of its files counts as receipt only
+from one of those addresses <em>or</em> by one of those users; other downloads are kept as evidence but do not count.
+Leave both empty to count any download. The rule belongs to the folder: every row naming the same folder shares it.</p>`;
+}
+
+/** Who else shares a folder's rule, for the messages. */
+async function rowsOfFolder(em: EntityManager, clinicFolder: string): Promise<string[]> {
+  const rows = await em.find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
+  return rows.filter((r) => clinicFolderOf(r) === clinicFolder).map((r) => `${r.label} ${r.folderTag}`);
+}
+
+async function ruleMessage(em: EntityManager, clinicFolder: string, rule: ReceiptRuleLists): Promise<string> {
+  return ` Receipt rule of ${clinicFolder} (shared by ${(await rowsOfFolder(em, clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
 }
 
 /** Admin-only (guarded where mounted): the remote-folder table, by hand or by CSV. */
@@ -81,22 +160,23 @@ export function createFolderRoutes(deps: FolderRouteDeps) {
     return signalled || failed ? ` Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} unreachable)` : ''}.` : '';
   };
 
-  const listPage = async (c: Context<BaseEnv>, message?: Html, status?: 200 | 400 | 409) => {
+  const listPage = async (c: Context<BaseEnv>, message?: Html, status?: 200 | 400 | 409, addForm?: { row: RemoteFolderRow; rule: RuleText }) => {
     const rows = await c.get('em').find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
+    const rules = await receiptRulesByFolder(c.get('em'));
     return deps.renderPage(c, {
       title: 'Remote folders',
       nav: 'folders',
       status,
       body: html`<h1>Remote folders</h1>${message ?? ''}
 <p class="muted">Files of identifier style <em>label</em> whose hint is <em>folder tag</em> go to <em>base path/folder</em> on the clinic server.</p>
-<div class="card"><h2>Add a folder</h2>${folderForm(c, '/folders', { label: '', folderTag: '', folder: '', basePath: '' }, 'Add')}</div>
+<div class="card"><h2>Add a folder</h2>${folderForm(c, '/folders', addForm?.row ?? { label: '', folderTag: '', folder: '', basePath: '' }, 'Add', addForm?.rule ?? ruleText(NO_RULE))}</div>
 <div class="card"><h2>Import a CSV</h2>
 <form method="post" action="/folders/import" enctype="multipart/form-data" class="filters">${csrfField(c)}
-<label>CSV file (${HEADER})<input type="file" name="csv" accept=".csv,text/csv" required></label><button class="secondary" type="submit">Preview</button></form>
+<label>CSV file (${HEADER}; optional allowed_clients,allowed_users)<input type="file" name="csv" accept=".csv,text/csv" required></label><button class="secondary" type="submit">Preview</button></form>
 <p><a href="/folders/export.csv">Export the table as CSV</a></p></div>
-<table><thead><tr><th>Label</th><th>Folder tag</th><th>Folder</th><th>Base path</th><th>Changed</th><th></th></tr></thead><tbody>
+<table><thead><tr><th>Label</th><th>Folder tag</th><th>Folder</th><th>Base path</th><th>Receipt counts from</th><th>Changed</th><th></th></tr></thead><tbody>
 ${rows.map(
-  (r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${r.folder}</td><td class="mono">${r.basePath}</td>
+  (r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${r.folder}</td><td class="mono">${r.basePath}</td><td>${ruleCell(rules.get(clinicFolderOf(r)))}</td>
 <td class="small">${r.updatedAt.toISOString().slice(0, 10)}</td><td><a href="/folders/${r.id}">Edit</a></td></tr>`,
 )}</tbody></table>`,
     });
@@ -106,20 +186,29 @@ ${rows.map(
 
   app.post('/', async (c) => {
     const em = c.get('em');
-    const row = rowFromForm(await c.req.parseBody());
-    const problems = checkRow(row);
-    if (problems.length) return listPage(c, flash('bad', problems.join(' ')), 400);
+    const form = await c.req.parseBody();
+    const row = rowFromForm(form);
+    const rule = ruleFromForm(form);
+    const problems = [...checkRow(row), ...rule.problems];
+    if (problems.length) return listPage(c, flash('bad', problems.join(' ')), 400, { row, rule: rule.typed });
     if (await em.count(RemoteFolder, { label: row.label, folderTag: row.folderTag })) {
-      return listPage(c, flash('bad', `${row.label} ${row.folderTag} is already mapped; edit that row instead.`), 409);
+      return listPage(c, flash('bad', `${row.label} ${row.folderTag} is already mapped; edit that row instead.`), 409, { row, rule: rule.typed });
     }
-    em.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath } as never);
-    await em.flush();
-    return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${row.basePath}/${row.folder}.${await wakeWaiting(em)}`));
+    const clinicFolder = clinicFolderOf(row);
+    await em.transactional(async (tx) => {
+      tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath } as never);
+      await tx.flush();
+      // Empty fields here keep the folder's rule (set on another row); clearing it is done on the edit page.
+      if (rule.lists.allowedClients.length || rule.lists.allowedUsers.length) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
+    });
+    const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder);
+    const ruleNote = stored ? await ruleMessage(em, clinicFolder, stored) : '';
+    return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${row.basePath}/${row.folder}.${ruleNote}${await wakeWaiting(em)}`));
   });
 
   app.get('/export.csv', async (c) => {
     const rows = await c.get('em').find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
-    return c.body(toCsv(rows), 200, {
+    return c.body(toCsv(rows, await receiptRulesByFolder(c.get('em'))), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
       'Content-Disposition': 'attachment; filename="remote_folders.csv"',
       'Cache-Control': 'private, no-store',
@@ -127,13 +216,18 @@ ${rows.map(
   });
 
   app.get('/:id{[0-9]+}', async (c) => {
-    const row = await c.get('em').findOne(RemoteFolder, { id: Number(c.req.param('id')) });
+    const em = c.get('em');
+    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')) });
     if (!row) return c.notFound();
+    const clinicFolder = clinicFolderOf(row);
+    const rule = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
+    const sharing = (await rowsOfFolder(em, clinicFolder)).filter((r) => r !== `${row.label} ${row.folderTag}`);
     return deps.renderPage(c, {
       title: 'Edit remote folder',
       nav: 'folders',
       body: html`<p><a href="/folders">← Remote folders</a></p><h1>Edit ${row.label} ${row.folderTag}</h1>
-${folderForm(c, `/folders/${row.id}`, row, 'Save')}`,
+${sharing.length ? html`<p class="muted">The receipt rule below belongs to ${clinicFolder}, and is shared with ${sharing.join(', ')}.</p>` : ''}
+${folderForm(c, `/folders/${row.id}`, row, 'Save', ruleText(rule), { ruleOf: clinicFolder, shown: ruleText(rule) })}`,
     });
   });
 
@@ -141,21 +235,34 @@ ${folderForm(c, `/folders/${row.id}`, row, 'Save')}`,
     const em = c.get('em');
     const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')) });
     if (!row) return c.notFound();
-    const next = rowFromForm(await c.req.parseBody());
-    const problems = checkRow(next);
+    const form = await c.req.parseBody();
+    const next = rowFromForm(form);
+    const rule = ruleFromForm(form);
+    const problems = [...checkRow(next), ...rule.problems];
     const clash = await em.findOne(RemoteFolder, { label: next.label, folderTag: next.folderTag, id: { $ne: row.id } });
+    const ruleOf = typeof form.ruleOf === 'string' ? form.ruleOf : clinicFolderOf(row);
+    const shownText = { clients: String(form.shownClients ?? ''), users: String(form.shownUsers ?? '') };
     if (problems.length || clash) {
       return deps.renderPage(c, {
         title: 'Edit remote folder',
         nav: 'folders',
         status: 400,
         body: html`<p><a href="/folders">← Remote folders</a></p><h1>Edit ${row.label} ${row.folderTag}</h1>
-${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by another row.` : problems.join(' '))}${folderForm(c, `/folders/${row.id}`, next, 'Save')}`,
+${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by another row.` : problems.join(' '))}${folderForm(c, `/folders/${row.id}`, next, 'Save', rule.typed, { ruleOf, shown: shownText })}`,
       });
     }
-    em.assign(row, next);
-    await em.flush();
-    return listPage(c, flash('ok', `Saved ${row.label} ${row.folderTag} → ${row.basePath}/${row.folder}.${await wakeWaiting(em)}`));
+    const clinicFolder = clinicFolderOf(next);
+    const shown = { allowedClients: parseAllowedClients(shownText.clients).values, allowedUsers: parseAllowedUsers(shownText.users).values };
+    // Moved to another folder with the rule fields untouched: that folder keeps its own rule.
+    const applyRule = clinicFolder === ruleOf || describeRule(shown) !== describeRule(rule.lists);
+    await em.transactional(async (tx) => {
+      const mine = await tx.findOneOrFail(RemoteFolder, { id: row.id });
+      tx.assign(mine, { label: next.label, folderTag: next.folderTag, folder: next.folder, basePath: next.basePath });
+      await tx.flush();
+      if (applyRule) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
+    });
+    const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
+    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${next.basePath}/${next.folder}.${await ruleMessage(em, clinicFolder, stored)}${await wakeWaiting(em)}`));
   });
 
   /** Step one of an import: parse and show what would change. Nothing is written. */
@@ -165,7 +272,7 @@ ${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by ano
     const text = file instanceof File ? await file.text() : typeof form.text === 'string' ? form.text : '';
     const report = parseRemoteFolderCsv(text);
     const existing = await c.get('em').find(RemoteFolder, {});
-    const p = preview(existing, report.rows);
+    const p = preview(existing, report.rows, await receiptRulesByFolder(c.get('em')), report.rules);
     const blocked = report.errors.length > 0 || report.rows.length === 0;
     return deps.renderPage(c, {
       title: 'Import preview',
@@ -177,6 +284,11 @@ ${report.warnings.length ? flash('warn', html`<strong>Look at these first</stron
 <p>${p.added.length} to add, ${p.changed.length} to change, ${p.unchanged} unchanged; ${p.notInCsv.length} row(s) in the table that the CSV does not list are kept.</p>
 ${p.added.length ? html`<h2>To add</h2><table><tbody>${p.added.map((r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${r.basePath}/${r.folder}</td></tr>`)}</tbody></table>` : ''}
 ${p.changed.length ? html`<h2>To change</h2><table><tbody>${p.changed.map((x) => html`<tr><td>${x.row.label}</td><td>${x.row.folderTag}</td><td>${x.from} → ${x.row.basePath}/${x.row.folder}</td></tr>`)}</tbody></table>` : ''}
+${report.rules
+  ? p.rules.length
+    ? html`<h2>Receipt rules to change</h2><table><tbody>${p.rules.map((r) => html`<tr><td>${r.clinicFolder}</td><td>${r.from} → ${r.to}</td></tr>`)}</tbody></table>`
+    : html`<p>No receipt rule changes.</p>`
+  : html`<p class="muted">The CSV has no allowed_clients / allowed_users columns: every clinic folder keeps its receipt rule.</p>`}
 ${blocked
   ? ''
   : html`<form method="post" action="/folders/import/apply">${csrfField(c)}<textarea name="text" hidden>${text}</textarea>
@@ -190,10 +302,11 @@ ${blocked
     const form = await c.req.parseBody();
     const report = parseRemoteFolderCsv(typeof form.text === 'string' ? form.text : '');
     if (report.errors.length || !report.rows.length) return listPage(c, flash('bad', 'The CSV was not imported: it has errors. Preview it again.'), 400);
-    const s = await loadRemoteFolders(em, report.rows);
+    const s = await loadRemoteFolders(em, report.rows, report.rules, signedIn(c).user.username);
+    const rules = report.rules ? ` ${s.rulesChanged.length} receipt rule(s) changed.` : '';
     return listPage(
       c,
-      flash('ok', `Imported: ${s.added} added, ${s.changed.length} changed, ${s.unchanged} unchanged, ${s.notInCsv} kept that the CSV does not list.${await wakeWaiting(em)}`),
+      flash('ok', `Imported: ${s.added} added, ${s.changed.length} changed, ${s.unchanged} unchanged, ${s.notInCsv} kept that the CSV does not list.${rules}${await wakeWaiting(em)}`),
     );
   });
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
-import { Acknowledgement, LogScanRun, ResultFile } from '../../db/entities';
+import { Acknowledgement, ForeignAccess, LogScanRun, ResultFile } from '../../db/entities';
 import type { FileState } from '../../domain/file-state';
 import type { BaseEnv } from '../context';
 import { bytes, html, query, when, type Html } from '../views/html';
@@ -37,22 +37,24 @@ function notes(list: string[] | null | undefined): Html | string {
 }
 
 /**
- * What the clinics fetched, as the access-log scan saw it: recent fetches of our files, fetches of files we have no
- * delivery for, each scan run with its counters, and files sent long ago that nobody has fetched.
+ * What the clinics fetched, as the access-log scan saw it: recent fetches of our files, fetches that a clinic folder's
+ * receipt rule did not accept, fetches of files we have no delivery for, each scan run with its counters, and files
+ * sent long ago that nobody has fetched.
  */
 export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
   const app = new Hono<BaseEnv>();
   app.get('/', async (c) => {
     const em = c.get('em');
     const days = parseDays(c.req.query('days'));
-    const [fetches, unknown, runs, late, lateTotal] = await Promise.all([
+    const [fetches, unknown, foreign, runs, late, lateTotal] = await Promise.all([
       em.find(Acknowledgement, { resultFileId: { $ne: null } }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }),
       em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }),
+      em.find(ForeignAccess, {}, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }),
       em.find(LogScanRun, {}, { orderBy: { startedAt: 'desc', id: 'desc' }, limit: 20 }),
       em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) } }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),
       countUnacknowledgedAfter(em, days),
     ]);
-    const ids = [...new Set(fetches.map((a) => a.resultFileId!))];
+    const ids = [...new Set([...fetches.map((a) => a.resultFileId!), ...foreign.map((a) => a.resultFileId)])];
     const files = new Map(
       (ids.length ? await em.find(ResultFile, { id: { $in: ids } }, { fields: ['id', 'fileName', 'clinicFolder'] }) : []).map((f) => [f.id, f]),
     );
@@ -81,6 +83,19 @@ ${fetches.length
   : html`<tr><td colspan="6" class="muted">No fetches recorded yet.</td></tr>`}
 </tbody></table></section>
 
+<section class="card" id="foreign"><h2>Fetches that did not count: not from the clinic</h2>
+<p class="muted small">These files were downloaded, but not from an address or by a user that their clinic folder's receipt rule allows
+(set on the Remote folders page), so they are not acknowledged by it. Kept as evidence: someone other than the clinic may have the result.</p>
+<table><thead><tr><th>When</th><th>File</th><th>From</th><th>User</th><th>Why it did not count</th><th>Status</th></tr></thead><tbody>
+${foreign.length
+  ? foreign.map((a) => {
+      const f = files.get(a.resultFileId);
+      return html`<tr><td class="small">${when(a.accessedAt)}</td><td><a href="/files/${a.resultFileId}">${f?.fileName ?? `file #${a.resultFileId}`}</a></td>
+<td class="mono">${a.client}</td><td>${a.remoteUser ?? ''}</td><td class="small">${a.reason}</td><td>${a.status ?? ''}</td></tr>`;
+    })
+  : html`<tr><td colspan="6" class="muted">None.</td></tr>`}
+</tbody></table></section>
+
 <section class="card" id="unknown"><h2>Fetches of files we did not send</h2>
 <p class="muted small">The log shows these paths fetched, but no delivery of ours matches them. Kept as evidence; usually harmless (an old file, or a path typed by hand).</p>
 <table><thead><tr><th>When</th><th>Path</th><th>From</th><th>Request</th><th>Status</th></tr></thead><tbody>
@@ -92,14 +107,14 @@ ${unknown.length
 </tbody></table></section>
 
 <section class="card" id="scans"><h2>Log scans</h2>
-<table><thead><tr><th>Started</th><th>Source</th><th class="num">Bytes</th><th class="num">Lines</th><th class="num">Hits</th><th class="num">Acknowledged</th><th class="num">Unknown</th><th class="num">Parse errors</th><th class="num">Took</th><th>Notes</th></tr></thead><tbody>
+<table><thead><tr><th>Started</th><th>Source</th><th class="num">Bytes</th><th class="num">Lines</th><th class="num">Hits</th><th class="num">Acknowledged</th><th class="num">Unknown</th><th class="num">Not the clinic</th><th class="num">Parse errors</th><th class="num">Took</th><th>Notes</th></tr></thead><tbody>
 ${runs.length
   ? runs.map(
       (r) => html`<tr><td class="small">${when(r.startedAt)}${r.finishedAt ? '' : html` <span class="tone-wait">(running or stopped)</span>`}</td><td class="mono">${r.source}</td>
 <td class="num">${bytes(r.bytesRead)}</td><td class="num">${r.linesRead}</td><td class="num">${r.hits}</td><td class="num">${r.acknowledged}</td>
-<td class="num">${r.unknownHits}</td><td class="num${r.parseErrors ? ' tone-bad' : ''}">${r.parseErrors}</td><td class="num">${duration(r.durationMs)}</td><td class="small">${notes(r.notes)}</td></tr>`,
+<td class="num">${r.unknownHits}</td><td class="num${r.foreignHits ? ' tone-wait' : ''}">${r.foreignHits}</td><td class="num${r.parseErrors ? ' tone-bad' : ''}">${r.parseErrors}</td><td class="num">${duration(r.durationMs)}</td><td class="small">${notes(r.notes)}</td></tr>`,
     )
-  : html`<tr><td colspan="10" class="muted">No scan has run yet. Scans need an access log (GETRESULTS_ACCESS_LOG) and a running worker.</td></tr>`}
+  : html`<tr><td colspan="11" class="muted">No scan has run yet. Scans need an access log (GETRESULTS_ACCESS_LOG) and a running worker.</td></tr>`}
 </tbody></table></section>
 <p class="muted small"><a href="/files${query({ state: 'UNACKNOWLEDGED' })}">All files not picked up</a></p>`;
     return deps.renderPage(c, { title: 'Receipts', nav: 'receipts', body });
