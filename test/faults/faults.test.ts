@@ -19,11 +19,11 @@ import {
 /**
  * Each test drives a fresh batch of valid PDFs for many clinics through the real stack (worker and watcher as separate
  * processes) while one fault is injected, then checks that every file reached its clinic exactly once, intact, archived,
- * with a complete trail. FAULT_SEED replays a run; FAULT_BATCH_SIZE changes the batch: 50 per fault by default (350 files in all, which keeps the suite near 6 minutes
- * on 2 shared cores); FAULT_BATCH_SIZE=300 drives 300 per fault.
+ * with a complete trail. FAULT_SEED replays a run; FAULT_BATCH_SIZE changes the batch (300 files per fault by default,
+ * 2,100 in all: about 8 minutes on 2 shared cores).
  */
 const SEED = Number(process.env.FAULT_SEED ?? 20260101);
-const BATCH_SIZE = Number(process.env.FAULT_BATCH_SIZE ?? 50);
+const BATCH_SIZE = Number(process.env.FAULT_BATCH_SIZE ?? 300);
 const TEST_TIMEOUT = 360_000;
 
 let fault: FaultStack;
@@ -45,40 +45,77 @@ function newBatch(): { files: BatchFile[]; random: () => number } {
   return { files: makeBatch({ batch: batchNumber, count: BATCH_SIZE, seed: SEED + batchNumber }), random: seededRandom(SEED * 31 + batchNumber) };
 }
 
-async function deliveredCount(files: BatchFile[]): Promise<number> {
+/** Files of the batch whose transfer to server B has completed (SENT, or already archived). */
+async function sentCount(files: BatchFile[]): Promise<number> {
   const { rows } = await stack.pg.query<{ n: string }>(
-    `select count(*) as n from result_file where file_name = any($1::text[]) and state = 'AWAITING_ACK'`,
+    `select count(*) as n from result_file where file_name = any($1::text[]) and state in ('SENT', 'AWAITING_ACK')`,
     [files.map((f) => f.name)],
   );
   return Number(rows[0]!.n);
 }
 
-/** Waits until at least `target` files of the batch are through (the "random moment" is a point in the batch's progress). */
+/** Waits until at least `target` files of the batch are at server B (the "random moment" is a point in the batch's progress). */
 async function progressed(files: BatchFile[], target: number, timeoutMs = 180_000): Promise<void> {
-  await waitFor(`${target} of ${files.length} files to be delivered`, async () => (await deliveredCount(files)) >= target, {
+  await waitFor(`${target} of ${files.length} files to be sent`, async () => (await sentCount(files)) >= target, {
     timeoutMs,
     intervalMs: 50,
   });
 }
 
-/** Waits until some not-yet-delivered file's transfer has failed `attempts - 1` times (several retry intervals passed). */
+/**
+ * Waits until some not-yet-delivered file's transfer has failed `attempts - 1` times (several retry intervals passed).
+ * On timeout the error says what the first waiting files were doing, so a hang can be told from a slow drain.
+ */
 async function transferRetried(files: BatchFile[], attempts: number): Promise<number> {
-  return waitFor(
-    `a transfer to be on attempt ${attempts}`,
-    async () => {
-      const { rows } = await stack.pg.query<{ workflow_id: string }>(
-        `select workflow_id from result_file where file_name = any($1::text[]) and state not in ('AWAITING_ACK') order by id limit 5`,
-        [files.map((f) => f.name)],
-      );
-      for (const row of rows) {
-        const description = await stack.temporalClient.workflow.getHandle(row.workflow_id).describe();
-        const attempt = Math.max(0, ...(description.raw.pendingActivities ?? []).map((a) => a.attempt ?? 0));
-        if (attempt >= attempts) return attempt;
-      }
-      return undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 500 },
+  let last = 'no file was waiting';
+  try {
+    return await waitFor(
+      `a transfer to be on attempt ${attempts}`,
+      async () => {
+        const { rows } = await stack.pg.query<{ workflow_id: string; state: string }>(
+          `select workflow_id, state from result_file where file_name = any($1::text[]) and state not in ('SENT', 'AWAITING_ACK') order by id limit 5`,
+          [files.map((f) => f.name)],
+        );
+        const seen: string[] = [];
+        for (const row of rows) {
+          const description = await stack.temporalClient.workflow.getHandle(row.workflow_id).describe();
+          const pending = description.raw.pendingActivities ?? [];
+          let tail = '';
+          if (!pending.length) {
+            const history = await stack.temporalClient.workflow.getHandle(row.workflow_id).fetchHistory();
+            tail = (history.events ?? []).slice(-4).map((e) => String(e.eventType)).join('>');
+          }
+          seen.push(`${row.state}[${pending.map((a) => `${a.activityType?.name}#${a.attempt}`).join(',') || `no activity; history ends ${tail}`}]`);
+          const attempt = Math.max(0, ...pending.map((a) => a.attempt ?? 0));
+          if (attempt >= attempts) return attempt;
+        }
+        last = seen.join(' ') || last;
+        return undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; worker exit=${fault.worker.process.exitCode}; waiting files: ${last}`);
+  }
+}
+
+/**
+ * A fault that stops transfers must meet files that still need one: a quarter of the batch goes first, the rest is
+ * dropped once the fault is on (the pipeline is fast enough to have sent everything dropped before it otherwise).
+ */
+function splitAroundFault(files: BatchFile[]): { before: BatchFile[]; during: BatchFile[] } {
+  const quarter = Math.max(2, Math.floor(files.length / 4));
+  return { before: files.slice(0, quarter), during: files.slice(quarter) };
+}
+
+/** Files of the batch that have been TRANSFER_BLOCKED at least once. */
+async function blockedCount(files: BatchFile[]): Promise<number> {
+  const { rows } = await stack.pg.query<{ n: string }>(
+    `select count(distinct f.id) as n from result_file f join file_event e on e.result_file_id = f.id
+     where f.file_name = any($1::text[]) and e.type = 'TRANSFER_BLOCKED'`,
+    [files.map((f) => f.name)],
   );
+  return Number(rows[0]!.n);
 }
 
 async function finish(name: string, files: BatchFile[], startedAt: number, options: { allowBlocked?: boolean; extra?: string } = {}) {
@@ -109,10 +146,12 @@ describe(`fault injection: batches of ${BATCH_SIZE} PDFs through the real stack`
     'sshd stopped for several retry intervals, then started again',
     async () => {
       const { files } = newBatch();
+      const { before, during } = splitAroundFault(files);
       const startedAt = Date.now();
-      await dropBatch(stack.uploadDir, files);
-      await progressed(files, Math.floor(files.length * 0.2));
+      await dropBatch(stack.uploadDir, before);
+      await progressed(files, Math.ceil(before.length / 2));
       await stack.sshd.stop();
+      await dropBatch(stack.uploadDir, during);
       const attempt = await transferRetried(files, 5); // 1 + 2 + 4 + 8 s of backoff at least
       await stack.sshd.start();
       await finish('sshd-down', files, startedAt, { extra: `attempts_while_down=${attempt}` });
@@ -124,30 +163,22 @@ describe(`fault injection: batches of ${BATCH_SIZE} PDFs through the real stack`
     'sshd refusing logins for a while (authorized_keys emptied, then restored): TRANSFER_BLOCKED, resumed by itself',
     async () => {
       const { files } = newBatch();
+      const { before, during } = splitAroundFault(files);
       const keys = readFileSync(stack.sshd.authorizedKeysFile, 'utf8');
       const startedAt = Date.now();
-      await dropBatch(stack.uploadDir, files);
-      await progressed(files, Math.floor(files.length * 0.2));
+      await dropBatch(stack.uploadDir, before);
+      await progressed(files, Math.ceil(before.length / 2));
       writeFileSync(stack.sshd.authorizedKeysFile, '');
       // Logins already made stay valid; a restart of server B drops them, so the next transfers must log in again.
       await stack.sshd.stop();
       await stack.sshd.start();
-      await waitFor('transfers to be blocked by the refused login', async () => {
-        const { rows } = await stack.pg.query<{ n: string }>(
-          `select count(*) as n from result_file where file_name = any($1::text[]) and state = 'TRANSFER_BLOCKED'`,
-          [files.map((f) => f.name)],
-        );
-        return Number(rows[0]!.n) >= 5;
-      }, { timeoutMs: 120_000, intervalMs: 200 });
+      await dropBatch(stack.uploadDir, during);
+      await waitFor('transfers to be blocked by the refused login', async () => (await blockedCount(files)) >= 5, { timeoutMs: 120_000, intervalMs: 200 });
       writeFileSync(stack.sshd.authorizedKeysFile, keys);
       // No `getresults retry`: GETRESULTS_BLOCKED_RETRY=5s in this stack, so the blocked files try again by themselves.
       // (With the production default of 15m an operator would run `getresults retry` after fixing the key.)
-      const { rows } = await stack.pg.query<{ n: string }>(
-        `select count(distinct f.id) as n from result_file f join file_event e on e.result_file_id = f.id
-         where f.file_name = any($1::text[]) and e.type = 'TRANSFER_BLOCKED'`,
-        [files.map((f) => f.name)],
-      );
-      await finish('ssh-login-refused', files, startedAt, { allowBlocked: true, extra: `blocked_files=${rows[0]!.n} human=none(blocked_retry=5s)` });
+      const blocked = await blockedCount(files);
+      await finish('ssh-login-refused', files, startedAt, { allowBlocked: true, extra: `blocked_files=${blocked} human=none(blocked_retry=5s)` });
     },
     TEST_TIMEOUT,
   );
@@ -215,12 +246,14 @@ describe(`fault injection: batches of ${BATCH_SIZE} PDFs through the real stack`
     'destination not writable for a while (clinic folders immutable, or the base folder replaced by a file)',
     async () => {
       const { files } = newBatch();
+      const { before, during } = splitAroundFault(files);
       const startedAt = Date.now();
-      await dropBatch(stack.uploadDir, files);
-      await progressed(files, Math.floor(files.length * 0.2));
+      await dropBatch(stack.uploadDir, before);
+      await progressed(files, Math.ceil(before.length / 2));
       const how = await blockRemote(stack);
       let attempt: number;
       try {
+        await dropBatch(stack.uploadDir, during);
         attempt = await transferRetried(files, 4);
       } finally {
         await unblockRemote(stack);
