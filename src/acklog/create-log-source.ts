@@ -1,5 +1,6 @@
 import type { Config } from '../config/config';
 import { SshConnectionPool } from '../transfer/ssh-connection-pool';
+import { sshConnectionOptionsFor } from '../transfer/ssh-target';
 import { compileLogFormat } from './log-format';
 import { LocalLogSource, SftpLogSource, type LogSource } from './log-source';
 
@@ -13,14 +14,6 @@ export function createLogSource(config: Config): LogSource | undefined {
   if (target.kind !== 'sftp') {
     throw new Error('GETRESULTS_ACCESS_LOG=sftp:... reads the log on server B, so GETRESULTS_DESTINATION must be an sftp:// destination.');
   }
-  const pool = new SshConnectionPool({
-    host: target.host,
-    port: target.port,
-    username: target.username,
-    privateKeyFile: target.privateKeyFile,
-    knownHostsFile: target.knownHostsFile,
-    pinnedFingerprint: target.pinnedFingerprint,
-    size: 1,
-  });
+  const pool = new SshConnectionPool({ ...sshConnectionOptionsFor(target), size: 1 });
   return new SftpLogSource(pool, `sftp://${target.host}:${target.port}${location.slice('sftp:'.length)}`);
 }

@@ -17,6 +17,8 @@ export interface SftpTarget {
   username: string;
   basePath: string;
   privateKeyFile: string;
+  /** File holding the private key's passphrase (read at each connect, never logged); unset for an unencrypted key. */
+  passphraseFile?: string;
   knownHostsFile?: string;
   pinnedFingerprint?: string;
   poolSize: number;
@@ -86,6 +88,10 @@ const envSchema = z.object({
     .optional()
     .describe('sftp://user@host[:port]/remote/root, or a local folder (default DATA/destination).'),
   GETRESULTS_SSH_KEY_FILE: z.string().optional().describe('Private key for the SFTP destination (required with sftp://).'),
+  GETRESULTS_SSH_KEY_PASSPHRASE_FILE: z
+    .string()
+    .optional()
+    .describe('File holding the passphrase of GETRESULTS_SSH_KEY_FILE, when the key is encrypted (mode 600; never logged).'),
   GETRESULTS_SSH_KNOWN_HOSTS: z.string().optional().describe('known_hosts file holding server B\'s host key.'),
   GETRESULTS_SSH_HOST_FINGERPRINT: z.string().optional().describe('Pinned host key fingerprint, SHA256:... as ssh-keygen -lf prints.'),
   GETRESULTS_SSH_POOL_SIZE: z.coerce.number().int().min(1).max(32).default(2).describe('SSH connections kept open to server B.'),
@@ -190,6 +196,7 @@ function parseDestination(env: Env, dataDir: string): SftpTarget | LocalTarget {
     username: decodeURIComponent(url.username),
     basePath: decodeURIComponent(url.pathname) || '/',
     privateKeyFile: env.GETRESULTS_SSH_KEY_FILE,
+    passphraseFile: env.GETRESULTS_SSH_KEY_PASSPHRASE_FILE ? path.resolve(env.GETRESULTS_SSH_KEY_PASSPHRASE_FILE) : undefined,
     knownHostsFile: env.GETRESULTS_SSH_KNOWN_HOSTS,
     pinnedFingerprint: env.GETRESULTS_SSH_HOST_FINGERPRINT,
     poolSize: env.GETRESULTS_SSH_POOL_SIZE,

@@ -8,16 +8,9 @@ import { posix } from 'node:path';
 import { Stats, TransferOptions } from 'ssh2';
 import { conflictNameFor, DeliveryRequest, DeliveryResult, Destination, temporaryNameFor } from './destination';
 import { VerificationFailedError } from './errors';
-import { ExecResult, sftpCall, SshConnectionPool, SshSession } from './ssh-connection-pool';
+import { ExecResult, sftpCall, SshConnectionPool, type SshConnectionOptions, SshSession } from './ssh-connection-pool';
 
-export interface SftpDestinationOptions {
-  host: string;
-  port?: number;
-  username: string;
-  privateKeyFile: string;
-  passphrase?: string;
-  knownHostsFile?: string;
-  pinnedFingerprint?: string;
+export interface SftpDestinationOptions extends SshConnectionOptions {
   /** Remote root directory; must already exist (a missing root is a configuration error, not something to create). */
   basePath: string;
   /** SSH connections kept open. Default 2. */
@@ -28,7 +21,6 @@ export interface SftpDestinationOptions {
   useRemoteSha256sum?: boolean;
   /** fastPut requests in flight per file. Default 64; low values are catastrophically slow (1 gives ~1 MB/s). */
   uploadConcurrency?: number;
-  readyTimeoutMs?: number;
 }
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02), as ssh2 puts them on `err.code`. */
@@ -176,9 +168,11 @@ export class SftpDestination implements Destination {
       username: options.username,
       privateKeyFile: options.privateKeyFile,
       passphrase: options.passphrase,
+      passphraseFile: options.passphraseFile,
       knownHostsFile: options.knownHostsFile,
       pinnedFingerprint: options.pinnedFingerprint,
       readyTimeoutMs: options.readyTimeoutMs,
+      keepaliveIntervalMs: options.keepaliveIntervalMs,
       size: options.poolSize ?? 2,
       maxUsersPerConnection: options.maxDeliveriesPerConnection ?? 4,
     });

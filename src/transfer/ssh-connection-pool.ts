@@ -17,6 +17,11 @@ export interface SshConnectionOptions {
   /** Path to the private key; read at each connect so a replaced key file is picked up. Its contents are never logged. */
   privateKeyFile: string;
   passphrase?: string;
+  /**
+   * A file holding the passphrase instead (its content up to the first line break), read at each connect like the key
+   * so a rotated key and passphrase are picked up together. Never logged.
+   */
+  passphraseFile?: string;
   knownHostsFile?: string;
   pinnedFingerprint?: string;
   /** How long the TCP connect, key exchange and authentication may take. Default 20 s. */
@@ -328,6 +333,7 @@ export class SshConnectionPool {
     const privateKey = await readFile(this.options.privateKeyFile).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`Cannot read SSH private key file ${this.options.privateKeyFile} (${err.code ?? err.message})`);
     });
+    const passphrase = this.options.passphraseFile ? await readPassphrase(this.options.passphraseFile) : this.options.passphrase;
     let rejectedFingerprint: string | undefined;
     const preferredHostKeys = knownHostKeyAlgorithms({
       host: this.host,
@@ -339,7 +345,7 @@ export class SshConnectionPool {
       port: this.port,
       username: this.options.username,
       privateKey,
-      passphrase: this.options.passphrase,
+      passphrase,
       readyTimeout: this.options.readyTimeoutMs ?? 20_000,
       keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
@@ -461,4 +467,12 @@ function endConnection(connection: PooledConnection): Promise<void> {
     });
     connection.client.end();
   });
+}
+
+/** The first line of a passphrase file (editors and `echo` add a line break that is not part of the passphrase). */
+async function readPassphrase(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`Cannot read SSH key passphrase file ${file} (${err.code ?? err.message})`);
+  });
+  return text.split(/\r?\n/, 1)[0]!;
 }

@@ -9,6 +9,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { conflictNameFor, DeliveryRequest, temporaryNameFor } from '../../src/transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError, VerificationFailedError } from '../../src/transfer/errors';
+import { loadConfig } from '../../src/config/config';
+import { createDestination } from '../../src/transfer/create-destination';
 import { SftpDestination, SftpDestinationOptions } from '../../src/transfer/sftp-destination';
 import { SshConnectionPool } from '../../src/transfer/ssh-connection-pool';
 import { generateKeyPair, listTree, sha256OfBuffer, sha256OfFile, SshdHandle, startSshd } from '../harness/sshd';
@@ -284,6 +286,41 @@ describe('SftpDestination', () => {
       );
       expect(failure).toBeInstanceOf(Error);
       expect(failure?.message).not.toMatch(/wrong battery|PRIVATE KEY/);
+    } finally {
+      await writeFile(authorized, original);
+    }
+  });
+
+  it('reads the passphrase from the file GETRESULTS_SSH_KEY_PASSPHRASE_FILE names, through the configuration', async () => {
+    const protectedKey = await generateKeyPair(sshd.workDir, 'protected_key_2', 'tr0ub4dor & 3');
+    const passphraseFile = join(sshd.workDir, 'passphrase');
+    await writeFile(passphraseFile, 'tr0ub4dor & 3\n', { mode: 0o600 }); // as `echo` writes it
+    const authorized = sshd.authorizedKeysFile;
+    const original = await readFile(authorized, 'utf8');
+    await writeFile(authorized, `${original}${protectedKey.publicKeyLine}\n`);
+    try {
+      const config = loadConfig({
+        GETRESULTS_DATA_DIR: sshd.workDir,
+        GETRESULTS_DESTINATION: `sftp://${sshd.username}@${sshd.host}:${sshd.port}${sshd.remoteRoot}`,
+        GETRESULTS_SSH_KEY_FILE: protectedKey.privateKeyFile,
+        GETRESULTS_SSH_KEY_PASSPHRASE_FILE: passphraseFile,
+        GETRESULTS_SSH_KNOWN_HOSTS: sshd.knownHostsFile,
+      });
+      const dest = createDestination(config.destination) as SftpDestination;
+      openDestinations.push(dest);
+      const request = await localFile('y', { folder: 'passphrase-file', fileName: 'y.pdf' });
+      expect(await dest.deliver(request)).toMatchObject({ remotePath: 'passphrase-file/y.pdf' });
+
+      // Without the passphrase the encrypted key cannot be used, and the error says which key file, not its content.
+      const withoutPassphrase = loadConfig({
+        GETRESULTS_DATA_DIR: sshd.workDir,
+        GETRESULTS_DESTINATION: `sftp://${sshd.username}@${sshd.host}:${sshd.port}${sshd.remoteRoot}`,
+        GETRESULTS_SSH_KEY_FILE: protectedKey.privateKeyFile,
+        GETRESULTS_SSH_KNOWN_HOSTS: sshd.knownHostsFile,
+      });
+      const locked = createDestination(withoutPassphrase.destination) as SftpDestination;
+      openDestinations.push(locked);
+      await expect(locked.deliver(request)).rejects.toThrow(protectedKey.privateKeyFile);
     } finally {
       await writeFile(authorized, original);
     }
