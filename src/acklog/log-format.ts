@@ -90,6 +90,11 @@ export interface CompiledLogFormat {
    */
   locate(line: string): LineFields | null;
   /**
+   * {@link locate} for the line at [start, end) of a longer text (no newline inside): spans are offsets into `text`,
+   * so a scanner need not cut each line out of its chunk first.
+   */
+  locateIn(text: string, start: number, end: number): LineFields | null;
+  /**
    * The literal text right around the first field with one of the given roles (in preference order), so a byte
    * pre-filter can look for e.g. `" 200 ` without parsing. Undefined when the format has no such field.
    */
@@ -111,12 +116,13 @@ export function compileLogFormat(nameOrFormat: string): CompiledLogFormat {
   const tokens = tokenize(format);
   const extraDirectives: string[] = [];
   const steps = planSteps(tokens, extraDirectives);
-  const locate = compileLocate(steps, new LineFields(extraDirectives));
+  const locateIn = compileLocate(steps, new LineFields(extraDirectives));
   return {
     format,
     tokens,
-    parse: (line) => locate(line)?.toRecord() ?? null,
-    locate,
+    parse: (line) => locateIn(line, 0, line.length)?.toRecord() ?? null,
+    locate: (line) => locateIn(line, 0, line.length),
+    locateIn,
     fieldContext(roles) {
       for (const role of roles) {
         const i = tokens.findIndex((t) => t.kind === 'field' && t.role === role);
@@ -292,6 +298,17 @@ const DO_DURATION_US = 9;
 const DO_DURATION_S = 10;
 /** `%U%q`: one field split at `?`, as there is no separator to find between the two directives. */
 const DO_URL_WITH_QUERY = 11;
+/** Actions whose value is digits, or `-` for DO_BYTES. */
+const NUMERIC_ACTIONS: ReadonlySet<number> = new Set([
+  DO_STATUS,
+  DO_BYTES,
+  DO_TIME_SEC,
+  DO_TIME_MSEC,
+  DO_TIME_USEC,
+  DO_PORT,
+  DO_DURATION_US,
+  DO_DURATION_S,
+]);
 
 // Span slots of LineFields; generic directives get the slots after these.
 const S_CLIENT = 0;
@@ -424,8 +441,13 @@ function planSteps(tokens: readonly FormatToken[], extraDirectives: string[]): S
  * scanner that needs three fields of a line pays for three.
  */
 export class LineFields {
-  /** The line the spans point into. */
+  /** The text the spans point into: the line, or the chunk that holds it. */
   line = '';
+  /** [start, end) of the located line in `line`, CR of a CRLF excluded. */
+  lineStart = 0;
+  lineEnd = 0;
+  /** Counts located lines, so per-line caches know when a new line was located in the same text. */
+  generation = 0;
   /** Final status; 0 when the format logs none. */
   status = 0;
   bytes: number | null = null;
@@ -435,7 +457,7 @@ export class LineFields {
   /** [start, end) of each slot in `line`; -1 for fields the format does not have. */
   readonly spans: Int32Array;
   // Where `%r` splits into method, target and protocol, worked out once per line on first use.
-  private splitLine: string | undefined;
+  private splitGeneration = -1;
   private methodEnd = 0;
   private protocolStart = -1;
 
@@ -486,6 +508,33 @@ export class LineFields {
     this.splitRequest();
     if (this.methodEnd >= end) return '';
     return unescapeLogItem(this.line.slice(this.methodEnd + 1, this.protocolStart < 0 ? end : this.protocolStart - 1));
+  }
+
+  /**
+   * Start of the raw request target of `%r` in `line` (escapes not undone; see {@link targetEnd}), or -1 when the
+   * format has no `%r`. For byte-level readers that avoid {@link target}'s copies.
+   */
+  targetStart(): number {
+    const r = this.spans[2 * S_REQUEST]!;
+    if (r < 0) return -1;
+    this.splitRequest();
+    const end = this.spans[2 * S_REQUEST + 1]!;
+    return this.methodEnd >= end ? end : this.methodEnd + 1;
+  }
+
+  /** End of the raw request target (see {@link targetStart}); only meaningful when that is not -1. */
+  targetEnd(): number {
+    this.splitRequest();
+    return this.protocolStart < 0 ? this.spans[2 * S_REQUEST + 1]! : this.protocolStart - 1;
+  }
+
+  /** Start of a field's raw text in `line` (-1 when the format does not log it), for byte-level readers. */
+  spanStart(field: RawField): number {
+    return this.spans[2 * RAW_FIELD_SLOT[field]]!;
+  }
+
+  spanEnd(field: RawField): number {
+    return this.spans[2 * RAW_FIELD_SLOT[field] + 1]!;
   }
 
   protocol(): string {
@@ -539,8 +588,8 @@ export class LineFields {
    * `HTTP/x` word (HTTP/0.9, junk) everything after the method is target.
    */
   private splitRequest(): void {
-    if (this.splitLine === this.line) return;
-    this.splitLine = this.line;
+    if (this.splitGeneration === this.generation) return;
+    this.splitGeneration = this.generation;
     const r = this.spans[2 * S_REQUEST]!;
     const end = this.spans[2 * S_REQUEST + 1]!;
     const sp1 = this.line.indexOf(' ', r);
@@ -550,11 +599,15 @@ export class LineFields {
   }
 }
 
+/** Fields whose raw spans {@link LineFields.spanStart} hands out. */
+export type RawField = 'client' | 'user' | 'vhost';
+const RAW_FIELD_SLOT: Readonly<Record<RawField, number>> = { client: S_CLIENT, user: S_USER, vhost: S_VHOST };
+
 function dashToNull(s: string | undefined): string | null {
   return s === undefined || s === '-' ? null : s;
 }
 
-type LocateFunction = (line: string) => LineFields | null;
+type LocateFunction = (text: string, start: number, end: number) => LineFields | null;
 
 /**
  * Compiles the steps into one straight-line JavaScript function. Walking the steps in a generic loop cost about
@@ -567,33 +620,46 @@ function compileLocate(steps: readonly Step[], fields: LineFields): LocateFuncti
     '"use strict";',
     // Consecutive lines usually share their second: remember the last `%t` text and its value.
     'let lastTimeText = "", lastTime = 0;',
-    'return function locate(line) {',
+    // `line` is the text that holds the line; `len` is where the line ends in it (searches that run past it fail).
+    'return function locate(line, start, len) {',
     '  const f = fields, spans = f.spans;',
-    '  let len = line.length;',
     // Tolerate CRLF logs (files copied through Windows tools).
-    '  if (len > 0 && line.charCodeAt(len - 1) === 13) len--;',
-    '  let pos = 0, from = 0, to = 0, n = 0;',
-    '  f.line = line; f.bytes = null;',
+    '  if (len > start && line.charCodeAt(len - 1) === 13) len--;',
+    '  let pos = start, from = 0, to = 0, n = 0;',
+    '  f.line = line; f.lineStart = start; f.lineEnd = len; f.generation++; f.bytes = null;',
   ];
   for (const step of steps) {
     if (step.action < 0) {
+      // Past the line's end comes its CR or newline, where a literal without those chars stops matching by itself;
+      // only a literal that has them needs the bound checked.
+      const bound = /[\r\n]/.test(step.literal) ? `pos + ${step.literal.length} > len || ` : '';
       code.push(
         step.literalChar >= 0
-          ? `  if (line.charCodeAt(pos) !== ${step.literalChar}) return null;`
-          : `  if (!line.startsWith(${JSON.stringify(step.literal)}, pos)) return null;`,
+          ? `  if (${bound}line.charCodeAt(pos) !== ${step.literalChar}) return null;`
+          : `  if (${bound}!line.startsWith(${JSON.stringify(step.literal)}, pos)) return null;`,
         `  pos += ${step.literal.length};`,
       );
       continue;
     }
     const t = JSON.stringify(step.terminator);
     const tl = step.terminator.length;
+    // The searches below find one char with indexOf (a memchr) and compare the rest of a terminator in place:
+    // indexOf with a longer string sets up a substring search on every call, which measured a third slower.
+    const t0 = step.terminator.charCodeAt(0);
+    const rest = (at: string, from: number): string =>
+      Array.from(step.terminator.slice(from), (c, k) => ` && line.charCodeAt(${at} + ${from + k}) === ${c.charCodeAt(0)}`).join('');
+    // A value that must be digits (or `-`) cannot hold the terminator's first char when that is neither, so the
+    // first such char is the terminator or the line does not parse.
+    const numeric = NUMERIC_ACTIONS.has(step.action) && !(t0 >= 48 && t0 <= 57) && t0 !== 45;
     switch (step.end) {
       case END_BRACKET:
-        code.push(
-          '  if (line.charCodeAt(pos) !== 91) return null;',
-          '  to = line.indexOf("]", pos); if (to < 0 || to >= len) return null;',
-          '  from = pos + 1; pos = to + 1;',
-        );
+        if (step.action === DO_TIME_CLF) {
+          // A CLF time is 26 chars; the parser checks every one of them, so none can be a `]`.
+          code.push('  if (line.charCodeAt(pos) !== 91) return null;', '  to = pos + 27; if (to >= len || line.charCodeAt(to) !== 93) return null;');
+        } else {
+          code.push('  if (line.charCodeAt(pos) !== 91) return null;', '  to = line.indexOf("]", pos); if (to < 0 || to >= len) return null;');
+        }
+        code.push('  from = pos + 1; pos = to + 1;');
         break;
       case END_LINE:
         code.push('  from = pos; to = len; pos = len;');
@@ -602,15 +668,18 @@ function compileLocate(steps: readonly Step[], fields: LineFields): LocateFuncti
         code.push(`  from = pos; to = len - ${tl}; if (to < pos || !line.startsWith(${t}, to)) return null; pos = len;`);
         break;
       case END_QUOTED:
-        // The quote found first is almost never escaped; only then pay for the backslash-counting search.
-        code.push(
-          `  from = pos; to = line.indexOf(${t}, pos);`,
-          `  if (to > pos && line.charCodeAt(to - 1) === 92) to = indexOfUnescaped(line, ${t}, pos);`,
-          `  pos = to + ${tl}; if (to < 0 || pos > len) return null;`,
-        );
+        if (numeric) {
+          code.push(`  from = pos; to = line.indexOf(${JSON.stringify(step.terminator[0])}, pos); pos = to + ${tl}; if (to < 0 || pos > len${rest('to', 1).replace(/ && /g, ' || !(').replace(/(=== \d+)/g, '$1)')}) return null;`);
+        } else {
+          code.push(`  from = pos; to = indexOfQuoted(line, ${t}, pos, len); pos = to + ${tl}; if (to < 0) return null;`);
+        }
         break;
       default:
-        code.push(`  from = pos; to = line.indexOf(${t}, pos); pos = to + ${tl}; if (to < 0 || pos > len) return null;`);
+        if (numeric || tl === 1) {
+          code.push(`  from = pos; to = line.indexOf(${JSON.stringify(step.terminator[0])}, pos); pos = to + ${tl}; if (to < 0 || pos > len${rest('to', 1).replace(/ && /g, ' || !(').replace(/(=== \d+)/g, '$1)')}) return null;`);
+        } else {
+          code.push(`  from = pos; to = line.indexOf(${t}, pos); pos = to + ${tl}; if (to < 0 || pos > len) return null;`);
+        }
     }
     const number = (assign: string): string => `  n = parseDigits(line, from, to); if (n < 0) return null; ${assign}`;
     switch (step.action) {
@@ -665,25 +734,30 @@ function compileLocate(steps: readonly Step[], fields: LineFields): LocateFuncti
     }
   }
   code.push('  return pos === len ? f : null;', '};');
-  const factory = new Function('fields', 'parseDigits', 'parseClfTime', 'indexOfUnescaped', code.join('\n')) as (
+  const factory = new Function('fields', 'parseDigits', 'parseClfTime', 'indexOfQuoted', code.join('\n')) as (
     fields: LineFields,
     digits: typeof parseDigits,
     clf: typeof parseClfTime,
-    unescaped: typeof indexOfUnescaped,
+    quoted: typeof indexOfQuoted,
   ) => LocateFunction;
-  return factory(fields, parseDigits, parseClfTime, indexOfUnescaped);
+  return factory(fields, parseDigits, parseClfTime, indexOfQuoted);
 }
 
-/** Finds `terminator` (which starts with `"`) at or after `from`, skipping quotes Apache escaped as `\"`. */
-function indexOfUnescaped(line: string, terminator: string, from: number): number {
-  let at = line.indexOf(terminator, from);
-  while (at > from) {
+/**
+ * The first `terminator` (which starts with `"`) in line[from, len), skipping quotes Apache escaped as `\"` (an odd
+ * run of backslashes before it, counted from `from`); -1 when there is none.
+ */
+function indexOfQuoted(line: string, terminator: string, from: number, len: number): number {
+  const tl = terminator.length;
+  for (let at = line.indexOf('"', from); at >= 0 && at + tl <= len; at = line.indexOf('"', at + 1)) {
+    let k = 1;
+    while (k < tl && line.charCodeAt(at + k) === terminator.charCodeAt(k)) k++;
+    if (k < tl) continue;
     let backslashes = 0;
-    for (let k = at - 1; k >= from && line.charCodeAt(k) === 92; k--) backslashes++;
+    for (let b = at - 1; b >= from && line.charCodeAt(b) === 92; b--) backslashes++;
     if ((backslashes & 1) === 0) return at;
-    at = line.indexOf(terminator, at + 1);
   }
-  return at;
+  return -1;
 }
 
 /** Reverses ap_escape_logitem: `\"`, `\\`, `\n`-style and `\xhh` escapes back to the bytes (as latin1 chars). */

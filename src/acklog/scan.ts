@@ -15,7 +15,8 @@
  * rule's {@link ReceiptRule.requiredLiteral}, so every line the rule would accept contains them. `fullParse` turns
  * it off (every line parsed), which the tests use to check exactly that.
  */
-import { compileLogFormat, type CompiledLogFormat } from './log-format';
+import { compileLogFormat, type CompiledLogFormat, type LineFields } from './log-format';
+import { NOT_A_RECEIPT, ReceiptPathDecoder } from './receipt-bytes';
 import { compileReceiptRule, receiptHitOfLine, type ReceiptHit, type ReceiptRule } from './receipt-hits';
 
 export interface ScanOptions {
@@ -36,7 +37,27 @@ export interface ScanOptions {
   probeLines?: number;
   /** Parse every line (no pre-filter). Slow; for tests and for checking the pre-filter. */
   fullParse?: boolean;
+  /**
+   * Locate every line, and ask the pre-filter only about the lines that do not parse (whether they count as parse
+   * errors). The same hits and errors as the pre-filtered scan; `candidates` then counts the lines that parsed.
+   * Faster where most lines pass the pre-filter anyway, as in a log of a file server (half the lines of the
+   * benchmark log are hits): its substring searches then cost more than parsing the few lines they reject.
+   */
+  parseAll?: boolean;
+  /**
+   * For writers that copy bytes instead of making strings: called instead of `onHit` for the hits whose path
+   * {@link ReceiptPathDecoder} decodes by itself (most of them), with that decoded path. Returning false (say, a
+   * client name that needs escaping) hands the hit to `onHit` as a {@link ReceiptHit} after all.
+   */
+  rawHits?: RawHitSink;
 }
+
+/**
+ * `fields` is the located line, whose text is also at hand as bytes: text offset i at `bytes[bytesBase + i]`. `path`
+ * holds the decoded path in [0, pathLength): printable ASCII without `"` and `\`, so it is its own JSON text. Read
+ * what you need before returning: all of them are reused.
+ */
+export type RawHitSink = (fields: LineFields, bytes: Buffer, bytesBase: number, path: Uint8Array, pathLength: number) => boolean;
 
 export interface ParseErrorSample {
   /** Absolute byte offset of the line. */
@@ -130,6 +151,9 @@ export class LogScanner {
   private readonly maxErrorSamples: number;
   private readonly probeLines: number;
   private readonly fullParse: boolean;
+  private readonly parseAll: boolean;
+  private readonly rawHits: RawHitSink | undefined;
+  private readonly decoder: ReceiptPathDecoder | undefined;
   /** Absolute offset of the first byte not yet scanned (the start of `carry`). */
   private offset: number;
   private carry: Buffer = EMPTY;
@@ -146,6 +170,11 @@ export class LogScanner {
     this.maxErrorSamples = options.maxErrorSamples ?? 10;
     this.probeLines = options.probeLines ?? 1000;
     this.fullParse = options.fullParse ?? false;
+    this.parseAll = (options.parseAll ?? false) && !this.fullParse;
+    this.rawHits = options.rawHits;
+    // Only for a rule compiled here from its glob: a rule object handed in may match differently from its pattern.
+    const ownRule = pattern === undefined || typeof pattern === 'string';
+    this.decoder = this.rawHits === undefined || !ownRule ? undefined : new ReceiptPathDecoder(this.rule.pattern);
     this.offset = options.startOffset ?? 0;
   }
 
@@ -193,6 +222,10 @@ export class LogScanner {
   /** Scans buf[start, end), which must end with a newline. */
   private scanLines(buf: Buffer, start: number, end: number): void {
     const text = buf.toString('latin1', start, end);
+    if (this.parseAll) {
+      this.parseEveryLine(text, buf, start);
+      return;
+    }
     const base = this.offset;
     const conditions = this.conditions;
     for (const condition of conditions) for (const n of condition) n.next = -1;
@@ -221,7 +254,7 @@ export class LogScanner {
         }
       }
       if (candidate || probeLeft > 0) {
-        this.examine(text, pos, eol, base + pos, candidate, probeLeft > 0);
+        this.examine(text, buf, start, pos, eol, base + pos, candidate, probeLeft > 0);
         if (probeLeft > 0) probeLeft--;
       }
       pos = eol + 1;
@@ -230,28 +263,97 @@ export class LogScanner {
     this.offset = base + n;
   }
 
-  private examine(text: string, from: number, to: number, lineOffset: number, candidate: boolean, probe: boolean): void {
+  /**
+   * The `parseAll` scan: every line is located; the pre-filter is asked only about lines that do not parse, since
+   * only those it decides about (a candidate that does not parse is a parse error, any other line is ignored).
+   */
+  private parseEveryLine(text: string, bytes: Buffer, bytesBase: number): void {
+    const base = this.offset;
     const counts = this.counts;
-    // A line of its own keeps the parser's searches inside it, whatever the rest of the chunk holds.
-    const line = text.slice(from, to);
-    const fields = this.format.locate(line);
-    if (probe) counts.probedLines++;
-    if (candidate) counts.candidates++;
-    if (fields === null) {
-      if (probe) counts.probeFailures++;
-      counts.parseErrors++;
-      if (this.errorSamples.length < this.maxErrorSamples) {
-        this.errorSamples.push({ offset: lineOffset, line: line.length > SAMPLE_CHARS ? line.slice(0, SAMPLE_CHARS) : line });
+    const format = this.format;
+    const probeLines = this.probeLines;
+    const n = text.length;
+    for (let pos = 0; pos < n; ) {
+      const eol = text.indexOf('\n', pos);
+      counts.lines++;
+      const probe = counts.probedLines < probeLines;
+      if (probe) counts.probedLines++;
+      const fields = format.locateIn(text, pos, eol);
+      if (fields === null) {
+        if (probe || lineIsCandidate(this.conditions, text, pos, eol)) this.parseError(text, pos, eol, base + pos, probe);
+      } else {
+        counts.candidates++;
+        this.checkHit(fields, bytes, bytesBase, base + pos);
       }
-      return;
+      pos = eol + 1;
     }
-    if (!candidate) return;
+    this.offset = base + n;
+  }
+
+  private parseError(text: string, from: number, to: number, lineOffset: number, probe: boolean): void {
+    const counts = this.counts;
+    if (probe) counts.probeFailures++;
+    counts.parseErrors++;
+    if (this.errorSamples.length < this.maxErrorSamples) {
+      this.errorSamples.push({ offset: lineOffset, line: text.slice(from, Math.min(to, from + SAMPLE_CHARS)) });
+    }
+  }
+
+  /** `bytes` holds the text `fields` point into, text offset i at `bytesBase + i`. */
+  private checkHit(fields: LineFields, bytes: Buffer, bytesBase: number, lineOffset: number): void {
+    const counts = this.counts;
+    const rawHits = this.rawHits;
+    if (rawHits !== undefined && this.decoder !== undefined) {
+      const verdict = this.decoder.receiptOfLine(fields, bytes, bytesBase);
+      if (verdict === NOT_A_RECEIPT) return;
+      if (verdict >= 0 && rawHits(fields, bytes, bytesBase, this.decoder.path, verdict)) {
+        counts.hits++;
+        return;
+      }
+    }
     const hit = receiptHitOfLine(fields, this.rule);
     if (hit !== null) {
       counts.hits++;
       this.onHit(hit, lineOffset);
     }
   }
+
+  private examine(
+    text: string,
+    bytes: Buffer,
+    bytesBase: number,
+    from: number,
+    to: number,
+    lineOffset: number,
+    candidate: boolean,
+    probe: boolean,
+  ): void {
+    const counts = this.counts;
+    // Located in place: cutting each line out of the chunk first cost a copy per candidate.
+    const fields = this.format.locateIn(text, from, to);
+    if (probe) counts.probedLines++;
+    if (candidate) counts.candidates++;
+    if (fields === null) {
+      this.parseError(text, from, to, lineOffset, probe);
+      return;
+    }
+    if (candidate) this.checkHit(fields, bytes, bytesBase, lineOffset);
+  }
+}
+
+/** The pre-filter's verdict for one line, text[from, to): each condition has a needle in it. */
+function lineIsCandidate(conditions: readonly Condition[], text: string, from: number, to: number): boolean {
+  for (const alternatives of conditions) {
+    let found = false;
+    for (const nd of alternatives) {
+      if (findFrom(text, nd, from) < to) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
 }
 
 function findFrom(text: string, nd: Needle, from: number): number {

@@ -14,13 +14,9 @@ import { compileLogFormat, type CompiledLogFormat } from '../acklog/log-format';
 import { parallelScan, splitRanges } from '../acklog/parallel-scan';
 import type { ReceiptHit } from '../acklog/receipt-hits';
 import { LogScanner, type ScanStats } from '../acklog/scan';
+import { HitFormatter, HitOutput, type ParseLogIo } from './parse-log-output';
 
-/** Where the command writes; tests pass their own. */
-export interface ParseLogIo {
-  /** May return a promise to say "wait before writing more" (a slow pipe); the scan pauses between reads. */
-  stdout(chunk: string | Uint8Array): void | Promise<void>;
-  stderr(text: string): void;
-}
+export type { ParseLogIo } from './parse-log-output';
 
 export interface ParseLogOptions {
   format: string;
@@ -76,7 +72,6 @@ function processIo(): ParseLogIo {
 }
 
 const READ_SIZE = 8 * 1024 * 1024;
-const OUTPUT_SIZE = 256 * 1024;
 
 export function registerParseLogCommand(program: Command, io: ParseLogIo = processIo()): void {
   program
@@ -184,25 +179,16 @@ export async function scanRange(
 ): Promise<ScanStats> {
   const format = typeof options.format === 'string' ? compileLogFormat(options.format) : options.format;
   const withVhost = format.tokens.some((t) => t.kind === 'field' && t.role === 'vhost');
-  const json = options.json;
-  const isoTimes = new IsoTimes();
-  let lastTime: number | null = null;
-  let lastIso = 'null';
+  const formatter = new HitFormatter(output, options.json, withVhost);
   const scanner = new LogScanner({
     format,
     pattern: options.pattern,
     startOffset: start,
     probeLines,
     maxErrorSamples: MAX_ERROR_SAMPLES,
-    onHit: (hit: ReceiptHit) => {
-      // Log lines come in runs within the same second, so the ISO text is usually the previous one.
-      if (hit.time !== lastTime) {
-        lastTime = hit.time;
-        lastIso = hit.time === null ? 'null' : isoTimes.format(hit.time);
-      }
-      if (json) output.json(hit, lastIso, withVhost);
-      else output.text(textLine(hit, lastIso, withVhost));
-    },
+    parseAll: true,
+    rawHits: (fields, bytes, bytesBase, path, pathLength) => formatter.raw(fields, bytes, bytesBase, path, pathLength),
+    onHit: (hit: ReceiptHit) => formatter.hit(hit),
   });
 
   const buffer = Buffer.allocUnsafe(Math.min(options.readSize ?? READ_SIZE, end - start));
@@ -215,153 +201,6 @@ export async function scanRange(
     await output.drained();
   }
   return scanner.stats();
-}
-
-/** `Date#toISOString` costs about a microsecond; hits come in time order, so the text of the minute is reused. */
-class IsoTimes {
-  private minute = NaN;
-  private prefix = '';
-
-  format(ms: number): string {
-    const minute = Math.floor(ms / 60000) * 60000;
-    if (minute !== this.minute) {
-      this.minute = minute;
-      this.prefix = new Date(minute).toISOString().slice(0, 17); // `2024-03-01T08:15:`
-    }
-    const rest = ms - minute;
-    const seconds = Math.floor(rest / 1000);
-    const millis = rest - seconds * 1000;
-    return `${this.prefix}${seconds < 10 ? '0' : ''}${seconds}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
-  }
-}
-
-/** Strings JSON needs escaped, or that are not ASCII and so need UTF-8 encoding rather than a byte copy. */
-const NOT_PLAIN_ASCII = /["\\\u0000-\u001f\u0080-\uffff]/;
-
-const bytes = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'latin1'));
-const PATH = bytes('{"path":');
-const TIME = bytes(',"time":');
-const CLIENT = bytes(',"client":');
-const USER = bytes(',"user":');
-const STATUS = bytes(',"status":');
-const BYTES = bytes(',"bytes":');
-const VHOST = bytes(',"vhost":');
-const END = bytes('}\n');
-const NULL = bytes('null');
-
-/**
- * Output written as bytes straight into a buffer that goes to stdout when full. Building one JSON string per hit
- * (a dozen concatenations, then UTF-8 encoding of the joined text) measured about a quarter of the whole run on the
- * benchmark log, where half the lines are hits.
- */
-export class HitOutput {
-  private buf = Buffer.allocUnsafe(OUTPUT_SIZE);
-  private pos = 0;
-  private pending: Promise<void> | undefined;
-
-  constructor(private readonly io: ParseLogIo) {}
-
-  json(hit: ReceiptHit, isoTime: string, withVhost: boolean): void {
-    // Worst case per char of a string field is a 6-byte `\u0000` escape.
-    const vhostLength = withVhost && hit.vhost !== undefined ? hit.vhost.length : 0;
-    this.reserve(128 + 6 * (hit.path.length + hit.client.length + (hit.user?.length ?? 0) + vhostLength));
-    this.constant(PATH);
-    this.string(hit.path);
-    this.constant(TIME);
-    if (isoTime === 'null') this.constant(NULL);
-    else this.plainString(isoTime);
-    this.constant(CLIENT);
-    this.string(hit.client);
-    this.constant(USER);
-    if (hit.user === null) this.constant(NULL);
-    else this.string(hit.user);
-    this.constant(STATUS);
-    this.integer(hit.status);
-    this.constant(BYTES);
-    if (hit.bytes === null) this.constant(NULL);
-    else this.integer(hit.bytes);
-    if (withVhost) {
-      this.constant(VHOST);
-      if (hit.vhost === undefined) this.constant(NULL);
-      else this.string(hit.vhost);
-    }
-    this.constant(END);
-    if (this.pos >= OUTPUT_SIZE / 2) this.flush();
-  }
-
-  text(text: string): void {
-    this.reserve(3 * text.length);
-    this.pos += this.buf.write(text, this.pos, 'utf8');
-    if (this.pos >= OUTPUT_SIZE / 2) this.flush();
-  }
-
-  flush(): void {
-    if (this.pos === 0) return;
-    const chunk = this.buf.subarray(0, this.pos);
-    // A fresh buffer rather than reuse: a pipe may still hold on to the chunk after write() returns.
-    this.buf = Buffer.allocUnsafe(this.buf.length);
-    this.pos = 0;
-    this.pending = this.io.stdout(chunk) ?? this.pending;
-  }
-
-  /** Resolves when stdout has taken what was written so far (at once, unless it asked to wait). */
-  async drained(): Promise<void> {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending !== undefined) await pending;
-  }
-
-  private reserve(bytes: number): void {
-    if (this.pos + bytes <= this.buf.length) return;
-    this.flush();
-    if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes);
-  }
-
-  // The pieces below are a few bytes each: a plain loop beats the call into the runtime that `set`/`write` make.
-  private constant(bytes: Uint8Array): void {
-    const buf = this.buf;
-    let pos = this.pos;
-    for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i]!;
-    this.pos = pos;
-  }
-
-  private string(s: string): void {
-    if (NOT_PLAIN_ASCII.test(s)) {
-      this.pos += this.buf.write(JSON.stringify(s), this.pos, 'utf8');
-      return;
-    }
-    this.plainString(s);
-  }
-
-  /** A string known to be printable ASCII without quotes or backslashes. */
-  private plainString(s: string): void {
-    const buf = this.buf;
-    let pos = this.pos;
-    buf[pos++] = 34; // "
-    if (s.length > 32) {
-      pos += buf.write(s, pos, 'latin1');
-    } else {
-      for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
-    }
-    buf[pos++] = 34;
-    this.pos = pos;
-  }
-
-  /** A non-negative integer's digits, without making a string of it. */
-  private integer(n: number): void {
-    let scale = 1;
-    while (scale * 10 <= n) scale *= 10;
-    for (; scale >= 1; scale /= 10) {
-      const digit = Math.floor(n / scale);
-      this.buf[this.pos++] = 48 + digit;
-      n -= digit * scale;
-    }
-  }
-}
-
-function textLine(hit: ReceiptHit, isoTime: string, withVhost: boolean): string {
-  const vhost = withVhost ? ` ${hit.vhost ?? '-'}` : '';
-  return `${isoTime} ${hit.status} ${hit.bytes ?? '-'} ${hit.client} ${hit.user ?? '-'}${vhost} ${JSON.stringify(hit.path)}\n`;
 }
 
 function reportProblems(stats: ScanStats, format: string, io: ParseLogIo): void {

@@ -6,7 +6,8 @@ import { openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RangeReply, RangeRequest } from '../acklog/parallel-scan';
 import { compileLogFormat } from '../acklog/log-format';
-import { HitOutput, scanRange, type RangeScanOptions } from './parse-log-command';
+import { scanRange, type RangeScanOptions } from './parse-log-command';
+import { HitOutput } from './parse-log-output';
 
 const { file, options } = workerData as { file: string; options: RangeScanOptions };
 const port = parentPort!;

@@ -1,0 +1,262 @@
+/**
+ * The receipt rule of receipt-hits.ts for the request targets a log is full of, read as bytes without making
+ * strings: a plain path, one with percent-escapes (`Clinic%20A`), one with a query (`?download=1`), and ownCloud's
+ * `download.php?dir=...&files=...`. The decoded path is written into a reused buffer.
+ *
+ * Anything unusual is answered {@link UNSURE}, and the caller asks the string rule instead: a log escape (`\x..`,
+ * `\"`), bytes outside printable ASCII before or after decoding (UTF-8 names, control chars), a `"` (needs a JSON
+ * escape), dot segments or doubled slashes (path normalisation), an absolute-form target, a JSON `files` list. So
+ * this module only has to agree with receipt-hits.ts where it answers; test/unit/receipt-bytes.test.ts checks that
+ * it does, on the same edge cases as the scanner's tests.
+ *
+ * It reads the log's bytes (the scanner's chunk), not the latin1 text the scanner searches: the same offsets, but
+ * a loop over a byte array measured twice as fast as one over a string's chars.
+ */
+import { globMatcher } from './receipt-hits';
+import type { LineFields } from './log-format';
+
+/** The line is not a receipt. */
+export const NOT_A_RECEIPT = -1;
+/** This module cannot tell cheaply; use the string rule (receiptHitOfLine). */
+export const UNSURE = -2;
+
+const SLASH = 47;
+const DOT = 46;
+const PERCENT = 37;
+const QUESTION = 63;
+const AMPERSAND = 38;
+const EQUALS = 61;
+const PLUS = 43;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_BRACKET = 91;
+
+const DOWNLOAD_PHP = '/download.php';
+
+export class ReceiptPathDecoder {
+  /** The decoded path of the last receipt, in [0, length): printable ASCII without `"` and `\`. */
+  path: Buffer = Buffer.alloc(256);
+  private readonly dir = new Decoded();
+  private readonly files = new Decoded();
+  private readonly suffix: string | undefined;
+  private readonly matches: (path: string) => boolean;
+
+  constructor(pattern: string) {
+    this.matches = globMatcher(pattern);
+    this.suffix = plainSuffixOf(pattern);
+  }
+
+  /**
+   * The receipt verdict for a located line: the decoded path's length when the line is a receipt hit,
+   * {@link NOT_A_RECEIPT}, or {@link UNSURE}. Mirrors receiptHitOfLine: a GET answered 200 or 206. `bytes` holds
+   * the line's text as bytes, text offset i at `base + i`: loops over bytes measured twice as fast as over chars.
+   */
+  receiptOfLine(fields: LineFields, bytes: Uint8Array, base: number): number {
+    const status = fields.status;
+    if ((status !== 200 && status !== 206) || !fields.methodIs('GET')) return NOT_A_RECEIPT;
+    const start = fields.targetStart();
+    if (start < 0) return UNSURE; // `%U%q` and friends: the string rule puts the target together
+    return this.decode(bytes, base + start, base + fields.targetEnd());
+  }
+
+  /** The verdict for the raw target at [start, end) of `src` (receiptPathOf's, where it is not {@link UNSURE}). */
+  decode(src: Uint8Array, start: number, end: number): number {
+    if (start >= end || src[start]! !== SLASH) return UNSURE;
+    if (this.path.length < end - start) this.path = Buffer.alloc(2 * (end - start));
+    const length = decodePathInto(src, start, end, this.path);
+    if (length < 0) return UNSURE;
+    if (this.match(this.path, length)) return length;
+    const q = decodedUpTo;
+    if (q === end || !endsWith(this.path, length, DOWNLOAD_PHP)) return NOT_A_RECEIPT;
+    return this.ownCloud(src, q + 1, end);
+  }
+
+  /** `download.php?dir=<d>&files=<f>`: the first `dir` and the first `files`, as ownCloudDownloadPath reads them. */
+  private ownCloud(src: Uint8Array, start: number, end: number): number {
+    // An escape anywhere may hide a `&` or `=` (`\x26`): only the string rule, which undoes escapes first, can tell.
+    if (indexIn(src, BACKSLASH, start, end) < end) return UNSURE;
+    const dir = this.dir;
+    const files = this.files;
+    dir.reset(end - start);
+    files.reset(end - start);
+    for (let part = start; part <= end; ) {
+      const amp = indexIn(src, AMPERSAND, part, end);
+      const eq = indexIn(src, EQUALS, part, amp);
+      if (eq < amp) {
+        const key = keyOf(src, part, eq);
+        if (key === KEY_UNSURE) return UNSURE;
+        const target = key === KEY_DIR && dir.length < 0 ? dir : key === KEY_FILES && files.length < 0 ? files : undefined;
+        if (target !== undefined) {
+          target.length = decodeInto(src, eq + 1, amp, true, target.bytes, 0);
+          if (target.length < 0) return UNSURE;
+        }
+      }
+      part = amp + 1;
+      if (amp === end) break;
+    }
+    if (files.length <= 0) return NOT_A_RECEIPT; // no `files`, or an empty one
+    if (files.bytes[0] === OPEN_BRACKET) return UNSURE; // a JSON list of names
+    if (dir.length < 0) return UNSURE; // `//name`: path normalisation
+    const length = dir.length + 1 + files.length;
+    if (this.path.length < length) this.path = Buffer.alloc(2 * length);
+    dir.bytes.copy(this.path, 0, 0, dir.length);
+    this.path[dir.length] = SLASH;
+    files.bytes.copy(this.path, dir.length + 1, 0, files.length);
+    if (!isNormal(this.path, 0, length)) return UNSURE;
+    return this.match(this.path, length) ? length : NOT_A_RECEIPT;
+  }
+
+  private match(path: Buffer, length: number): boolean {
+    const suffix = this.suffix;
+    if (suffix === undefined) return this.matches(path.toString('latin1', 0, length));
+    const start = length - suffix.length;
+    if (start < 0) return false;
+    for (let k = 0; k < suffix.length; k++) {
+      let c = path[start + k]!;
+      if (c >= 65 && c <= 90) c |= 32;
+      if (c !== suffix.charCodeAt(k)) return false;
+    }
+    return true;
+  }
+}
+
+const UNDECODED = -1;
+
+/** A query value decoded into a reused buffer; length UNDECODED until the parameter is seen. */
+class Decoded {
+  bytes = Buffer.alloc(256);
+  length = UNDECODED;
+
+  reset(capacity: number): void {
+    if (this.bytes.length < capacity) this.bytes = Buffer.alloc(2 * capacity);
+    this.length = UNDECODED;
+  }
+}
+
+const KEY_OTHER = 0;
+const KEY_DIR = 1;
+const KEY_FILES = 2;
+const KEY_UNSURE = 3;
+const keyBuffer = Buffer.alloc(8);
+
+/** Which of the two parameters a query key names once decoded (`+` as space), without making a string. */
+function keyOf(src: Uint8Array, start: number, end: number): number {
+  // Any decoded key longer than `files` is neither; only its bytes' safety matters, and decodeInto checks that.
+  const raw = end - start;
+  if (raw > 3 * 5) {
+    for (let i = start; i < end; i++) if (!isSafeRaw(src[i]!)) return KEY_UNSURE;
+    return KEY_OTHER;
+  }
+  const n = decodeInto(src, start, end, true, keyBuffer, 0);
+  if (n < 0) return KEY_UNSURE;
+  if (n === 3 && keyBuffer[0] === 100 && keyBuffer[1] === 105 && keyBuffer[2] === 114) return KEY_DIR; // dir
+  if (n === 5 && keyBuffer.toString('latin1', 0, 5) === 'files') return KEY_FILES;
+  return KEY_OTHER;
+}
+
+/** The first `c` in src[from, end), or `end`: a bounded search, where indexOf would run on into the next lines. */
+function indexIn(src: Uint8Array, c: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (src[i]! === c) return i;
+  return end;
+}
+
+/** Raw target bytes taken as they are: printable ASCII except `\` (a log escape follows). */
+function isSafeRaw(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e && c !== BACKSLASH;
+}
+
+/** Decoded bytes the fast path can write into JSON as they are. */
+function isSafeDecoded(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e && c !== QUOTE && c !== BACKSLASH;
+}
+
+/** Where {@link decodePathInto} stopped: the `?` that starts the query, or the end of the target. */
+let decodedUpTo = 0;
+
+/**
+ * The path part of a target (up to its first `?`, which is left in {@link decodedUpTo}) percent-decoded into `out`,
+ * as {@link decodeInto} does; also -1 when the decoded path has `//` or `/.`, which receipt-hits.ts would
+ * normalise. One pass, as this runs for every hit.
+ */
+export function decodePathInto(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
+  let n = 0;
+  let previous = 0;
+  let i = start;
+  for (; i < end; i++) {
+    let c = src[i]!;
+    if (c === QUESTION) break;
+    if (c === PERCENT && i + 2 < end) {
+      const hi = hexValue(src[i + 1]!);
+      const lo = hexValue(src[i + 2]!);
+      if (hi >= 0 && lo >= 0) {
+        c = (hi << 4) | lo;
+        i += 2;
+      }
+    }
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return -1;
+    if (previous === SLASH && (c === SLASH || c === DOT)) return -1;
+    out[n++] = c;
+    previous = c;
+  }
+  decodedUpTo = i;
+  return n;
+}
+
+/**
+ * Percent-decodes src[start, end) into out at `at`, `+` as space when asked (query values), as percentDecode in
+ * receipt-hits.ts does: a `%` without two hex digits stays as written. Returns the decoded length, or -1 (UNSURE)
+ * when a raw or decoded byte is not {@link isSafeDecoded}: non-ASCII needs UTF-8 decoding, the rest JSON escapes or
+ * log unescaping. `out` must hold end - start bytes.
+ */
+export function decodeInto(src: Uint8Array, start: number, end: number, plusAsSpace: boolean, out: Uint8Array, at: number): number {
+  let n = at;
+  for (let i = start; i < end; i++) {
+    let c = src[i]!;
+    if (c === PERCENT && i + 2 < end) {
+      const hi = hexValue(src[i + 1]!);
+      const lo = hexValue(src[i + 2]!);
+      if (hi >= 0 && lo >= 0) {
+        c = (hi << 4) | lo;
+        i += 2;
+        if (!isSafeDecoded(c)) return -1;
+        out[n++] = c;
+        continue;
+      }
+    }
+    if (plusAsSpace && c === PLUS) c = 32;
+    if (!isSafeDecoded(c)) return -1;
+    out[n++] = c;
+  }
+  return n - at;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 32;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** No `//` and no `/.`: receipt-hits.ts would normalise such a path, which is left to it. */
+function isNormal(path: Uint8Array, start: number, end: number): boolean {
+  for (let i = start + 1; i < end; i++) {
+    if (path[i - 1] === SLASH && (path[i] === SLASH || path[i] === DOT)) return false;
+  }
+  return true;
+}
+
+function endsWith(bytes: Uint8Array, length: number, suffix: string): boolean {
+  const start = length - suffix.length;
+  if (start < 0) return false;
+  for (let k = 0; k < suffix.length; k++) if (bytes[start + k] !== suffix.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * The lower-cased suffix of a `*.ext`-shaped glob, which globMatcher in receipt-hits.ts matches as an ASCII
+ * case-insensitive suffix (the same test, repeated here to compare bytes); undefined for other globs.
+ */
+export function plainSuffixOf(glob: string): string | undefined {
+  const suffix = glob.slice(1).toLowerCase();
+  if (glob.startsWith('*') && suffix !== '' && /^[\x21-\x7e]+$/.test(suffix) && !/[*?[\]{}\\/,]/.test(suffix)) return suffix;
+  return undefined;
+}
