@@ -49,6 +49,11 @@ function randomCombinedLine(rnd: () => number): string {
   return `${pick(CLIENTS)} - ${pick(USERS)} [01/Mar/2024:08:15:0${Math.floor(rnd() * 10)} +0200] "${request}" ${pick(STATUSES)} ${bytes} "-" "${pick(AGENTS)}"`;
 }
 
+/** The fields a raw hit also carries (target and user differ only where the string path is taken anyway). */
+function receiptHitFields(h: { time: number | null; client: string; status: number; bytes: number | null; vhost: string | undefined }): Partial<ReceiptHit> {
+  return { time: h.time, client: h.client, status: h.status, bytes: h.bytes, vhost: h.vhost };
+}
+
 function collect(buf: Buffer, options: Omit<ScanOptions, 'onHit'>): { hits: [ReceiptHit, number][]; stats: ReturnType<typeof scanBuffer> } {
   const hits: [ReceiptHit, number][] = [];
   const stats = scanBuffer(buf, { ...options, onHit: (hit, offset) => hits.push([hit, offset]) });
@@ -106,6 +111,47 @@ describe('LogScanner', () => {
       for (let i = 0; i < input.length; i += size) scanner.push(input.subarray(i, i + size));
       expect(hits).toEqual(whole.hits);
       expect(scanner.stats()).toEqual(whole.stats);
+    }
+  });
+
+  test('the byte path (rawHits, parseAll) finds the same hits and parse errors as the string path, in any chunking', () => {
+    const lines = corpus.split('\n').filter((l) => l !== '');
+    const variants: [string, (line: string) => string][] = [
+      ['combined', (l) => l],
+      ['vhost_combined', (l) => `files.example.org:443 ${l}`],
+      ['%h %t %m %U%q %H %>s %b', (l) => l.replace(/ - \S+ /, ' ').replace(/"(\S+) (\S+) (HTTP\/1\.1)"/, '$1 $2 $3').replace(/ "[^"]*" "[^"]*"$/, '')],
+    ];
+    for (const [format, shape] of variants) {
+      const input = Buffer.from(lines.map(shape).join('\r\n') + '\r\n', 'latin1');
+      for (const pattern of ['*.pdf', 'clinic_a/*.{pdf,csv}']) {
+        const expected = collect(input, { format, pattern });
+        for (const size of [4093, input.length]) {
+          // What a raw hit carries, as the string path would have given it.
+          const hits: [Partial<ReceiptHit>, number][] = [];
+          let raw = 0;
+          const scanner = new LogScanner({
+            format,
+            pattern,
+            parseAll: true,
+            maxErrorSamples: 50,
+            onHit: (hit, offset) => hits.push([{ ...receiptHitFields(hit), path: hit.path }, offset]),
+            rawHits: (fields, bytes, base, path, length) => {
+              expect(bytes.toString('latin1', base + fields.lineStart, base + fields.lineEnd)).toBe(fields.line.slice(fields.lineStart, fields.lineEnd));
+              const record = fields.toRecord();
+              hits.push([{ ...receiptHitFields(record), path: Buffer.from(path.subarray(0, length)).toString('latin1') }, -1]);
+              raw++;
+              return true;
+            },
+          });
+          for (let i = 0; i < input.length; i += size) scanner.push(input.subarray(i, i + size));
+          const stats = scanner.stats();
+          // `%U%q` has no `%r` span to read bytes from: all its hits take the string path.
+          if (format.includes('%r') || !format.includes('%')) expect(raw).toBeGreaterThan(100);
+          expect(hits.map(([h]) => h)).toEqual(expected.hits.map(([h]) => ({ ...receiptHitFields(h), path: h.path })));
+          const sample = (s: typeof stats): unknown => ({ ...s, candidates: 0, errorSamples: s.errorSamples.slice(0, 10) });
+          expect(sample(stats)).toEqual(sample(expected.stats));
+        }
+      }
     }
   });
 
