@@ -6,7 +6,9 @@
  *
  * The log is deterministic (seeded PRNG) and cached in the temp dir; the generator also counts the receipt hits it
  * wrote, and the run fails if parse-log finds a different number. Every tool is timed as a whole process, start-up
- * included, because that is what a cron job or an activity pays.
+ * included, because that is what a cron job or an activity pays. parse-log, its no-hit variant and awk run in turns
+ * (best of --runs each), GoAccess after them; the last lines give parse-log's rate and its ratio to mawk against the
+ * target (1,000,000 lines/s, about 0.43 times mawk's speed on a quiet machine).
  */
 'use strict';
 const { spawnSync, execFileSync } = require('node:child_process');
@@ -191,9 +193,7 @@ function timeProcess(command, args, stdoutFile) {
 }
 
 /** Best and median of several runs: on a shared machine the best is the least disturbed one. */
-function best(runs, fn) {
-  const times = [];
-  for (let i = 0; i < runs; i++) times.push(fn());
+function best(times) {
   const walls = times.map((t) => t.wall).sort((a, b) => a - b);
   const cpus = times.map((t) => t.cpu).sort((a, b) => a - b);
   return { best: walls[0], median: walls[Math.floor(walls.length / 2)], cpu: cpus[0] };
@@ -223,38 +223,48 @@ function main() {
   console.log(`${args.lines} lines, ${(size / 1e6).toFixed(0)} MB, ${expectedHits} receipt hits expected; best of ${args.runs} runs`);
   // Warm the page cache so the first tool does not pay for the disk.
   fs.readFileSync(file);
+  const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'log-scan-bench-'));
   const results = [];
   const oursOut = path.join(tmp, 'ours.jsonl');
-  const ours = best(args.runs, () => timeProcess(process.execPath, [entry, 'parse-log', file, '--json'], oursOut));
+  const awk = which('mawk') ?? which('awk');
+  const awkProgram = '$6 == "\\"GET" && $9 == 200 && tolower($7) ~ /\\.pdf$/ { n++ } END { print n + 0 }';
+  const awkOut = path.join(tmp, 'awk.txt');
+  // parse-log, the no-hit scan and awk take turns, so a load that comes and goes on a shared machine hits them alike.
+  const runs = { ours: [], scanOnly: [], awk: [] };
+  for (let i = 0; i < args.runs; i++) {
+    runs.ours.push(timeProcess(process.execPath, [entry, 'parse-log', file, '--json'], oursOut));
+    // The same scan with a pattern nothing matches: what reading and filtering cost without the hits' output.
+    runs.scanOnly.push(
+      timeProcess(process.execPath, [entry, 'parse-log', file, '--json', '--pattern', '*.xlsx'], path.join(tmp, 'none.jsonl')),
+    );
+    if (awk !== undefined) runs.awk.push(timeProcess(awk, [awkProgram, file], awkOut));
+  }
+  const ours = best(runs.ours);
   const lastLine = fs.readFileSync(oursOut, 'utf8').trimEnd().split('\n').pop();
   const summary = JSON.parse(lastLine).summary;
   if (summary.hits !== expectedHits || summary.lines !== args.lines) {
     throw new Error(`parse-log found ${summary.hits} hits in ${summary.lines} lines, expected ${expectedHits} in ${args.lines}`);
   }
   results.push({ tool: 'parse-log --json (node, whole process)', ...ours, note: `${summary.hits} hits, in-process ${summary.linesPerSecond} lines/s` });
-
-  // The same scan with a pattern nothing matches: what reading and filtering cost without the hits' output.
-  const scanOnly = best(args.runs, () =>
-    timeProcess(process.execPath, [entry, 'parse-log', file, '--json', '--pattern', '*.xlsx'], path.join(tmp, 'none.jsonl')),
-  );
-  results.push({ tool: 'parse-log --json --pattern *.xlsx (no hits)', ...scanOnly, note: '' });
-
-  const awk = which('mawk') ?? which('awk');
+  results.push({ tool: 'parse-log --json --pattern *.xlsx (no hits)', ...best(runs.scanOnly), note: '' });
+  let awkResult;
   if (awk !== undefined) {
-    const program = '$6 == "\\"GET" && $9 == 200 && tolower($7) ~ /\\.pdf$/ { n++ } END { print n + 0 }';
-    const awkOut = path.join(tmp, 'awk.txt');
-    const r = best(args.runs, () => timeProcess(awk, [program, file], awkOut));
-    results.push({ tool: `${path.basename(awk)} (count 200 .pdf GETs)`, ...r, note: `${fs.readFileSync(awkOut, 'utf8').trim()} counted` });
+    awkResult = best(runs.awk);
+    results.push({ tool: `${path.basename(awk)} (count 200 .pdf GETs)`, ...awkResult, note: `${fs.readFileSync(awkOut, 'utf8').trim()} counted` });
   }
 
   const goaccess = which('goaccess');
   if (goaccess !== undefined) {
     const report = path.join(tmp, 'goaccess.json');
-    const r = best(Math.min(args.runs, 2), () =>
-      timeProcess(goaccess, [file, '--log-format=COMBINED', '--no-global-config', '--no-progress', '-o', report], path.join(tmp, 'goaccess.out')),
-    );
+    const goRuns = [];
+    for (let i = 0; i < Math.min(args.runs, 2); i++) {
+      goRuns.push(
+        timeProcess(goaccess, [file, '--log-format=COMBINED', '--no-global-config', '--no-progress', '-o', report], path.join(tmp, 'goaccess.out')),
+      );
+    }
+    const r = best(goRuns);
     results.push({ tool: 'goaccess 1.7 (-o report.json)', ...r, note: '' });
   }
 
@@ -268,7 +278,18 @@ function main() {
         `${(oursRate / rate).toFixed(2).padStart(8)}x  ${r.cpu.toFixed(2).padStart(6)}  ${fmt(args.lines / r.cpu)}  ${r.note}`,
     );
   }
-  console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
+  if (awkResult !== undefined) {
+    // The target: the whole command at 1,000,000 lines/s or more. Measured on a shared machine, the ratio to awk in
+    // the same run says more than the absolute rate: on a quiet machine mawk reads ~2.33M lines/s, so the target is
+    // 0.43 times mawk's speed.
+    const ratio = awkResult.best / ours.best;
+    console.log(
+      `\nparse-log whole process: ${fmt(oursRate).trim()} lines/s, ${ratio.toFixed(2)}x mawk's speed ` +
+        `(target 1,000,000 lines/s, about 0.43x mawk on a quiet machine: ${oursRate >= 1e6 ? 'met' : 'not met'} in lines/s, ` +
+        `${ratio >= 0.43 ? 'met' : 'not met'} as a ratio); CPU ${ours.cpu.toFixed(2)} s against mawk's ${awkResult.cpu.toFixed(2)} s`,
+    );
+  }
+  console.log(`load average at the start: ${loadAtStart}, at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

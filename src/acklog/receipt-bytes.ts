@@ -180,27 +180,37 @@ let decodedUpTo = 0;
  */
 export function decodePathInto(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
   let n = 0;
-  let previous = 0;
   let i = start;
   for (; i < end; i++) {
     let c = src[i]!;
-    if (c === QUESTION) break;
-    if (c === PERCENT && i + 2 < end) {
-      const hi = hexValue(src[i + 1]!);
-      const lo = hexValue(src[i + 2]!);
-      if (hi >= 0 && lo >= 0) {
-        c = (hi << 4) | lo;
-        i += 2;
+    // One table lookup tells the chars copied as they are from the few that need a look: a dozen comparisons per
+    // char measured twice as slow.
+    if (PATH_CHAR[c] !== 0) {
+      if (c === QUESTION) break;
+      if (c === PERCENT && i + 2 < end) {
+        const hi = hexValue(src[i + 1]!);
+        const lo = hexValue(src[i + 2]!);
+        if (hi >= 0 && lo >= 0) {
+          c = (hi << 4) | lo;
+          i += 2;
+        }
       }
+      if (!isSafeDecoded(c)) return -1;
+      if ((c === DOT || c === SLASH) && n > 0 && out[n - 1] === SLASH) return -1;
     }
-    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return -1;
-    if (previous === SLASH && (c === SLASH || c === DOT)) return -1;
     out[n++] = c;
-    previous = c;
   }
   decodedUpTo = i;
   return n;
 }
+
+/**
+ * Non-zero for the chars a path cannot simply copy: `?`, `%`, what {@link isSafeDecoded} refuses, and `.` and `/`
+ * (a `//` or `/.` is refused).
+ */
+const PATH_CHAR = new Uint8Array(256).map((_, c) =>
+  c === QUESTION || c === PERCENT || c === DOT || c === SLASH || !isSafeDecoded(c) ? 1 : 0,
+);
 
 /**
  * Percent-decodes src[start, end) into out at `at`, `+` as space when asked (query values), as percentDecode in
