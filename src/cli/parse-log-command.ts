@@ -6,7 +6,7 @@
  * or one string built per hit, would cost more than the scan itself.
  */
 import { once } from 'node:events';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { extname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -68,7 +68,17 @@ function processIo(): ParseLogIo {
       return draining;
     },
     stderr: (text) => void process.stderr.write(text),
+    // Node writes to a regular file synchronously (see "A note on process I/O" in its docs).
+    synchronous: isRegularFile(1),
   };
+}
+
+function isRegularFile(fd: number): boolean {
+  try {
+    return fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
 }
 
 const READ_SIZE = 8 * 1024 * 1024;
