@@ -261,6 +261,19 @@ function putPlain(buf: Buffer, pos: number, src: Buffer, start: number, end: num
 
 /** A non-negative integer's digits, without making a string of it. */
 function putInteger(buf: Uint8Array, pos: number, n: number): number {
+  if (n < 0x80000000) {
+    // Small integers (every status, nearly every size) in int32 arithmetic, where V8 divides by 10 without a
+    // floating-point division: digits from the last one back.
+    let end = pos + 1;
+    for (let v = n; v >= 10; v = (v / 10) | 0) end++;
+    let v = n | 0;
+    for (let at = end - 1; at >= pos; at--) {
+      const q = (v / 10) | 0;
+      buf[at] = 48 + v - q * 10;
+      v = q;
+    }
+    return end;
+  }
   let scale = 1;
   while (scale * 10 <= n) scale *= 10;
   for (; scale >= 1; scale /= 10) {
