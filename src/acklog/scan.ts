@@ -14,6 +14,11 @@
  * The pre-filter must never drop a real hit: its needles are built from the compiled format's own literals and the
  * rule's {@link ReceiptRule.requiredLiteral}, so every line the rule would accept contains them. `fullParse` turns
  * it off (every line parsed), which the tests use to check exactly that.
+ *
+ * Where most lines pass it anyway (a file server's log), its searches cost more than they save: `parseAll` then
+ * locates every line and asks the pre-filter only about lines that do not parse. And a caller that writes bytes
+ * (parse-log) can take hits as byte spans of the chunk (`rawHits`, decoded by receipt-bytes.ts) instead of as
+ * {@link ReceiptHit} strings.
  */
 import { compileLogFormat, type CompiledLogFormat, type LineFields } from './log-format';
 import { NOT_A_RECEIPT, ReceiptPathDecoder } from './receipt-bytes';
@@ -70,7 +75,10 @@ export interface ParseErrorSample {
 export interface ScanStats {
   /** Complete lines scanned. */
   lines: number;
-  /** Lines that passed the pre-filter (all lines with `fullParse`), so were parsed and checked against the rule. */
+  /**
+   * Lines that passed the pre-filter (all lines with `fullParse`; with `parseAll`, in the pieces located line by
+   * line, the lines that parsed), so were parsed and checked against the rule.
+   */
   candidates: number;
   hits: number;
   /** Parsed lines (candidates, and probe lines) that do not have the format's shape. */
