@@ -107,7 +107,13 @@ async function startWeb(
   stoppers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.web.port;
-  return `http://${config.web.host}:${port}`;
+  return webBaseUrl(config, port);
+}
+
+/** The web page's address as a browser on this host reaches it (a wildcard bind is reached on loopback). */
+function webBaseUrl(config: Config, port = config.web.port): string {
+  const host = config.web.host === '0.0.0.0' || config.web.host === '::' ? '127.0.0.1' : config.web.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 async function seedFoldersIfEmpty(orm: Orm, config: Config): Promise<void> {
@@ -182,6 +188,8 @@ async function commandStart(): Promise<void> {
         dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'),
         logFile: path.join(config.dataDir, 'logs', 'temporal.log'),
         namespace: config.temporal.namespace,
+        // The web page starts later on this address; its /codec lets a signed-in user read payloads in the UI.
+        uiCodecEndpoint: `${webBaseUrl(config)}/codec`,
       });
       stoppers.push(() => dev.stop());
       temporalAddress = dev.address;

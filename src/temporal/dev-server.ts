@@ -17,6 +17,8 @@ export interface DevServerOptions {
   logFile: string;
   namespace?: string;
   headless?: boolean;
+  /** The codec endpoint its UI uses to show our encrypted payloads decoded (the web page's `/codec`). */
+  uiCodecEndpoint?: string;
   /** Extra `--search-attribute Name=Type` registrations. */
   searchAttributes?: Record<string, string>;
 }
@@ -89,6 +91,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   ];
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort), '--ui-ip', ip);
+  if (!options.headless && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
 
   const log = openSync(options.logFile, 'a');

@@ -64,6 +64,10 @@ describe('getresults start on embedded defaults', () => {
     const health = await fetch(`${webUrl}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', components: { database: 'up', temporal: 'up' } });
+    // The dev server's UI is pointed at our codec endpoint, so a signed-in operator sees payloads decoded there.
+    const uiUrl = /Temporal UI:\s+(\S+)/.exec(output)![1]!;
+    const uiSettings = (await (await fetch(`${uiUrl}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
+    expect(uiSettings.Codec?.Endpoint).toBe(`${webUrl}/codec`);
 
     const source = path.join(cwd, '066-12000001-3.pdf');
     writePdf(source, '066-12000001-3');
