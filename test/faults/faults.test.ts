@@ -20,7 +20,7 @@ import {
  * Each test drives a fresh batch of valid PDFs for many clinics through the real stack (worker and watcher as separate
  * processes) while one fault is injected, then checks that every file reached its clinic exactly once, intact, archived,
  * with a complete trail. FAULT_SEED replays a run; FAULT_BATCH_SIZE changes the batch (300 files per fault by default,
- * 2,100 in all: about 8 minutes on 2 shared cores).
+ * 2,100 in all: about 5 minutes on 2 cores, 8 when they are shared).
  */
 const SEED = Number(process.env.FAULT_SEED ?? 20260101);
 const BATCH_SIZE = Number(process.env.FAULT_BATCH_SIZE ?? 300);
