@@ -37,6 +37,19 @@ const NOT_A_DELIVERY: FileState[] = ['REJECTED', 'DUPLICATE', 'SUPERSEDED'];
  * Every write to a file's record and its event trail goes through here, so each state change and its event row land in
  * one transaction and a retried call changes nothing twice.
  */
+/** One access-log line that shows a fetch: what the ledger keeps of it, whichever way it is judged. */
+export interface FetchEvidence {
+  /** Identity of the log line (log file identity + byte offset): the same line is never recorded twice. */
+  evidenceKey: string;
+  accessedAt: Date;
+  client: string;
+  /** Apache's `%u`, when the clinic logged in. */
+  user?: string;
+  requestLine: string;
+  status?: number;
+  bytes?: number;
+}
+
 export class FileLedger {
   constructor(private readonly em: EntityManager) {}
 
@@ -156,16 +169,7 @@ export class FileLedger {
   /** Records each access once (by evidence key); the earliest becomes the file's acknowledgement. */
   async recordAccesses(
     resultFileId: number,
-    accesses: ReadonlyArray<{
-      evidenceKey: string;
-      accessedAt: Date;
-      client: string;
-      user?: string;
-      requestLine: string;
-      status?: number;
-      bytes?: number;
-      remotePath?: string;
-    }>,
+    accesses: ReadonlyArray<FetchEvidence & { remotePath?: string }>,
   ): Promise<void> {
     await this.em.transactional(async (em) => {
       const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
@@ -204,16 +208,7 @@ export class FileLedger {
   }
 
   /** Evidence of a fetch of a file we have no delivery for: kept, never lost, so an operator can look into it. */
-  async recordUnmatchedAccess(access: {
-    evidenceKey: string;
-    accessedAt: Date;
-    client: string;
-    user?: string;
-    requestLine: string;
-    status?: number;
-    bytes?: number;
-    remotePath: string;
-  }): Promise<boolean> {
+  async recordUnmatchedAccess(access: FetchEvidence & { remotePath: string }): Promise<boolean> {
     const inserted = await this.em.getConnection().execute(
       `insert into acknowledgement (result_file_id, remote_path, accessed_at, client, remote_user, request_line, status, bytes, first, evidence_key, recorded_at)
        values (null, ?, ?, ?, ?, ?, ?, ?, false, ?, now()) on conflict (evidence_key) do nothing`,
@@ -229,18 +224,7 @@ export class FileLedger {
    */
   async recordForeignAccess(
     resultFileId: number,
-    access: {
-      evidenceKey: string;
-      accessedAt: Date;
-      client: string;
-      user?: string;
-      requestLine: string;
-      status?: number;
-      bytes?: number;
-      remotePath: string;
-      clinicFolder: string;
-      reason: string;
-    },
+    access: FetchEvidence & { remotePath: string; clinicFolder: string; reason: string },
   ): Promise<boolean> {
     return this.em.transactional(async (em) => {
       if (await em.count(ForeignAccess, { evidenceKey: access.evidenceKey })) return false;
