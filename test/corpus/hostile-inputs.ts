@@ -1,35 +1,10 @@
 import { deflateRawSync } from 'node:zlib';
-import { buildPdf, resultPdf } from '../harness/pdf';
+import { assemblePdf, buildPdf, resultPdf } from '../harness/pdf';
 
 /**
  * Bytes of hostile or broken inputs for the corpus suite. Each builder is deterministic, so the expected outcome of a
  * case never depends on chance, and small, so the suite stays fast.
  */
-
-/** Assembles a PDF from object bodies with exact xref offsets; `trailerExtra` goes into the trailer dictionary. */
-function assemblePdf(objects: Array<Buffer | string>, trailerExtra = ''): Buffer {
-  const chunks: Buffer[] = [];
-  const offsets: number[] = [];
-  let length = 0;
-  const push = (b: Buffer | string) => {
-    const buf = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
-    chunks.push(buf);
-    length += buf.length;
-  };
-  push('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n');
-  objects.forEach((body, i) => {
-    offsets[i + 1] = length;
-    push(`${i + 1} 0 obj\n`);
-    push(body);
-    push('\nendobj\n');
-  });
-  const size = objects.length + 1;
-  const xrefAt = length;
-  push(`xref\n0 ${size}\n0000000000 65535 f \n`);
-  for (let n = 1; n < size; n++) push(`${String(offsets[n]).padStart(10, '0')} 00000 n \n`);
-  push(`trailer\n<< /Size ${size} /Root 1 0 R ${trailerExtra}>>\nstartxref\n${xrefAt}\n%%EOF\n`);
-  return Buffer.concat(chunks, length);
-}
 
 /**
  * A PDF protected by the standard security handler (RC4, revision 2) whose owner and user keys match no password,
