@@ -100,12 +100,17 @@ async function transferRetried(files: BatchFile[], attempts: number): Promise<nu
 }
 
 /**
- * A fault that stops transfers must meet files that still need one: a quarter of the batch goes first, the rest is
- * dropped once the fault is on (the pipeline is fast enough to have sent everything dropped before it otherwise).
+ * Drops the batch around a fault that stops transfers, which must meet files that still need one: a quarter goes
+ * first, `inject` runs once half of that quarter is at server B, and the rest is dropped with the fault on (the
+ * pipeline is fast enough to have sent everything dropped before the fault otherwise).
  */
-function splitAroundFault(files: BatchFile[]): { before: BatchFile[]; during: BatchFile[] } {
+async function dropAroundFault<T>(files: BatchFile[], inject: () => Promise<T>): Promise<T> {
   const quarter = Math.max(2, Math.floor(files.length / 4));
-  return { before: files.slice(0, quarter), during: files.slice(quarter) };
+  await dropBatch(stack.uploadDir, files.slice(0, quarter));
+  await progressed(files, Math.ceil(quarter / 2));
+  const injected = await inject();
+  await dropBatch(stack.uploadDir, files.slice(quarter));
+  return injected;
 }
 
 /** Files of the batch that have been TRANSFER_BLOCKED at least once. */
@@ -146,12 +151,8 @@ describe(`fault injection: batches of ${BATCH_SIZE} PDFs through the real stack`
     'sshd stopped for several retry intervals, then started again',
     async () => {
       const { files } = newBatch();
-      const { before, during } = splitAroundFault(files);
       const startedAt = Date.now();
-      await dropBatch(stack.uploadDir, before);
-      await progressed(files, Math.ceil(before.length / 2));
-      await stack.sshd.stop();
-      await dropBatch(stack.uploadDir, during);
+      await dropAroundFault(files, () => stack.sshd.stop());
       const attempt = await transferRetried(files, 5); // 1 + 2 + 4 + 8 s of backoff at least
       await stack.sshd.start();
       await finish('sshd-down', files, startedAt, { extra: `attempts_while_down=${attempt}` });
@@ -163,16 +164,14 @@ describe(`fault injection: batches of ${BATCH_SIZE} PDFs through the real stack`
     'sshd refusing logins for a while (authorized_keys emptied, then restored): TRANSFER_BLOCKED, resumed by itself',
     async () => {
       const { files } = newBatch();
-      const { before, during } = splitAroundFault(files);
       const keys = readFileSync(stack.sshd.authorizedKeysFile, 'utf8');
       const startedAt = Date.now();
-      await dropBatch(stack.uploadDir, before);
-      await progressed(files, Math.ceil(before.length / 2));
-      writeFileSync(stack.sshd.authorizedKeysFile, '');
-      // Logins already made stay valid; a restart of server B drops them, so the next transfers must log in again.
-      await stack.sshd.stop();
-      await stack.sshd.start();
-      await dropBatch(stack.uploadDir, during);
+      await dropAroundFault(files, async () => {
+        writeFileSync(stack.sshd.authorizedKeysFile, '');
+        // Logins already made stay valid; a restart of server B drops them, so the next transfers must log in again.
+        await stack.sshd.stop();
+        await stack.sshd.start();
+      });
       await waitFor('transfers to be blocked by the refused login', async () => (await blockedCount(files)) >= 5, { timeoutMs: 120_000, intervalMs: 200 });
       writeFileSync(stack.sshd.authorizedKeysFile, keys);
       // No `getresults retry`: GETRESULTS_BLOCKED_RETRY=5s in this stack, so the blocked files try again by themselves.
@@ -246,14 +245,11 @@ describe(`fault injection: batches of ${BATCH_SIZE} PDFs through the real stack`
     'destination not writable for a while (clinic folders immutable, or the base folder replaced by a file)',
     async () => {
       const { files } = newBatch();
-      const { before, during } = splitAroundFault(files);
       const startedAt = Date.now();
-      await dropBatch(stack.uploadDir, before);
-      await progressed(files, Math.ceil(before.length / 2));
-      const how = await blockRemote(stack);
       let attempt: number;
+      let how: Awaited<ReturnType<typeof blockRemote>>;
       try {
-        await dropBatch(stack.uploadDir, during);
+        how = await dropAroundFault(files, () => blockRemote(stack));
         attempt = await transferRetried(files, 4);
       } finally {
         await unblockRemote(stack);
