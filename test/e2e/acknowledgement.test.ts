@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOG_SCAN_SCHEDULE_ID } from '../../src/acklog/schedule';
@@ -41,6 +41,15 @@ function apacheTime(d: Date): string {
   const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   const p = (n: number) => String(n).padStart(2, '0');
   return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+/**
+ * Waits until Apache has logged `count` requests. Apache writes a line after the response has gone out, from whichever
+ * of its processes served it, so two quick requests can be logged in either order unless the first is waited for.
+ */
+async function loggedRequests(count: number): Promise<void> {
+  const lines = () => readFileSync(apache.accessLog, 'utf8').split('\n').filter(Boolean).length;
+  await waitFor(`Apache to log ${count} requests`, () => lines() >= count, { timeoutMs: 10_000, intervalMs: 20 });
 }
 
 /** An HTTP request as a clinic's browser makes it; the body is read to the end so the connection is released. */
@@ -121,7 +130,9 @@ describe('proof of receipt from a real Apache access log', () => {
     drop('066-13000001-3.pdf');
     const sent = await rowFor('066-13000001-3.pdf', 'AWAITING_ACK');
     const url = `${apache.url}/${sent.remote_path}`;
+    const logged = readFileSync(apache.accessLog, 'utf8').split('\n').filter(Boolean).length;
     expect((await http(url, { headers: { Range: 'bytes=0-99' } })).status).toBe(206);
+    await loggedRequests(logged + 1); // so the log holds the range request first, as the clinic made it
     expect((await http(url)).status).toBe(200);
     writeFileSync(path.join(stack.sshd.remoteRoot, 'stray.pdf'), '%PDF-1.4 not ours');
     expect((await http(`${apache.url}/stray.pdf`)).status).toBe(200);
