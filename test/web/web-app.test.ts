@@ -353,7 +353,7 @@ describe('remote folders (admin only)', () => {
     expect(await res.text()).toContain('Added BHS 12');
     res = await ada.form('/folders', { _csrf: ada.csrf, label: 'BHS', folderTag: '13', folder: '../etc', basePath: 'viral_load' });
     expect(res.status).toBe(400);
-    const csv = readFileSync(path.join(__dirname, '..', '..', '..', 'shared', 'data', 'remote_folders.csv'), 'utf8');
+    const csv = readFileSync(path.join(__dirname, '..', '..', 'config', 'remote_folders.csv'), 'utf8'); // the seed table, kept in the repository
     const form = new FormData();
     form.append('_csrf', ada.csrf);
     form.append('csv', new File([csv], 'remote_folders.csv', { type: 'text/csv' }));
