@@ -1,0 +1,313 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { DeliveryResult } from '../../src/transfer/destination';
+import {
+  accessedSignal,
+  copyUploadedSignal,
+  retrySignal,
+  statusQuery,
+  type AccessEvidence,
+  type DistributeFileInput,
+  type FileStatus,
+} from '../../src/workflows/definitions';
+import type { distributeFile } from '../../src/workflows/distribute-file';
+import type { FileState } from '../../src/domain/file-state';
+import { waitFor } from '../harness/wait-for';
+import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn } from './fake-activities';
+import { startWorkflowTestEnv, type WorkflowTestEnv } from './workflow-env';
+
+jest.setTimeout(60_000);
+
+let env: WorkflowTestEnv;
+beforeAll(async () => {
+  env = await startWorkflowTestEnv();
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+const FILE_NAME = '066-99000001-3.pdf';
+const UPLOAD_PATH = `/data/upload/${FILE_NAME}`;
+
+function inputFor(taskQueue: string, overrides: Partial<DistributeFileInput> = {}): DistributeFileInput {
+  return {
+    uploadPath: UPLOAD_PATH,
+    fileName: FILE_NAME,
+    sha256: 'ab'.repeat(32),
+    sizeBytes: 4321,
+    fileTaskQueue: taskQueue,
+    uploadedAt: '2026-12-01T08:00:00.000Z',
+    ackTimeout: '1h',
+    blockedRetryInterval: '1h',
+    ...overrides,
+  };
+}
+
+function evidence(key: string, accessedAt: string): AccessEvidence {
+  return { evidenceKey: key, accessedAt, client: '10.20.0.5', requestLine: `GET /results/${FAKE_CLINIC_FOLDER}/${FILE_NAME} HTTP/1.1`, status: 200 };
+}
+
+function delivered(folder = FAKE_CLINIC_FOLDER): DeliveryResult {
+  return { remotePath: `${folder}/${FILE_NAME}`, renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'remote-sha256sum' };
+}
+
+async function start(taskQueue: string, overrides: Partial<DistributeFileInput> = {}) {
+  return env.client.workflow.start<typeof distributeFile>('distributeFile', {
+    taskQueue,
+    workflowId: env.workflowId('file'),
+    args: [inputFor(taskQueue, overrides)],
+  });
+}
+
+function stateIs(handle: WorkflowHandle, state: FileState): Promise<FileStatus> {
+  return waitFor(`state ${state}`, async () => {
+    const status = await handle.query(statusQuery);
+    return status.state === state && status;
+  });
+}
+
+/** A step that does not finish until the test lets it: signals sent meanwhile are all waiting when it does. */
+function gate(): { wait: Promise<void>; open(): void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+describe('distributeFile', () => {
+  test('ACKNOWLEDGED: validated, routed, sent, archived, then the first fetch acknowledges it', async () => {
+    const fakes = fakeActivities();
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      await stateIs(handle, 'AWAITING_ACK');
+      // What a deployment holds for up to 30 days: runs waiting for the clinic's fetch.
+      await env.recordHistory(handle, 'distribute-file-waiting-for-ack');
+      await handle.signal(accessedSignal, evidence('log:1:100', '2026-12-02T09:00:00.000Z'));
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-acknowledged');
+      return status;
+    });
+    expect(result).toMatchObject({
+      state: 'ACKNOWLEDGED',
+      resultFileId: FAKE_RESULT_FILE_ID,
+      clinicFolder: FAKE_CLINIC_FOLDER,
+      remotePath: `${FAKE_CLINIC_FOLDER}/${FILE_NAME}`,
+      archivePath: `/data/archive/${FILE_NAME}`,
+      acknowledgedAt: '2026-12-02T09:00:00.000Z',
+      accesses: 1,
+    });
+    expect(fakes.namesCalled()).toEqual([
+      'registerUpload',
+      'validateUpload',
+      'routeFile',
+      'transferFile',
+      'recordSent',
+      'archiveOriginal',
+      'recordArchived',
+      'recordAccesses',
+    ]);
+    expect(fakes.inputsTo('transferFile')[0]).toMatchObject({ uploadPath: UPLOAD_PATH, folder: FAKE_CLINIC_FOLDER, sizeBytes: 4321 });
+    expect(fakes.inputsTo('recordAccesses')[0]).toEqual({ resultFileId: FAKE_RESULT_FILE_ID, accesses: [evidence('log:1:100', '2026-12-02T09:00:00.000Z')] });
+  });
+
+  test('ACKNOWLEDGED: fetches that arrive together are recorded once each, and the earliest is the acknowledgement', async () => {
+    const transfer = gate();
+    const fakes = fakeActivities({
+      transferFile: async (input) => {
+        await transfer.wait;
+        return delivered(input.folder);
+      },
+    });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      await waitFor('the transfer to start', () => fakes.namesCalled().includes('transferFile'));
+      await handle.signal(accessedSignal, evidence('log:1:200', '2026-12-02T10:00:00.000Z'));
+      await handle.signal(accessedSignal, evidence('log:1:200', '2026-12-02T10:00:00.000Z'));
+      await handle.signal(accessedSignal, evidence('log:1:100', '2026-12-02T09:00:00.000Z'));
+      transfer.open();
+      return handle.result();
+    });
+    expect(result).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 2, acknowledgedAt: '2026-12-02T09:00:00.000Z' });
+    const recorded = fakes.inputsTo('recordAccesses');
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].accesses.map((a) => a.evidenceKey)).toEqual(['log:1:200', 'log:1:100']);
+  });
+
+  test('UNACKNOWLEDGED: nobody fetches it before the acknowledgement timeout', async () => {
+    const fakes = fakeActivities();
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue, { ackTimeout: '2s' });
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-unacknowledged');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', reason: 'Not fetched within 2s.', accesses: 0 });
+    expect(fakes.inputsTo('recordUnacknowledged')).toEqual([{ resultFileId: FAKE_RESULT_FILE_ID, runId: expect.any(String), ackTimeout: '2s' }]);
+    expect(fakes.namesCalled().slice(-2)).toEqual(['recordArchived', 'recordUnacknowledged']);
+  });
+
+  test('REJECTED: an invalid file is quarantined with its reason and never sent', async () => {
+    const reason = 'The identifier 066-99000001-3 from the file name does not appear in the PDF text.';
+    const fakes = fakeActivities({
+      validateUpload: async () => ({ outcome: 'rejected', result: { ok: false, code: 'IDENTIFIER_NOT_IN_TEXT', reason } }),
+    });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-rejected');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'REJECTED', reason, archivePath: `/data/rejected/${FILE_NAME}` });
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'quarantineRejected', 'recordRejected']);
+    expect(fakes.inputsTo('quarantineRejected')[0]).toMatchObject({ uploadPath: UPLOAD_PATH, code: 'IDENTIFIER_NOT_IN_TEXT', reason });
+    expect(fakes.inputsTo('recordRejected')[0]).toMatchObject({ code: 'IDENTIFIER_NOT_IN_TEXT', reason, rejectedPath: `/data/rejected/${FILE_NAME}` });
+  });
+
+  test('SUPERSEDED: the file changed after pick-up, found by the check', async () => {
+    const reason = 'The file changed after it was picked up; its new content is handled separately.';
+    const fakes = fakeActivities({ validateUpload: async () => ({ outcome: 'superseded', reason }) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-superseded-at-check');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'SUPERSEDED', reason });
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'recordSuperseded']);
+  });
+
+  test('SUPERSEDED: the file was replaced before the transfer, which refuses to send it', async () => {
+    const reason = 'The file was replaced after it was checked; this version was not sent.';
+    const fakes = fakeActivities({
+      transferFile: async () => {
+        throw ApplicationFailure.nonRetryable(reason, 'FileSuperseded');
+      },
+    });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-superseded-at-transfer');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'SUPERSEDED', reason, clinicFolder: FAKE_CLINIC_FOLDER });
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'recordSuperseded']);
+  });
+
+  test('DUPLICATE: content already delivered is set aside and not checked or sent again', async () => {
+    const fakes = fakeActivities({ registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID, duplicateOf: 7 }) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-duplicate');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'DUPLICATE', reason: expect.stringContaining('file #7') });
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'setAsideDuplicate']);
+    expect(fakes.inputsTo('setAsideDuplicate')[0]).toMatchObject({ uploadPath: UPLOAD_PATH, uploadedAt: '2026-12-01T08:00:00.000Z' });
+  });
+
+  test('NEEDS_FOLDER, then routed: it waits for the mapping and continues on the retry signal', async () => {
+    const fakes = fakeActivities({ routeFile: inTurn<{ clinicFolder: string } | null>(null, { clinicFolder: FAKE_CLINIC_FOLDER }) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      const waiting = await stateIs(handle, 'NEEDS_FOLDER');
+      expect(waiting.reason).toBe('No clinic folder is mapped for BHP hint "99".');
+      expect(fakes.inputsTo('routeFile')).toHaveLength(1);
+      await env.recordHistory(handle, 'distribute-file-waiting-for-folder');
+      await handle.signal(retrySignal);
+      await stateIs(handle, 'AWAITING_ACK');
+      await handle.signal(accessedSignal, evidence('log:1:300', '2026-12-02T11:00:00.000Z'));
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-needs-folder-then-routed');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'ACKNOWLEDGED', clinicFolder: FAKE_CLINIC_FOLDER });
+    expect(result.reason).toBeUndefined();
+    expect(fakes.inputsTo('routeFile').map((r) => r.attempt)).toEqual([0, 1]);
+  });
+
+  test('TRANSFER_BLOCKED by a refused host key, retried when an operator signals', async () => {
+    const fakes = fakeActivities({
+      transferFile: inTurn<DeliveryResult>(ApplicationFailure.nonRetryable('Server B presented a different host key.', 'HostKeyRejected'), delivered()),
+    });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue, { blockedRetryInterval: '1h' });
+      const blocked = await stateIs(handle, 'TRANSFER_BLOCKED');
+      expect(blocked.reason).toBe('Server B presented a different host key.');
+      await env.recordHistory(handle, 'distribute-file-waiting-transfer-blocked');
+      await handle.signal(retrySignal);
+      await stateIs(handle, 'AWAITING_ACK');
+      await handle.signal(accessedSignal, evidence('log:1:400', '2026-12-02T12:00:00.000Z'));
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-blocked-then-retried-by-signal');
+      return status;
+    });
+    expect(result.state).toBe('ACKNOWLEDGED');
+    expect(result.reason).toBeUndefined();
+    expect(fakes.inputsTo('transferFile')).toHaveLength(2);
+    expect(fakes.inputsTo('recordTransferBlocked')).toEqual([
+      { resultFileId: FAKE_RESULT_FILE_ID, runId: expect.any(String), attempt: 0, failureType: 'HostKeyRejected', message: 'Server B presented a different host key.' },
+    ]);
+  });
+
+  test('TRANSFER_BLOCKED by a refused login, retried by itself after the blocked-retry interval', async () => {
+    const refused = ApplicationFailure.nonRetryable('Server B refused our login.', 'SshAuthenticationRefused');
+    const fakes = fakeActivities({ transferFile: inTurn<DeliveryResult>(refused, refused, delivered()) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue, { blockedRetryInterval: '1s', ackTimeout: '1s' });
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-blocked-then-retried-by-timer');
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', remotePath: `${FAKE_CLINIC_FOLDER}/${FILE_NAME}` });
+    expect(fakes.inputsTo('transferFile')).toHaveLength(3);
+    expect(fakes.inputsTo('recordTransferBlocked').map((b) => [b.attempt, b.failureType])).toEqual([
+      [0, 'SshAuthenticationRefused'],
+      [1, 'SshAuthenticationRefused'],
+    ]);
+  });
+
+  test('a transient transfer failure is retried by Temporal and never waits for a person', async () => {
+    const fakes = fakeActivities({ transferFile: inTurn<DeliveryResult>(new Error('Connection reset by peer'), delivered()) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue, { ackTimeout: '1s' });
+      return handle.result();
+    });
+    expect(result.state).toBe('UNACKNOWLEDGED');
+    expect(fakes.inputsTo('transferFile')).toHaveLength(2);
+    expect(fakes.inputsTo('recordTransferBlocked')).toHaveLength(0);
+  });
+
+  test('copies that land while the delivery runs are set aside, each once; our own file re-announced is not a copy', async () => {
+    const transfer = gate();
+    const fakes = fakeActivities({
+      transferFile: async (input) => {
+        await transfer.wait;
+        return delivered(input.folder);
+      },
+    });
+    const copyAt = (uploadPath: string, uploadedAt: string) => ({ uploadPath, fileName: FILE_NAME, uploadedAt, uploadedBy: 'tech1' });
+    const { result, runId } = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      await waitFor('the transfer to start', () => fakes.namesCalled().includes('transferFile'));
+      // The watcher restarted and announced our own file, still in place: no copy.
+      await handle.signal(copyUploadedSignal, copyAt(UPLOAD_PATH, '2026-12-01T08:00:05.000Z'));
+      await handle.signal(copyUploadedSignal, copyAt('/data/upload/copy-1.pdf', '2026-12-01T08:00:06.000Z'));
+      await handle.signal(copyUploadedSignal, copyAt('/data/upload/copy-1.pdf', '2026-12-01T08:00:07.000Z'));
+      await waitFor('the first copy to be recorded', () => fakes.namesCalled().includes('recordCopySetAside'));
+      transfer.open();
+      await stateIs(handle, 'AWAITING_ACK');
+      // Ours has been archived now: new content at its old path is a new upload of the same content.
+      await handle.signal(copyUploadedSignal, copyAt(UPLOAD_PATH, '2026-12-01T09:00:00.000Z'));
+      await handle.signal(accessedSignal, evidence('log:1:500', '2026-12-02T13:00:00.000Z'));
+      const status = await handle.result();
+      await env.recordHistory(handle, 'distribute-file-copies-set-aside');
+      return { result: status, runId: handle.firstExecutionRunId };
+    });
+    expect(result.state).toBe('ACKNOWLEDGED');
+    expect(fakes.inputsTo('setAsideDuplicate').map((c) => c.uploadPath)).toEqual(['/data/upload/copy-1.pdf', UPLOAD_PATH]);
+    expect(fakes.inputsTo('recordCopySetAside').map((c) => [c.copy.runId, c.copy.uploadPath, c.duplicatePath])).toEqual([
+      [`${runId}:copy:0`, '/data/upload/copy-1.pdf', `/data/duplicates/${FILE_NAME}`],
+      [`${runId}:copy:1`, UPLOAD_PATH, `/data/duplicates/${FILE_NAME}`],
+    ]);
+  });
+});

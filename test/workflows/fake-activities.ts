@@ -1,0 +1,99 @@
+import type { FileActivities } from '../../src/activities/file-activities';
+import type { LedgerActivities } from '../../src/activities/ledger-activities';
+import type { LogScanActivities, ScanSummary } from '../../src/activities/log-scan-activities';
+
+/** Every activity a workflow of ours can call, with the real types: a fake that drifts from them fails the type-check. */
+export type AllActivities = FileActivities & LedgerActivities & LogScanActivities;
+export type ActivityName = keyof AllActivities;
+type InputOf<N extends ActivityName> = Parameters<AllActivities[N]>[0];
+
+export interface ActivityCall {
+  name: ActivityName;
+  input: unknown;
+}
+
+export interface FakeActivities {
+  activities: AllActivities;
+  /** Every call, in the order the workflow made them (retries included). */
+  calls: ActivityCall[];
+  namesCalled(): ActivityName[];
+  inputsTo<N extends ActivityName>(name: N): Array<InputOf<N>>;
+}
+
+export const FAKE_RESULT_FILE_ID = 41;
+export const FAKE_CLINIC_FOLDER = 'viral_load/testclinic';
+/** A made-up identifier: nothing here is patient data, and none of it reaches a real file or server. */
+export const FAKE_IDENTIFICATION = { label: 'BHP', identifier: '066-99000001-3', hint: '99' };
+
+/** A day of normal work: the file is valid, its folder is mapped, the transfer and every move succeed. */
+function happyPath(): AllActivities {
+  const emptyScan: ScanSummary = {
+    source: 'access.log',
+    bytesRead: 0,
+    linesRead: 0,
+    hits: 0,
+    acknowledged: 0,
+    unknownHits: 0,
+    foreignHits: 0,
+    parseErrors: 0,
+    notes: [],
+  };
+  return {
+    validateUpload: async () => ({ outcome: 'valid', result: { ok: true, identification: FAKE_IDENTIFICATION, pages: 1 } }),
+    quarantineRejected: async (input) => ({ rejectedPath: `/data/rejected/${input.fileName}` }),
+    transferFile: async (input) => ({
+      remotePath: `${input.folder}/${input.fileName}`,
+      renamedBecauseOfConflict: false,
+      alreadyPresent: false,
+      verifiedBy: 'remote-sha256sum',
+    }),
+    archiveOriginal: async (input) => ({ archivePath: `/data/archive/${input.fileName}` }),
+    setAsideDuplicate: async (input) => ({ duplicatePath: `/data/duplicates/${input.fileName}` }),
+    registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID }),
+    routeFile: async () => ({ clinicFolder: FAKE_CLINIC_FOLDER }),
+    recordRejected: async () => undefined,
+    recordSuperseded: async () => undefined,
+    recordTransferBlocked: async () => undefined,
+    recordSent: async () => undefined,
+    recordArchived: async () => undefined,
+    recordAccesses: async () => undefined,
+    recordUnacknowledged: async () => undefined,
+    recordResent: async () => undefined,
+    recordCopySetAside: async () => ({ resultFileId: FAKE_RESULT_FILE_ID + 1 }),
+    scanAccessLogOnce: async () => emptyScan,
+  };
+}
+
+/**
+ * Fake activities for workflow-level tests: the happy path unless a test overrides a step, and a record of every call.
+ * They stand in for the file, SSH and database work, which have their own tests on real parts.
+ */
+export function fakeActivities(overrides: Partial<AllActivities> = {}): FakeActivities {
+  const calls: ActivityCall[] = [];
+  const impl: AllActivities = { ...happyPath(), ...overrides };
+  const recorded = Object.fromEntries(
+    Object.entries(impl).map(([name, fn]) => [
+      name,
+      async (input: unknown) => {
+        calls.push({ name: name as ActivityName, input });
+        return (fn as (input: unknown) => Promise<unknown>)(input);
+      },
+    ]),
+  ) as unknown as AllActivities; // the same functions, wrapped one by one: Object.fromEntries cannot keep their types
+  return {
+    activities: recorded,
+    calls,
+    namesCalled: () => calls.map((c) => c.name),
+    inputsTo: <N extends ActivityName>(name: N) => calls.filter((c) => c.name === name).map((c) => c.input as InputOf<N>),
+  };
+}
+
+/** An activity that answers from a list, one entry per call (the last one repeats); an Error entry is thrown. */
+export function inTurn<T>(...answers: Array<T | Error>): () => Promise<T> {
+  let call = 0;
+  return async () => {
+    const answer = answers[Math.min(call++, answers.length - 1)];
+    if (answer instanceof Error) throw answer;
+    return answer;
+  };
+}
