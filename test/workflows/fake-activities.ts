@@ -59,7 +59,7 @@ function happyPath(): AllActivities {
     recordAccesses: async () => undefined,
     recordUnacknowledged: async () => undefined,
     recordResent: async () => undefined,
-    recordCopySetAside: async () => ({ resultFileId: FAKE_RESULT_FILE_ID + 1 }),
+    recordCopySetAside: async () => FAKE_RESULT_FILE_ID + 1,
     scanAccessLogOnce: async () => emptyScan,
   };
 }
