@@ -48,7 +48,7 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
       const em = deps.orm.em.fork();
       const run =
         (await em.findOne(LogScanRun, { runId: input.runId })) ??
-        em.create(LogScanRun, { workflowId: input.workflowId, runId: input.runId, source: source.name, startedAt: new Date() } as never);
+        em.create(LogScanRun, { workflowId: input.workflowId, runId: input.runId, source: source.name, startedAt: new Date() });
       await em.flush();
 
       const cursor = await em.findOne(LogCursor, { source: source.name });

@@ -117,7 +117,7 @@ export class FileLedger {
         ? `Same content as ${duplicateOf.fileName} (file #${duplicateOf.id}), received ${duplicateOf.uploadedAt.toISOString()}; set aside, not sent again.`
         : null,
       duplicateOf: duplicateOf?.id ?? null,
-    } as IResultFile);
+    });
   }
 
   private async recordUploadEvents(em: EntityManager, row: IResultFile, input: RegisterUpload, duplicateOf?: IResultFile): Promise<void> {
@@ -189,7 +189,7 @@ export class FileLedger {
           bytes: access.bytes ?? null,
           first,
           evidenceKey: access.evidenceKey,
-        } as never);
+        });
         if (first) {
           row.state = 'ACKNOWLEDGED';
           row.stateReason = null;
@@ -240,7 +240,7 @@ export class FileLedger {
         bytes: access.bytes ?? null,
         reason: access.reason,
         evidenceKey: access.evidenceKey,
-      } as never);
+      });
       await em.flush();
       await this.addEvent(em, resultFileId, null, {
         eventKey: `foreign:${access.evidenceKey}`,

@@ -41,7 +41,7 @@ export async function loadRemoteFolders(
       seen.add(key);
       const current = byKey.get(key);
       if (!current) {
-        tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath } as never);
+        tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
         summary.added++;
       } else if (current.folder !== row.folder || current.basePath !== row.basePath) {
         summary.changed.push({ label: row.label, folderTag: row.folderTag, from: `${current.basePath}/${current.folder}`, to: `${row.basePath}/${row.folder}` });

@@ -31,7 +31,7 @@ export async function setReceiptRule(em: EntityManager, clinicFolder: string, li
   const empty = !lists.allowedClients.length && !lists.allowedUsers.length;
   if (!current) {
     if (empty) return false;
-    em.create(FolderReceiptRule, { clinicFolder, allowedClients: [...lists.allowedClients], allowedUsers: [...lists.allowedUsers], updatedBy: actor } as never);
+    em.create(FolderReceiptRule, { clinicFolder, allowedClients: [...lists.allowedClients], allowedUsers: [...lists.allowedUsers], updatedBy: actor });
   } else if (empty) {
     em.remove(current);
   } else if (sameLists(current, lists)) {

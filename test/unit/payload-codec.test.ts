@@ -5,6 +5,7 @@ import path from 'node:path';
 import { DefaultFailureConverter, ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { Hono } from 'hono';
 import { loadConfig } from '../../src/config/config';
+import type { ActiveSession } from '../../src/web/auth/sessions';
 import type { BaseEnv } from '../../src/web/context';
 import { createCodecRoutes } from '../../src/web/routes/codec';
 import { failureConverter } from '../../src/temporal/data-converter';
@@ -144,9 +145,14 @@ describe('the codec endpoint (/codec/encode, /codec/decode)', () => {
   const TOKEN = 'a-codec-token-long-enough-to-count';
   const UI = 'http://temporal-ui.test:8233';
   /** The web app's loadSession stands in as a header: the route only asks whether there is a session. */
+  const session: ActiveSession = {
+    token: 'test-session',
+    user: { id: 1, username: 'anna', passwordHash: 'unused', role: 'technician', disabled: false, createdAt: new Date(), passwordChangedAt: new Date() },
+    expiresAt: new Date(Date.now() + 3_600_000),
+  };
   const app = new Hono<BaseEnv>()
     .use('*', async (c, next) => {
-      c.set('session', c.req.header('x-test-session') ? ({} as never) : undefined);
+      c.set('session', c.req.header('x-test-session') ? session : undefined);
       await next();
     })
     .route('/codec', createCodecRoutes({ codec, namespace: 'default', allowedOrigins: [UI], tokens: [TOKEN] }));

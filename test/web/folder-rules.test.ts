@@ -185,7 +185,7 @@ describe('fetches that did not count', () => {
       reason: "client 10.9.9.9 is not one of viral_load/gumare's addresses",
     });
     const em = env.orm.em.fork();
-    em.create(LogScanRun, { workflowId: 'scan', runId: 'scan-run-1', source: 'access.log', startedAt: new Date(), finishedAt: new Date(), foreignHits: 1 } as never);
+    em.create(LogScanRun, { workflowId: 'scan', runId: 'scan-run-1', source: 'access.log', startedAt: new Date(), finishedAt: new Date(), foreignHits: 1 });
     await em.flush();
 
     const filePage = unescape(await (await ada.request(`/files/${id}`)).text());

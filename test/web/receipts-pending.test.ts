@@ -129,7 +129,7 @@ describe('receipts', () => {
       bytes: 1234,
       first: true,
       evidenceKey: 'test:1',
-    } as never);
+    });
     em.create(Acknowledgement, {
       resultFileId: null,
       remotePath: `viral_load/unknown/<img src=x onerror=alert(1)>.pdf`,
@@ -140,7 +140,7 @@ describe('receipts', () => {
       bytes: null,
       first: false,
       evidenceKey: 'test:2',
-    } as never);
+    });
     em.create(LogScanRun, {
       workflowId: 'scan-access-log',
       runId: 'scan-run-1',
@@ -155,7 +155,7 @@ describe('receipts', () => {
       parseErrors: 3,
       notes: [`log rotated ${XSS}`],
       durationMs: 1250,
-    } as never);
+    });
     await em.flush();
   });
 

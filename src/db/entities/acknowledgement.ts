@@ -8,7 +8,8 @@ export const Acknowledgement = defineEntity({
     id: p.bigint('number').primary().autoincrement(),
     /** Null when the log names a file we have no delivery for: kept, never lost. */
     resultFileId: p.bigint('number').nullable().index(),
-    remotePath: p.text(),
+    /** The log scan looks fetches up by where the file lives on server B. */
+    remotePath: p.text().index(),
     accessedAt: p.datetime(),
     client: p.string().length(255),
     /** The user Apache logged (`%u`), when the clinic signed in. */

@@ -22,6 +22,8 @@ export const FileEvent = defineEntity({
     prevHash: p.string().length(64),
     hash: p.string().length(64),
   }),
+  // A file's trail, in time order.
+  indexes: [{ properties: ['resultFileId', 'at'] }],
 });
 
 export type IFileEvent = InferEntity<typeof FileEvent>;

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
+import { User } from './user';
 
 /**
  * A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a leaked table (or backup)
@@ -10,7 +11,18 @@ export const WebSession = defineEntity({
   properties: (p) => ({
     /** Hex SHA-256 of the cookie token. */
     tokenHash: p.string().length(64).primary(),
-    userId: p.integer().index(),
+    /**
+     * The user's id (mapped to the key, not loaded as an entity). A foreign key, as 0002 made it, under PostgreSQL's
+     * name for it: a deleted user's sessions go with it.
+     */
+    userId: p
+      .manyToOne(User)
+      .mapToPk()
+      .fieldName('user_id')
+      .foreignKeyName('web_session_user_id_fkey')
+      .deleteRule('cascade')
+      .updateRule('no action')
+      .index(),
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime().index(),
     ip: p.string().length(64).nullable(),

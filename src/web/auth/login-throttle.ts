@@ -32,7 +32,7 @@ export class LoginThrottle {
   }
 
   async recordFailure(username: string, ip: string, now = new Date()): Promise<void> {
-    this.em.create(LoginFailure, { username, ip, at: now } as never);
+    this.em.create(LoginFailure, { username, ip, at: now });
     await this.em.flush();
   }
 

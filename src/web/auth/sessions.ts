@@ -33,7 +33,7 @@ export interface ActiveSession {
 export async function createSession(em: EntityManager, user: IUser, ip: string, now = new Date()): Promise<ActiveSession> {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);
-  em.create(WebSession, { tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, ip } as never);
+  em.create(WebSession, { tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, ip });
   // Housekeeping rides on logins: expired rows go, so the table stays the size of the signed-in population.
   await em.flush();
   await em.nativeDelete(WebSession, { expiresAt: { $lt: now } });

@@ -10,7 +10,7 @@ export async function addUser(em: EntityManager, rawUsername: string, password: 
   const problem = usernameProblem(username) ?? passwordProblem(password);
   if (problem) throw new Error(problem);
   if (await em.count(User, { username })) throw new Error(`A user named ${username} already exists; use "getresults users passwd ${username}".`);
-  const user = em.create(User, { username, passwordHash: await hashPassword(password), role, disabled: false } as never) as IUser;
+  const user = em.create(User, { username, passwordHash: await hashPassword(password), role, disabled: false });
   await em.flush();
   return user;
 }

@@ -196,7 +196,7 @@ ${rows.map(
     }
     const clinicFolder = clinicFolderOf(row);
     await em.transactional(async (tx) => {
-      tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath } as never);
+      tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
       await tx.flush();
       // Empty fields here keep the folder's rule (set on another row); clearing it is done on the edit page.
       if (rule.lists.allowedClients.length || rule.lists.allowedUsers.length) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);

@@ -122,7 +122,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
         outcomes.push({ name, saved: false, problem: 'A file of this name is still waiting in the upload folder; it was not replaced. Try again in a minute.', warnings });
         continue;
       }
-      em.create(WebUpload, { username, fileName: name, sha256, sizeBytes: data.length, uploadedAt: new Date() } as never);
+      em.create(WebUpload, { username, fileName: name, sha256, sizeBytes: data.length, uploadedAt: new Date() });
       await em.flush();
       outcomes.push({ name, saved: true, warnings });
     }
