@@ -11,6 +11,7 @@ import {
   type FileStatus,
 } from '../../src/workflows/definitions';
 import type { distributeFile } from '../../src/workflows/distribute-file';
+import type { distributeFileV2 } from '../../src/workflows/distribute-file-v2';
 import type { FileState } from '../../src/domain/file-state';
 import { waitFor } from '../harness/wait-for';
 import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn } from './fake-activities';
@@ -51,13 +52,6 @@ function delivered(folder = FAKE_CLINIC_FOLDER): DeliveryResult {
   return { remotePath: `${folder}/${FILE_NAME}`, renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'remote-sha256sum' };
 }
 
-async function start(taskQueue: string, overrides: Partial<DistributeFileInput> = {}) {
-  return env.client.workflow.start<typeof distributeFile>('distributeFile', {
-    taskQueue,
-    workflowId: env.workflowId('file'),
-    args: [inputFor(taskQueue, overrides)],
-  });
-}
 
 function stateIs(handle: WorkflowHandle, state: FileState): Promise<FileStatus> {
   return waitFor(`state ${state}`, async () => {
@@ -73,17 +67,33 @@ function gate(): { wait: Promise<void>; open(): void } {
   return { wait, open };
 }
 
-describe('distributeFile', () => {
+/**
+ * Both versions live side by side until the last v1 run has closed (docs/workflow-versioning.md), so both pass every
+ * scenario: the same states, reasons and activity calls in the same order. v2 packs the calls into fewer local steps.
+ */
+describe.each([
+  ['distributeFile', 'distribute-file'],
+  ['distributeFileV2', 'distribute-file-v2'],
+] as const)('%s', (workflowType, historyPrefix) => {
+  async function start(taskQueue: string, overrides: Partial<DistributeFileInput> = {}) {
+    // v2 runs on the upload host's queue; here the test's one queue serves both roles.
+    return env.client.workflow.start<typeof distributeFile | typeof distributeFileV2>(workflowType, {
+      taskQueue,
+      workflowId: env.workflowId('file'),
+      args: [inputFor(taskQueue, overrides)],
+    });
+  }
+
   test('ACKNOWLEDGED: validated, routed, sent, archived, then the first fetch acknowledges it', async () => {
     const fakes = fakeActivities();
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue);
       await stateIs(handle, 'AWAITING_ACK');
       // What a deployment holds for up to 30 days: runs waiting for the clinic's fetch.
-      await env.recordHistory(handle, 'distribute-file-waiting-for-ack');
+      await env.recordHistory(handle, `${historyPrefix}-waiting-for-ack`);
       await handle.signal(accessedSignal, evidence('log:1:100', '2026-12-02T09:00:00.000Z'));
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-acknowledged');
+      await env.recordHistory(handle, `${historyPrefix}-acknowledged`);
       return status;
     });
     expect(result).toMatchObject({
@@ -137,7 +147,7 @@ describe('distributeFile', () => {
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue, { ackTimeout: '2s' });
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-unacknowledged');
+      await env.recordHistory(handle, `${historyPrefix}-unacknowledged`);
       return status;
     });
     expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', reason: 'Not fetched within 2s.', accesses: 0 });
@@ -153,7 +163,7 @@ describe('distributeFile', () => {
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue);
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-rejected');
+      await env.recordHistory(handle, `${historyPrefix}-rejected`);
       return status;
     });
     expect(result).toMatchObject({ state: 'REJECTED', reason, archivePath: `/data/rejected/${FILE_NAME}` });
@@ -168,7 +178,7 @@ describe('distributeFile', () => {
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue);
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-superseded-at-check');
+      await env.recordHistory(handle, `${historyPrefix}-superseded-at-check`);
       return status;
     });
     expect(result).toMatchObject({ state: 'SUPERSEDED', reason });
@@ -185,7 +195,7 @@ describe('distributeFile', () => {
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue);
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-superseded-at-transfer');
+      await env.recordHistory(handle, `${historyPrefix}-superseded-at-transfer`);
       return status;
     });
     expect(result).toMatchObject({ state: 'SUPERSEDED', reason, clinicFolder: FAKE_CLINIC_FOLDER });
@@ -197,7 +207,7 @@ describe('distributeFile', () => {
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue);
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-duplicate');
+      await env.recordHistory(handle, `${historyPrefix}-duplicate`);
       return status;
     });
     expect(result).toMatchObject({ state: 'DUPLICATE', reason: expect.stringContaining('file #7') });
@@ -212,12 +222,12 @@ describe('distributeFile', () => {
       const waiting = await stateIs(handle, 'NEEDS_FOLDER');
       expect(waiting.reason).toBe('No clinic folder is mapped for BHP hint "99".');
       expect(fakes.inputsTo('routeFile')).toHaveLength(1);
-      await env.recordHistory(handle, 'distribute-file-waiting-for-folder');
+      await env.recordHistory(handle, `${historyPrefix}-waiting-for-folder`);
       await handle.signal(retrySignal);
       await stateIs(handle, 'AWAITING_ACK');
       await handle.signal(accessedSignal, evidence('log:1:300', '2026-12-02T11:00:00.000Z'));
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-needs-folder-then-routed');
+      await env.recordHistory(handle, `${historyPrefix}-needs-folder-then-routed`);
       return status;
     });
     expect(result).toMatchObject({ state: 'ACKNOWLEDGED', clinicFolder: FAKE_CLINIC_FOLDER });
@@ -233,12 +243,12 @@ describe('distributeFile', () => {
       const handle = await start(taskQueue, { blockedRetryInterval: '1h' });
       const blocked = await stateIs(handle, 'TRANSFER_BLOCKED');
       expect(blocked.reason).toBe('Server B presented a different host key.');
-      await env.recordHistory(handle, 'distribute-file-waiting-transfer-blocked');
+      await env.recordHistory(handle, `${historyPrefix}-waiting-transfer-blocked`);
       await handle.signal(retrySignal);
       await stateIs(handle, 'AWAITING_ACK');
       await handle.signal(accessedSignal, evidence('log:1:400', '2026-12-02T12:00:00.000Z'));
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-blocked-then-retried-by-signal');
+      await env.recordHistory(handle, `${historyPrefix}-blocked-then-retried-by-signal`);
       return status;
     });
     expect(result.state).toBe('ACKNOWLEDGED');
@@ -255,7 +265,7 @@ describe('distributeFile', () => {
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue, { blockedRetryInterval: '1s', ackTimeout: '1s' });
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-blocked-then-retried-by-timer');
+      await env.recordHistory(handle, `${historyPrefix}-blocked-then-retried-by-timer`);
       return status;
     });
     expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', remotePath: `${FAKE_CLINIC_FOLDER}/${FILE_NAME}` });
@@ -300,7 +310,7 @@ describe('distributeFile', () => {
       await handle.signal(copyUploadedSignal, copyAt(UPLOAD_PATH, '2026-12-01T09:00:00.000Z'));
       await handle.signal(accessedSignal, evidence('log:1:500', '2026-12-02T13:00:00.000Z'));
       const status = await handle.result();
-      await env.recordHistory(handle, 'distribute-file-copies-set-aside');
+      await env.recordHistory(handle, `${historyPrefix}-copies-set-aside`);
       return { result: status, runId: handle.firstExecutionRunId };
     });
     expect(result.state).toBe('ACKNOWLEDGED');
@@ -309,5 +319,36 @@ describe('distributeFile', () => {
       [`${runId}:copy:0`, '/data/upload/copy-1.pdf', `/data/duplicates/${FILE_NAME}`],
       [`${runId}:copy:1`, UPLOAD_PATH, `/data/duplicates/${FILE_NAME}`],
     ]);
+  });
+});
+
+describe('distributeFileV2 takes fewer round trips than distributeFile', () => {
+  /** History events up to the wait for the clinic's fetch, and the workflow tasks among them. */
+  async function historyUntilAwaitingAck(workflowType: 'distributeFile' | 'distributeFileV2') {
+    const fakes = fakeActivities();
+    return env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2>(workflowType, {
+        taskQueue,
+        workflowId: env.workflowId('file'),
+        args: [inputFor(taskQueue)],
+      });
+      // History only, no queries: a query answered while a workflow task is open may split it in two.
+      await waitFor('the wait for the fetch to be recorded', async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        return events.some((e) => e.timerStartedEventAttributes) && events;
+      });
+      const events = (await handle.fetchHistory()).events ?? [];
+      await handle.terminate('measured');
+      return { events: events.length, workflowTasks: events.filter((e) => e.workflowTaskCompletedEventAttributes).length, steps: fakes.stepsCalled };
+    });
+  }
+
+  test('the happy path is two workflow tasks and two local steps around one transfer', async () => {
+    const v1 = await historyUntilAwaitingAck('distributeFile');
+    const v2 = await historyUntilAwaitingAck('distributeFileV2');
+    expect(v2.steps).toEqual(['receiveFile', 'finishDelivery']);
+    expect(v2.workflowTasks).toBe(2);
+    expect(v2.workflowTasks).toBeLessThan(v1.workflowTasks);
+    expect(v2.events).toBeLessThan(v1.events);
   });
 });

@@ -1,10 +1,13 @@
 import type { FileActivities } from '../../src/activities/file-activities';
+import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
 import type { LedgerActivities } from '../../src/activities/ledger-activities';
 import type { LogScanActivities, ScanSummary } from '../../src/activities/log-scan-activities';
 
 /** Every activity a workflow of ours can call, with the real types: a fake that drifts from them fails the type-check. */
 export type AllActivities = FileActivities & LedgerActivities & LogScanActivities;
 export type ActivityName = keyof AllActivities;
+/** What the worker serves: the activities, and distributeFileV2's steps composed of them as in production. */
+export type ServedActivities = AllActivities & FileSteps;
 type InputOf<N extends ActivityName> = Parameters<AllActivities[N]>[0];
 
 export interface ActivityCall {
@@ -13,9 +16,14 @@ export interface ActivityCall {
 }
 
 export interface FakeActivities {
-  activities: AllActivities;
-  /** Every call, in the order the workflow made them (retries included). */
+  activities: ServedActivities;
+  /**
+   * Every call of a file, ledger or scan activity, in order (retries included). A v2 step's parts are listed one by
+   * one, so v1 and v2 leave the same list for the same scenario.
+   */
   calls: ActivityCall[];
+  /** The v2 steps (receiveFile, finishDelivery...) that were called, in order. */
+  stepsCalled: Array<keyof FileSteps>;
   namesCalled(): ActivityName[];
   inputsTo<N extends ActivityName>(name: N): Array<InputOf<N>>;
 }
@@ -80,9 +88,21 @@ export function fakeActivities(overrides: Partial<AllActivities> = {}): FakeActi
       },
     ]),
   ) as unknown as AllActivities; // the same functions, wrapped one by one: Object.fromEntries cannot keep their types
+  const stepsCalled: Array<keyof FileSteps> = [];
+  const composed = createFileSteps({ files: recorded, ledger: recorded });
+  const steps = Object.fromEntries(
+    Object.entries(composed).map(([name, fn]) => [
+      name,
+      async (input: unknown) => {
+        stepsCalled.push(name as keyof FileSteps);
+        return (fn as (input: unknown) => Promise<unknown>)(input);
+      },
+    ]),
+  ) as unknown as FileSteps; // as above
   return {
-    activities: recorded,
+    activities: { ...recorded, ...steps },
     calls,
+    stepsCalled,
     namesCalled: () => calls.map((c) => c.name),
     inputsTo: <N extends ActivityName>(name: N) => calls.filter((c) => c.name === name).map((c) => c.input as InputOf<N>),
   };

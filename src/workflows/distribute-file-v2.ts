@@ -1,0 +1,191 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { FileActivities } from '../activities/file-activities';
+import type { FileSteps } from '../activities/file-steps';
+import type { LedgerActivities } from '../activities/ledger-activities';
+import {
+  accessedSignal,
+  copyUploadedSignal,
+  retrySignal,
+  statusQuery,
+  type AccessEvidence,
+  type CopyUploaded,
+  type DistributeFileInput,
+  type FileStatus,
+} from './definitions';
+
+/** Kept in step with BLOCKING_FAILURE_TYPES in the file activities (a workflow file may not import their code). */
+const BLOCKING_FAILURES = ['HostKeyRejected', 'SshAuthenticationRefused'];
+/** Kept in step with FILE_SUPERSEDED_FAILURE_TYPE: the local file was removed or replaced after it was checked. */
+const FILE_SUPERSEDED = 'FileSuperseded';
+
+/** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
+const steps = proxyLocalActivities<FileSteps & Pick<FileActivities, 'setAsideDuplicate'>>({
+  startToCloseTimeout: '5m',
+  // The file or the database may be unavailable for a while: keep trying, as v1's file activities do.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+/** Database-only writes, as in v1. */
+const ledger = proxyLocalActivities<LedgerActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * The transfer stays a (heartbeating) activity of its own: it can run for a long time, and an operator sees a
+ * transfer being retried, with its attempt and last failure, in the Temporal UI and on the Pending page. It runs on
+ * the workflow's own queue, so the server can hand it to the same worker at once (eager activity dispatch).
+ */
+const { transferFile } = proxyActivities<FileActivities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURES, FILE_SUPERSEDED] },
+});
+
+function failureOfType(err: unknown, types: string[]): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type && types.includes(cause.type) ? cause : undefined;
+}
+
+/**
+ * The life of one uploaded result file, version 2 (docs/workflow-versioning.md): the same steps, states and trail as
+ * distributeFile, in fewer round trips. It runs on the task queue of the upload host that holds the file, so checking,
+ * archiving and their database writes are local activities of that host's worker; only the transfer is a task of its
+ * own. The happy path takes two workflow tasks (before and after the transfer) instead of one per step.
+ */
+export async function distributeFileV2(input: DistributeFileInput): Promise<FileStatus> {
+  const { runId, workflowId } = workflowInfo();
+  const status: FileStatus = { state: 'RECEIVED', accesses: 0 };
+  const accesses: AccessEvidence[] = [];
+  const copies: CopyUploaded[] = [];
+  let retryRequested = false;
+  let finished = false;
+  /** Until archived or quarantined, our file sits at input.uploadPath. */
+  let originalInPlace = true;
+
+  setHandler(statusQuery, () => status);
+  setHandler(retrySignal, () => {
+    retryRequested = true;
+  });
+  setHandler(accessedSignal, (evidence) => {
+    if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
+  });
+  setHandler(copyUploadedSignal, (copy) => {
+    // The watcher re-announces a file it already submitted (e.g. after a restart): our own file, still in place, is no
+    // copy. Once ours has been moved away, a file at the same path is a new upload of the same content.
+    const reannounced = copy.uploadPath === input.uploadPath && originalInPlace;
+    if (!reannounced && !copies.some((c) => c.uploadPath === copy.uploadPath)) copies.push(copy);
+  });
+
+  const ref = { uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 };
+  const intake = await steps.receiveFile({
+    workflowId,
+    runId,
+    fileName: input.fileName,
+    uploadPath: input.uploadPath,
+    sizeBytes: input.sizeBytes,
+    sha256: input.sha256,
+    uploadedAt: input.uploadedAt,
+    uploadedBy: input.uploadedBy,
+  });
+  const { resultFileId } = intake;
+  status.resultFileId = resultFileId;
+
+  if (intake.kind === 'duplicate') {
+    // receiveFile registered this upload as a DUPLICATE row already: only the file is left to set aside.
+    await steps.setAsideDuplicate({ ...ref, uploadedAt: input.uploadedAt });
+    status.state = 'DUPLICATE';
+    status.reason = `Same content as file #${intake.duplicateOf}, which was already received; not sent again.`;
+    return status;
+  }
+
+  // Copies of this content that arrive while the delivery is under way are set aside beside it, in the background.
+  let copyIndex = 0;
+  const copyHandling = (async () => {
+    for (;;) {
+      await condition(() => copies.length > 0 || finished);
+      const copy = copies.shift();
+      if (!copy) return;
+      const index = copyIndex++;
+      await steps.setAsideCopy({
+        resultFileId,
+        copy: { ...copy, workflowId, runId: `${runId}:copy:${index}`, sha256: input.sha256, sizeBytes: input.sizeBytes },
+      });
+    }
+  })();
+  const finish = async (final: FileStatus): Promise<FileStatus> => {
+    finished = true;
+    await copyHandling;
+    await condition(allHandlersFinished);
+    return final;
+  };
+
+  if (intake.kind === 'superseded') return finish({ ...status, state: 'SUPERSEDED', reason: intake.reason });
+  if (intake.kind === 'rejected') {
+    const { rejectedPath } = await steps.rejectFile({ ...ref, resultFileId, runId, uploadedAt: input.uploadedAt, code: intake.code, reason: intake.reason });
+    originalInPlace = false;
+    return finish({ ...status, state: 'REJECTED', reason: intake.reason, archivePath: rejectedPath });
+  }
+
+  let clinicFolder = intake.kind === 'routed' ? intake.clinicFolder : undefined;
+  for (let attempt = 1; !clinicFolder; attempt++) {
+    status.state = 'NEEDS_FOLDER';
+    status.reason = `No clinic folder is mapped for ${intake.identification.label} hint "${intake.identification.hint}".`;
+    await condition(() => retryRequested);
+    retryRequested = false;
+    const route = await ledger.routeFile({ resultFileId, runId, attempt, identification: intake.identification, pages: intake.pages });
+    clinicFolder = route?.clinicFolder;
+  }
+  status.state = 'RECEIVED';
+  status.reason = undefined;
+  status.clinicFolder = clinicFolder;
+
+  let delivery: Awaited<ReturnType<FileActivities['transferFile']>> | undefined;
+  for (let attempt = 0; !delivery; attempt++) {
+    try {
+      delivery = await transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: clinicFolder });
+    } catch (err) {
+      const superseded = failureOfType(err, [FILE_SUPERSEDED]);
+      if (superseded) {
+        await ledger.recordSuperseded({ resultFileId, runId, reason: superseded.message });
+        return finish({ ...status, state: 'SUPERSEDED', reason: superseded.message });
+      }
+      const blocked = failureOfType(err, BLOCKING_FAILURES);
+      if (!blocked) throw err;
+      status.state = 'TRANSFER_BLOCKED';
+      status.reason = blocked.message;
+      await ledger.recordTransferBlocked({ resultFileId, runId, attempt, failureType: blocked.type ?? 'unknown', message: blocked.message });
+      retryRequested = false;
+      await condition(() => retryRequested, input.blockedRetryInterval);
+      retryRequested = false;
+    }
+  }
+  status.state = 'SENT';
+  status.reason = undefined;
+  status.remotePath = delivery.remotePath;
+  const { archivePath } = await steps.finishDelivery({ ...ref, resultFileId, runId, uploadedAt: input.uploadedAt, clinicFolder, delivery, ackTimeout: input.ackTimeout });
+  originalInPlace = false;
+  status.archivePath = archivePath;
+  status.state = 'AWAITING_ACK';
+
+  const fetched = await condition(() => accesses.length > 0, input.ackTimeout);
+  if (!fetched) {
+    await ledger.recordUnacknowledged({ resultFileId, runId, ackTimeout: input.ackTimeout });
+    return finish({ ...status, state: 'UNACKNOWLEDGED', reason: `Not fetched within ${input.ackTimeout}.` });
+  }
+  const evidence = accesses.splice(0, accesses.length);
+  await ledger.recordAccesses({ resultFileId, accesses: evidence });
+  status.accesses = evidence.length;
+  status.acknowledgedAt = evidence.map((e) => e.accessedAt).sort()[0];
+  status.state = 'ACKNOWLEDGED';
+  return finish(status);
+}
