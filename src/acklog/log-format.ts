@@ -732,6 +732,7 @@ function compileLocate(steps: readonly Step[], fields: LineFields): LocateFuncti
     }
   }
   code.push('  return pos === len ? f : null;', '};');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the format is compiled into a parser on purpose (no user input in the code)
   const factory = new Function('fields', 'parseDigits', 'parseClfTime', 'indexOfQuoted', code.join('\n')) as (
     fields: LineFields,
     digits: typeof parseDigits,

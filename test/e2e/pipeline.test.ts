@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { accessedSignal, statusQuery } from '../../src/workflows/definitions';
 import { resultPdf } from '../harness/pdf';
@@ -87,7 +87,7 @@ describe('the per-file workflow on real Temporal, PostgreSQL and OpenSSH', () =>
     expect(row.state_reason).toBeTruthy();
     expect(existsSync(row.archive_path!)).toBe(true); // kept in the rejected folder
     expect(row.archive_path!.startsWith(path.join(stack.dataDir, 'rejected'))).toBe(true);
-    expect(JSON.parse(require('node:fs').readFileSync(`${row.archive_path}.reason.json`, 'utf8'))).toMatchObject({ code });
+    expect(JSON.parse(readFileSync(`${row.archive_path}.reason.json`, 'utf8'))).toMatchObject({ code });
     expect((await listTree(stack.sshd.remoteRoot)).filter((f) => f.includes(path.parse(name).name))).toEqual([]);
     expect((await stack.events(row.id)).map((e) => e.type)).toEqual(['RECEIVED', 'REJECTED']);
   });

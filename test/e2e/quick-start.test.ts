@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../harness/free-port';
@@ -76,7 +76,7 @@ describe('getresults start on embedded defaults', () => {
     writePdf(source, '066-12000001-3');
     const expected = await sha256OfFile(source);
     // A plain copy into the folder, as a technician's file manager would do it.
-    require('node:fs').copyFileSync(source, path.join(uploadDir!, '066-12000001-3.pdf'));
+    copyFileSync(source, path.join(uploadDir!, '066-12000001-3.pdf'));
 
     const delivered = path.join(cwd, 'data', 'destination', 'viral_load', 'digawana', '066-12000001-3.pdf');
     await waitFor('the PDF in the local destination folder', () => existsSync(delivered), { timeoutMs: 60_000 });

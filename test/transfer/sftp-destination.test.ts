@@ -343,7 +343,13 @@ describe('SftpDestination', () => {
     const request = await localFile(randomBytes(64 * 1024 * 1024), { folder: 'mid-upload', fileName: 'big.pdf' });
     let stopping: Promise<void> | undefined;
 
-    const attempt = dest.deliver({ ...request, onProgress: () => (stopping ??= sshd.stop()) });
+    // Stops the server once, on the first progress report; the test awaits the stop below.
+    const attempt = dest.deliver({
+      ...request,
+      onProgress: () => {
+        stopping ??= sshd.stop();
+      },
+    });
 
     await expect(attempt).rejects.toThrow();
     await stopping;

@@ -241,6 +241,7 @@ ${folderForm(c, `/folders/${row.id}`, row, 'Save', ruleText(rule), { ruleOf: cli
     const problems = [...checkRow(next), ...rule.problems];
     const clash = await em.findOne(RemoteFolder, { label: next.label, folderTag: next.folderTag, id: { $ne: row.id } });
     const ruleOf = typeof form.ruleOf === 'string' ? form.ruleOf : clinicFolderOf(row);
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- hidden text fields of our own form, never files
     const shownText = { clients: String(form.shownClients ?? ''), users: String(form.shownUsers ?? '') };
     if (problems.length || clash) {
       return deps.renderPage(c, {
