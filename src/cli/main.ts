@@ -45,6 +45,7 @@ async function startWatcher(config: Config, temporalAddress: string, payloadCode
   const watcher = watchUploads({
     uploadDir: config.uploadDir,
     stableMs: config.watcher.stableMs,
+    detection: config.watcher.detection,
     concurrency: config.watcher.concurrency,
     log,
     submit: (file) =>

@@ -56,7 +56,7 @@ export interface Config {
   foldersCsv: string;
   ackTimeout: string;
   blockedRetryInterval: string;
-  watcher: { stableMs: number; concurrency: number };
+  watcher: { stableMs: number; concurrency: number; detection: 'auto' | 'inotify' | 'poll' };
   maxFileBytes: number;
   accessLog: {
     /** Unset: no proof-of-receipt scanning. `sftp:/path` reads it on server B through the destination's SSH settings. */
@@ -118,7 +118,16 @@ const envSchema = z.object({
   GETRESULTS_FOLDERS_CSV: z.string().optional().describe('Remote-folder table loaded when the table is empty (default: the seed\'s).'),
   GETRESULTS_ACK_TIMEOUT: z.string().default('30d').describe('How long a sent file waits for the clinic to fetch it.'),
   GETRESULTS_BLOCKED_RETRY: z.string().default('15m').describe('How often a transfer blocked by a host key or login problem is retried.'),
-  GETRESULTS_STABLE_MS: z.coerce.number().int().min(50).default(500).describe('A file is picked up once its size has not changed for this long.'),
+  GETRESULTS_STABLE_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .default(500)
+    .describe('A file written in place that is not (yet) a whole PDF is picked up once unchanged for this long. A file renamed into the folder, or a whole PDF quiet for 100 ms, is taken at once when inotify is used.'),
+  GETRESULTS_WATCH_DETECTION: z
+    .enum(['auto', 'inotify', 'poll'])
+    .default('auto')
+    .describe('How new uploads are noticed: inotify (kernel events through inotifywait, from inotify-tools), poll (size polling), or auto (inotify when inotifywait is installed).'),
   GETRESULTS_WATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe('Files hashed and submitted at once.'),
   GETRESULTS_MAX_FILE_MB: z.coerce.number().positive().default(100).describe('Largest file accepted, in MiB.'),
   GETRESULTS_ACCESS_LOG: z
@@ -269,7 +278,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     foldersCsv: env.GETRESULTS_FOLDERS_CSV ? path.resolve(env.GETRESULTS_FOLDERS_CSV) : SEED_FOLDERS_CSV,
     ackTimeout: checkDuration('GETRESULTS_ACK_TIMEOUT', env.GETRESULTS_ACK_TIMEOUT),
     blockedRetryInterval: checkDuration('GETRESULTS_BLOCKED_RETRY', env.GETRESULTS_BLOCKED_RETRY),
-    watcher: { stableMs: env.GETRESULTS_STABLE_MS, concurrency: env.GETRESULTS_WATCH_CONCURRENCY },
+    watcher: { stableMs: env.GETRESULTS_STABLE_MS, concurrency: env.GETRESULTS_WATCH_CONCURRENCY, detection: env.GETRESULTS_WATCH_DETECTION },
     maxFileBytes: Math.round(env.GETRESULTS_MAX_FILE_MB * 1024 * 1024),
     accessLog: {
       location: env.GETRESULTS_ACCESS_LOG,

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { delimiter } from 'node:path';
+import { findOnPath } from '../files/executables';
 
 export interface DevServerOptions {
   /** The `temporal` CLI; default: TEMPORAL_CLI_PATH's value or `temporal` on PATH. */
@@ -30,15 +30,6 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-/** Finds an executable on PATH, so a missing CLI is reported before anything starts. */
-export function findOnPath(name: string): string | undefined {
-  if (name.includes('/')) return existsSync(name) ? name : undefined;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = path.join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 export function waitForPort(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;

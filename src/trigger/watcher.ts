@@ -2,8 +2,24 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { entryKindOf, lstatOrUndefined } from '../files/entry-kind';
+import { looksLikeWholePdf } from '../files/whole-pdf';
 import { isTransientName } from './ignored-names';
+import { findInotifywait, watchFolderEvents, type FolderEvent, type FolderEvents } from './inotify-events';
 import type { SubmitResult } from './submit-upload';
+
+/**
+ * How the watcher learns of files. `inotify`: kernel events through inotifywait (Debian's inotify-tools), which tell a
+ * file renamed in (complete at once) from one being written; `poll`: chokidar's size polling, which waits out the
+ * stability window for every file; `auto`: inotify when inotifywait is installed, else poll.
+ */
+export type Detection = 'auto' | 'inotify' | 'poll';
+
+/**
+ * Why a file was taken as complete: renamed into the folder; written in place and quiet for a moment with a whole PDF
+ * in it (or linked into place whole, as web uploads are); quiet for the whole stability window (whatever it holds:
+ * the workflow judges it); or found by the polling watcher once its size was stable.
+ */
+export type PickUpReason = 'moved-in' | 'whole-pdf' | 'stable' | 'polled';
 
 export interface WatcherOptions {
   uploadDir: string;
@@ -16,11 +32,22 @@ export interface WatcherOptions {
   retryBaseMs?: number;
   /** How often the folder is listed for entries that are not regular files (default: max(stableMs, 1 s)). */
   sweepMs?: number;
+  /** Default `auto`. */
+  detection?: Detection;
+  /**
+   * With inotify: how long a file written in place must be quiet (no write, no close) before a whole PDF in it is taken
+   * (default: min(100 ms, stableMs)). Anything else waits out `stableMs`.
+   */
+  quietMs?: number;
+  /** Told of every file taken, and why (tests and diagnostics). */
+  onTaken?: (file: string, why: PickUpReason) => void;
 }
 
 export interface UploadWatcher {
   /** Resolves once the files already waiting have been queued. */
   ready: Promise<void>;
+  /** The detection in use (`auto` resolved); known once `ready` has resolved. */
+  detection(): Exclude<Detection, 'auto'>;
   /** Resolves when nothing is queued, running or waiting to retry (tests use it). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -30,7 +57,11 @@ export interface UploadWatcher {
  * The thin trigger: notices complete files in the upload folder and hands each to Temporal, nothing more. Every
  * decision about the file is the workflow's. Failed hand-offs are retried with backoff; none is dropped.
  *
- * Regular files come from chokidar once their size is stable. Anything else in the folder (a symlink, also a dangling
+ * Regular files come from kernel events (inotify) or, without inotifywait, from chokidar once their size is stable.
+ * With events, a file renamed into the folder is complete at once; one written in place is taken once it has been quiet
+ * for `quietMs` and holds a whole PDF (`%PDF-` ... `%%EOF`), or else once quiet for the full `stableMs`; the workflow
+ * checks the whole file either way, and a file that changes after it was taken is handed over again as new content.
+ * Anything else in the folder (a symlink, also a dangling
  * one, a FIFO, a folder, a socket) is found by a periodic listing that looks at names with lstat only, so it is never
  * followed, opened or read; once unchanged for the stability window it is handed over once, and the workflow rejects
  * it visibly instead of it being skipped in silence.
@@ -82,6 +113,12 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
     }
   };
 
+  const take = (file: string, why: PickUpReason) => {
+    if (closed || isTransientName(file)) return;
+    options.onTaken?.(file, why);
+    enqueue(file);
+  };
+
   const enqueue = (file: string) => {
     if (closed || isTransientName(file)) return;
     if (running.has(file)) again.add(file); // changed while being submitted: look at it once more afterwards
@@ -93,7 +130,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
   const onFileEvent = (file: string) => {
     void lstatOrUndefined(file).then(
       (info) => {
-        if (info?.isFile()) enqueue(file);
+        if (info?.isFile()) take(file, 'polled');
       },
       (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
     );
@@ -142,8 +179,80 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
   };
 
   let watcher: FSWatcher | undefined;
-  const ready = (async () => {
-    await mkdir(options.uploadDir, { recursive: true });
+  let events: FolderEvents | undefined;
+  let detection: Exclude<Detection, 'auto'> = 'poll';
+  const quietMs = options.quietMs ?? Math.min(100, options.stableMs);
+  // Files written in place, by name: the timer that fires once the file has been quiet long enough.
+  const settlingFiles = new Map<string, NodeJS.Timeout>();
+
+  /** Every write and close resets the file's timers: when one fires, nothing has touched the file for that long. */
+  const settle = (name: string) => {
+    clearTimeout(settlingFiles.get(name));
+    settlingFiles.set(
+      name,
+      setTimeout(() => {
+        const file = path.join(options.uploadDir, name);
+        void looksLikeWholePdf(file).then(
+          (whole) => {
+            if (closed || !settlingFiles.has(name)) return;
+            if (whole) {
+              settlingFiles.delete(name);
+              return take(file, 'whole-pdf');
+            }
+            settlingFiles.set(
+              name,
+              setTimeout(() => {
+                settlingFiles.delete(name);
+                void lstatOrUndefined(file).then((info) => info?.isFile() && take(file, 'stable'));
+              }, Math.max(0, options.stableMs - quietMs)),
+            );
+          },
+          (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
+        );
+      }, quietMs),
+    );
+  };
+
+  const onFolderEvent = ({ kind, name }: FolderEvent) => {
+    if (closed) return;
+    if (kind === 'overflow') return void lookAtEverything();
+    if (!name || isTransientName(name)) return;
+    if (kind !== 'moved-in') return settle(name);
+    // Renamed in: its writer finished it elsewhere. Anything that is not a regular file is left to the sweep.
+    clearTimeout(settlingFiles.get(name));
+    settlingFiles.delete(name);
+    const file = path.join(options.uploadDir, name);
+    void lstatOrUndefined(file).then(
+      (info) => info?.isFile() && take(file, 'moved-in'),
+      (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
+    );
+  };
+
+  /** At start, after a restart of inotifywait and after lost events: every regular file is looked at as if just written. */
+  const lookAtEverything = async () => {
+    try {
+      for (const entry of await readdir(options.uploadDir, { withFileTypes: true })) {
+        if (entry.isFile() && !isTransientName(entry.name)) settle(entry.name);
+      }
+    } catch (err) {
+      options.log(`Could not list the upload folder (${(err as Error).message}).`);
+    }
+  };
+
+  const startEvents = async (binary: string) => {
+    events = watchFolderEvents(binary, options.uploadDir, onFolderEvent, (reason) => {
+      if (closed) return;
+      options.log(`The upload folder's event watch stopped (${reason}); starting it again.`);
+      setTimeout(() => {
+        if (!closed) void startEvents(binary).catch((err: Error) => options.log(`Could not watch the upload folder (${err.message}).`));
+      }, 1000);
+    });
+    await events.ready;
+    // Listed after the watch is in place, so a file that lands in between is seen at least once (and submitting twice is harmless).
+    await lookAtEverything();
+  };
+
+  const startPolling = async () => {
     watcher = watch(options.uploadDir, {
       depth: 0,
       ignoreInitial: false,
@@ -155,6 +264,22 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
     watcher.on('change', onFileEvent);
     watcher.on('error', (err) => options.log(`Watcher error: ${(err as Error).message}`));
     await new Promise<void>((resolve) => watcher!.once('ready', () => resolve()));
+  };
+
+  const ready = (async () => {
+    await mkdir(options.uploadDir, { recursive: true });
+    const wanted = options.detection ?? 'auto';
+    const inotifywait = wanted === 'poll' ? undefined : findInotifywait();
+    if (wanted === 'inotify' && !inotifywait) {
+      throw new Error('GETRESULTS_WATCH_DETECTION=inotify needs inotifywait (apt-get install inotify-tools).');
+    }
+    if (inotifywait) {
+      detection = 'inotify';
+      await startEvents(inotifywait);
+    } else {
+      detection = 'poll';
+      await startPolling();
+    }
     if (!closed) {
       void sweep();
       sweepTimer = setInterval(() => void sweep(), sweepMs);
@@ -163,6 +288,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
 
   return {
     ready,
+    detection: () => detection,
     idle: () =>
       new Promise<void>((resolve) => {
         idleWaiters.push(resolve);
@@ -173,8 +299,11 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
       if (sweepTimer) clearInterval(sweepTimer);
       retryTimers.forEach((t) => clearTimeout(t));
       retryTimers.clear();
+      settlingFiles.forEach((t) => clearTimeout(t));
+      settlingFiles.clear();
       await ready.catch(() => undefined);
       await watcher?.close();
+      await events?.close();
       checkIdle();
     },
   };

@@ -29,14 +29,19 @@ export interface ValidationInput {
 const PDF_MAGIC = Buffer.from('%PDF-');
 const EOF_MARKER = Buffer.from('%%EOF');
 /** `%%EOF` sits near the end; writers may append a little junk after it. */
-const TRAILER_WINDOW = 2048;
+export const TRAILER_WINDOW = 2048;
+
+/** Whether the last bytes of a file (at least the last TRAILER_WINDOW) hold the `%%EOF` a finished PDF ends with. */
+export function endsLikePdf(tail: Buffer): boolean {
+  return tail.subarray(Math.max(0, tail.length - TRAILER_WINDOW)).indexOf(EOF_MARKER) >= 0;
+}
 
 /**
  * Whether the content starts like a PDF: `%PDF-` at the very start, after at most a byte-order mark and whitespace.
  * Readers tolerate junk before the header (up to 1024 bytes), but then a ZIP or other container holding a PDF would
  * pass as one, and the clinic would receive an archive named .pdf; result exports never carry such a preamble.
  */
-function startsLikePdf(buffer: Buffer): boolean {
+export function startsLikePdf(buffer: Buffer): boolean {
   let at = buffer.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? 3 : 0;
   while (at < buffer.length && at < 64 && [0x09, 0x0a, 0x0c, 0x0d, 0x20].includes(buffer[at]!)) at++;
   return buffer.subarray(at, at + PDF_MAGIC.length).equals(PDF_MAGIC);
@@ -98,7 +103,7 @@ export async function validateResultFile(input: ValidationInput, patterns: Ident
     };
   }
   // pdf.js happily reads a PDF that lost its last few percent, so completeness is checked on the bytes themselves.
-  if (buffer.subarray(Math.max(0, buffer.length - TRAILER_WINDOW)).indexOf(EOF_MARKER) < 0) {
+  if (!endsLikePdf(buffer)) {
     return {
       ok: false,
       code: 'PDF_INCOMPLETE',
