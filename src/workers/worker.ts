@@ -7,7 +7,7 @@ import { createFileActivities } from '../activities/file-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
 import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
-import { connectClient } from '../temporal/client';
+import { connectResultWorkflows } from '../temporal/client';
 import { encryptingDataConverter } from '../temporal/data-converter';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
@@ -67,7 +67,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config } = deps;
   const connection = await NativeConnection.connect({ address: deps.temporalAddress });
   // The log scan signals file workflows, which needs a client of its own.
-  const { client, connection: clientConnection } = await connectClient({
+  const { workflows, close: closeClientConnection } = await connectResultWorkflows({
     address: deps.temporalAddress,
     namespace: config.temporal.namespace,
     payloadCodec: deps.payloadCodec,
@@ -86,7 +86,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       ...workflowCode,
       activities: {
         ...createLedgerActivities({ orm: deps.orm }),
-        ...createLogScanActivities({ orm: deps.orm, client, config: config.accessLog, source: logSource }),
+        ...createLogScanActivities({ orm: deps.orm, workflows, config: config.accessLog, source: logSource }),
       },
     }),
   ];
@@ -114,7 +114,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   }
   const closeConnections = async () => {
     await logSource?.close();
-    await clientConnection.close();
+    await closeClientConnection();
     await connection.close();
   };
   const done = Promise.all(workers.map((w) => w.run())).then(closeConnections, async (err) => {
