@@ -10,7 +10,7 @@ import { RemoteFolder, User } from '../db/entities';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 import { retryWaitingFiles } from '../folders/retry-waiting';
-import { connectResultWorkflows } from '../temporal/client';
+import { connectResultWorkflows, resultWorkflowsOn } from '../temporal/client';
 import { AesGcmPayloadCodec, createKeysFile, loadKeyRing, requirePayloadCodec } from '../temporal/payload-codec';
 import { startDevServer } from '../temporal/dev-server';
 import type { ResultWorkflows } from '../temporal/result-workflows';
@@ -22,7 +22,7 @@ import { readCodecTokens } from '../web/routes/codec';
 import { createWebApp } from '../web/app';
 import { fileTaskQueueFor } from '../workflows/definitions';
 import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
-import { startWorkers } from '../workers/worker';
+import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps } from '../workers/worker';
 import { loadFoldersCsv } from './folders-load';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
@@ -44,6 +44,22 @@ async function connectWorkflows(config: Config, address: string, payloadCodec: P
   const { workflows, close } = await connectResultWorkflows({ address, namespace: config.temporal.namespace, payloadCodec });
   stoppers.push(close);
   return workflows;
+}
+
+/**
+ * The workers and the process's one connection to Temporal, which every other part of the process (watcher, web page,
+ * log scan) uses too. It is closed once, after the workers have stopped: they hold it until then.
+ */
+async function startWorkersWithConnection(
+  deps: Omit<WorkerDeps, 'connection' | 'workflows'> & { temporalAddress: string },
+  stoppers: Stopper[],
+): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows }> {
+  const connection = await connectForWorkers(deps.temporalAddress);
+  stoppers.push(() => connection.close());
+  const workflows = resultWorkflowsOn(connection, { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec });
+  const workers = await startWorkers({ ...deps, connection, workflows });
+  stoppers.push(() => workers.shutdown());
+  return { workers, workflows };
 }
 
 async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers: Stopper[]): Promise<void> {
@@ -193,9 +209,7 @@ async function commandStart(): Promise<void> {
 
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const workers = await startWorkers({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec });
-    stoppers.push(() => workers.shutdown());
-    const workflows = await connectWorkflows(config, temporalAddress, payloadKeys.codec, stoppers);
+    const { workers, workflows } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec }, stoppers);
     await startWatcher(config, workflows, stoppers);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
@@ -239,8 +253,7 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
     stoppers.push(() => orm.close());
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const workers = await startWorkers({ config, temporalAddress, orm, destination, payloadCodec, serveFiles: opts.files });
-    stoppers.push(() => workers.shutdown());
+    const { workers } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec, serveFiles: opts.files }, stoppers);
     log(`Worker running (host ${config.hostId}, destination ${destination.description}).`);
     await Promise.race([untilStopSignal(), workers.done]);
   } finally {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { connectResultWorkflows } from '../../src/temporal/client';
+import { connectResultWorkflows, resultWorkflowsOn } from '../../src/temporal/client';
 import { encryptingDataConverter } from '../../src/temporal/data-converter';
 import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
 import type { ResultWorkflows, WorkflowRun } from '../../src/temporal/result-workflows';
+import { connectForWorkers } from '../../src/workers/worker';
 import type { DistributeFileInput } from '../../src/workflows/definitions';
 import { LOG_SCAN_SCHEDULE_ID, fileWorkflowId, resendWorkflowId } from '../../src/workflows/names';
 import type { ResendFileInput } from '../../src/workflows/resend-file';
@@ -11,7 +12,8 @@ import { startTestTemporal, type TestTemporal } from '../harness/temporal';
 
 /*
  * ResultWorkflows against a real dev server, with no worker: a started workflow then stays running, which is all the
- * start/signal/closed branches need.
+ * start/signal/closed branches need. Each case runs over a plain client Connection (watch, web, CLI) and over a
+ * worker's NativeConnection (start, worker), since the SDK's errors must be told apart the same way on both.
  */
 
 const payloadCodec = new AesGcmPayloadCodec({ currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) });
@@ -59,6 +61,13 @@ const terminate = (run: WorkflowRun) => inspector.workflow.getHandle(run.workflo
 
 const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; close(): Promise<void> }>]> = [
   ['a client Connection', () => connectResultWorkflows({ address: temporal.address, namespace: 'default', payloadCodec })],
+  [
+    "a worker's NativeConnection",
+    async () => {
+      const connection = await connectForWorkers(temporal.address);
+      return { workflows: resultWorkflowsOn(connection, { namespace: 'default', payloadCodec }), close: () => connection.close() };
+    },
+  ],
 ];
 
 describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
