@@ -19,7 +19,7 @@ export function resultWorkflowsOn(connection: ConnectionLike, target: Omit<Tempo
 }
 
 /** For a process that runs no worker (watch, web, CLI commands): one connection, shared by everything in it. */
-export async function connectResultWorkflows(target: TemporalTarget): Promise<{ workflows: ResultWorkflows; close(): Promise<void> }> {
+export async function connectResultWorkflows(target: TemporalTarget): Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: target.address });
   return { workflows: resultWorkflowsOn(connection, target), close: () => connection.close() };
 }

@@ -59,7 +59,7 @@ async function signalNames(run: WorkflowRun): Promise<string[]> {
 
 const terminate = (run: WorkflowRun) => inspector.workflow.getHandle(run.workflowId, run.runId).terminate('test');
 
-const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; close(): Promise<void> }>]> = [
+const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }>]> = [
   ['a client Connection', () => connectResultWorkflows({ address: temporal.address, namespace: 'default', payloadCodec })],
   [
     "a worker's NativeConnection",
@@ -72,7 +72,7 @@ const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; cl
 
 describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
   let workflows: ResultWorkflows;
-  let close: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ({ workflows, close } = await connect());
   });
