@@ -1,10 +1,10 @@
 import { posix } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ResultFile } from '../db/entities';
 import { FileLedger } from '../db/file-ledger';
 import { compiledRules } from '../folders/receipt-rules';
-import { accessedSignal, type AccessEvidence } from '../workflows/definitions';
+import type { ResultWorkflows } from '../temporal/result-workflows';
+import type { AccessEvidence } from '../workflows/definitions';
 import type { ReceiptHit } from './receipt-hits';
 
 export interface PendingHit {
@@ -47,7 +47,7 @@ function clinicFolderOfFile(row: { clinicFolder?: string | null; remotePath?: st
  * and duplicates nothing; the signal only moves a waiting workflow on.
  */
 export async function recordReceipts(
-  deps: { orm: MikroORM; client: Client; urlPrefix: string },
+  deps: { orm: MikroORM; workflows: ResultWorkflows; urlPrefix: string },
   pending: readonly PendingHit[],
 ): Promise<RecordCounts> {
   const counts: RecordCounts = { hits: pending.length, matched: 0, unknownHits: 0, foreignHits: 0 };
@@ -106,14 +106,10 @@ export async function recordReceipts(
       toSignal.set(row.runId, entry);
     }
   }
-  for (const { workflowId, runId, evidence } of toSignal.values()) {
-    const handle = deps.client.workflow.getHandle(workflowId, runId);
-    for (const e of evidence) {
-      await handle.signal(accessedSignal, e).catch((err: unknown) => {
-        // Already closed (e.g. timed out as UNACKNOWLEDGED): the database record above is the acknowledgement.
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      });
-    }
+  for (const { evidence, ...run } of toSignal.values()) {
+    // A workflow already closed (e.g. timed out as UNACKNOWLEDGED) is no loss: the database record above is the
+    // acknowledgement.
+    for (const e of evidence) await deps.workflows.deliverReceipt(run, e);
   }
   return counts;
 }

@@ -8,6 +8,7 @@ import { moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } f
 import type { Destination } from '../transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError } from '../transfer/errors';
 import { checkNameAndSize, validateResultFile, type ValidationResult } from '../validation/validate-result-file';
+import { FAILURE_TYPES } from '../workflows/names';
 
 export interface FileActivityDeps {
   patterns: IdentifierPatterns;
@@ -31,12 +32,6 @@ export type ValidateOutcome =
   | { outcome: 'rejected'; result: Extract<ValidationResult, { ok: false }> }
   /** The file changed or vanished after the watcher hashed it: this run must not act on it. */
   | { outcome: 'superseded'; reason: string };
-
-/** Failure types the workflow treats as "needs a person", not as transient. */
-export const BLOCKING_FAILURE_TYPES = ['HostKeyRejected', 'SshAuthenticationRefused'] as const;
-
-/** Failure type of a transfer whose local file was removed or replaced after it was checked: that run must stop. */
-export const FILE_SUPERSEDED_FAILURE_TYPE = 'FileSuperseded';
 
 /** The content of a regular file, read without following a link; undefined when it is gone or no longer a file. */
 async function readRegularFile(file: string): Promise<Buffer | undefined> {
@@ -85,7 +80,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       if (result.ok) return { outcome: 'valid', result };
       if (result.code === 'PDF_INCOMPLETE' && Date.now() - info.mtimeMs < settleMs) {
         // A writer that paused longer than the watcher's stability window: give it time rather than reject a good file.
-        throw ApplicationFailure.retryable('The PDF looks unfinished and was modified recently; checking again shortly.', 'FileStillBeingWritten');
+        throw ApplicationFailure.retryable('The PDF looks unfinished and was modified recently; checking again shortly.', FAILURE_TYPES.fileStillBeingWritten);
       }
       return { outcome: 'rejected', result };
     },
@@ -122,7 +117,7 @@ export function createFileActivities(deps: FileActivityDeps) {
           current === undefined
             ? 'The file was removed from the upload folder after it was checked; nothing was sent.'
             : 'The file was replaced after it was checked; this version was not sent, and the new content is handled separately.',
-          FILE_SUPERSEDED_FAILURE_TYPE,
+          FAILURE_TYPES.fileSuperseded,
         );
       }
       try {
@@ -136,9 +131,9 @@ export function createFileActivities(deps: FileActivityDeps) {
         });
       } catch (err) {
         if (err instanceof HostKeyRejectedError) {
-          throw ApplicationFailure.nonRetryable(err.message, 'HostKeyRejected', { presentedFingerprint: err.presentedFingerprint });
+          throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.hostKeyRejected, { presentedFingerprint: err.presentedFingerprint });
         }
-        if (err instanceof SshAuthenticationError) throw ApplicationFailure.nonRetryable(err.message, 'SshAuthenticationRefused');
+        if (err instanceof SshAuthenticationError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.sshAuthenticationRefused);
         throw err;
       }
     },

@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { planRead, readPlanned, tailFingerprint } from '../acklog/incremental-reader';
 import type { LogSource } from '../acklog/log-source';
@@ -7,10 +6,11 @@ import { recordReceipts, type PendingHit } from '../acklog/record-receipts';
 import { LogScanner } from '../acklog/scan';
 import type { Config } from '../config/config';
 import { LogCursor, LogScanRun } from '../db/entities';
+import type { ResultWorkflows } from '../temporal/result-workflows';
 
 export interface LogScanActivityDeps {
   orm: MikroORM;
-  client: Client;
+  workflows: ResultWorkflows;
   config: Config['accessLog'];
   /** Undefined when no access log is configured. */
   source?: LogSource;
@@ -70,7 +70,7 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
         for await (const segment of readPlanned(source, { parts: [part], notes: [] }, config.chunkBytes)) {
           scanner.push(segment.data);
           summary.bytesRead += segment.data.length;
-          const counts = await recordReceipts({ orm: deps.orm, client: deps.client, urlPrefix: config.urlPrefix }, pending.splice(0));
+          const counts = await recordReceipts({ orm: deps.orm, workflows: deps.workflows, urlPrefix: config.urlPrefix }, pending.splice(0));
           summary.hits += counts.hits;
           summary.acknowledged += counts.matched;
           summary.unknownHits += counts.unknownHits;

@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
-import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { Command } from 'commander';
 import { loadConfig, SETTINGS_DOC, type Config } from '../config/config';
@@ -11,9 +10,10 @@ import { RemoteFolder, User } from '../db/entities';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 import { retryWaitingFiles } from '../folders/retry-waiting';
-import { connectClient } from '../temporal/client';
+import { connectResultWorkflows, resultWorkflowsOn } from '../temporal/client';
 import { AesGcmPayloadCodec, createKeysFile, loadKeyRing, requirePayloadCodec } from '../temporal/payload-codec';
 import { startDevServer } from '../temporal/dev-server';
+import type { ResultWorkflows } from '../temporal/result-workflows';
 import { createDestination } from '../transfer/create-destination';
 import { submitUpload } from '../trigger/submit-upload';
 import { watchUploads } from '../trigger/watcher';
@@ -21,8 +21,8 @@ import { addUser } from '../web/auth/users';
 import { readCodecTokens } from '../web/routes/codec';
 import { createWebApp } from '../web/app';
 import { fileTaskQueueFor } from '../workflows/definitions';
-import { startWorkers } from '../workers/worker';
-import { ensureLogScanSchedule, LOG_SCAN_SCHEDULE_ID } from '../acklog/schedule';
+import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
+import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps } from '../workers/worker';
 import { loadFoldersCsv } from './folders-load';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
@@ -39,9 +39,30 @@ async function stopAll(stoppers: Stopper[]): Promise<void> {
   }
 }
 
-async function startWatcher(config: Config, temporalAddress: string, payloadCodec: PayloadCodec, stoppers: Stopper[]) {
-  const { client, connection } = await connectClient({ address: temporalAddress, namespace: config.temporal.namespace, payloadCodec });
+/** For a process without workers: its one connection to Temporal, closed once the parts using it have stopped. */
+async function connectWorkflows(config: Config, address: string, payloadCodec: PayloadCodec, stoppers: Stopper[]): Promise<ResultWorkflows> {
+  const { workflows, close } = await connectResultWorkflows({ address, namespace: config.temporal.namespace, payloadCodec });
+  stoppers.push(close);
+  return workflows;
+}
+
+/**
+ * The workers and the process's one connection to Temporal, which every other part of the process (watcher, web page,
+ * log scan) uses too. It is closed once, after the workers have stopped: they hold it until then.
+ */
+async function startWorkersWithConnection(
+  deps: Omit<WorkerDeps, 'connection' | 'workflows'> & { temporalAddress: string },
+  stoppers: Stopper[],
+): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows }> {
+  const connection = await connectForWorkers(deps.temporalAddress);
   stoppers.push(() => connection.close());
+  const workflows = resultWorkflowsOn(connection, { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec });
+  const workers = await startWorkers({ ...deps, connection, workflows });
+  stoppers.push(() => workers.shutdown());
+  return { workers, workflows };
+}
+
+async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers: Stopper[]): Promise<void> {
   const watcher = watchUploads({
     uploadDir: config.uploadDir,
     stableMs: config.watcher.stableMs,
@@ -50,7 +71,7 @@ async function startWatcher(config: Config, temporalAddress: string, payloadCode
     log,
     submit: (file) =>
       submitUpload(file, {
-        client,
+        workflows,
         fileTaskQueue: fileTaskQueueFor(config.hostId),
         ackTimeout: config.ackTimeout,
         blockedRetryInterval: config.blockedRetryInterval,
@@ -58,36 +79,26 @@ async function startWatcher(config: Config, temporalAddress: string, payloadCode
   });
   stoppers.push(() => watcher.close());
   await watcher.ready;
-  return client;
 }
 
 async function startWeb(
   config: Config,
   orm: Orm,
-  temporal: { address?: string; uiUrl?: string; client?: Client; payloadCodec?: PayloadCodec },
+  temporal: { uiUrl?: string; workflows?: ResultWorkflows; payloadCodec?: PayloadCodec },
   stoppers: Stopper[],
 ) {
   const checks: Record<string, () => Promise<void>> = {
     database: async () => void (await orm.em.fork().getConnection().execute('select 1')),
   };
-  let temporalClient = temporal.client;
-  if (!temporalClient && temporal.address) {
-    const payloadCodec = temporal.payloadCodec ?? requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)');
-    const { client, connection } = await connectClient({ address: temporal.address, namespace: config.temporal.namespace, payloadCodec });
-    stoppers.push(() => connection.close());
-    temporalClient = client;
-  }
-  if (temporalClient) {
-    const client = temporalClient;
-    checks.temporal = async () => void (await client.workflowService.getSystemInfo({}));
-  }
+  const { workflows } = temporal;
+  if (workflows) checks.temporal = () => workflows.checkHealth();
   await mkdir(config.uploadDir, { recursive: true });
   const app = createWebApp({
     healthChecks: checks,
     orm,
     uploadDir: config.uploadDir,
     maxFileBytes: config.maxFileBytes,
-    temporalClient,
+    workflows,
     temporalNamespace: config.temporal.namespace,
     temporalUiUrl: temporal.uiUrl,
     pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
@@ -199,15 +210,14 @@ async function commandStart(): Promise<void> {
 
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const workers = await startWorkers({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec });
-    stoppers.push(() => workers.shutdown());
-    const client = await startWatcher(config, temporalAddress, payloadKeys.codec, stoppers);
+    const { workers, workflows } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec }, stoppers);
+    await startWatcher(config, workflows, stoppers);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
-      await ensureLogScanSchedule(client, config.accessLog.scanInterval);
+      await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
       receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
     }
-    const webUrl = await startWeb(config, orm, { address: temporalAddress, uiUrl: temporalUi, client, payloadCodec: payloadKeys.codec }, stoppers);
+    const webUrl = await startWeb(config, orm, { uiUrl: temporalUi, workflows, payloadCodec: payloadKeys.codec }, stoppers);
 
     const lines = [
       'getresults-distribute is running.',
@@ -244,8 +254,7 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
     stoppers.push(() => orm.close());
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const workers = await startWorkers({ config, temporalAddress, orm, destination, payloadCodec, serveFiles: opts.files });
-    stoppers.push(() => workers.shutdown());
+    const { workers } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec, serveFiles: opts.files }, stoppers);
     log(`Worker running (host ${config.hostId}, destination ${destination.description}).`);
     await Promise.race([untilStopSignal(), workers.done]);
   } finally {
@@ -259,7 +268,7 @@ async function commandWatch(): Promise<void> {
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults watch');
   const stoppers: Stopper[] = [];
   try {
-    await startWatcher(config, temporalAddress, payloadCodec, stoppers);
+    await startWatcher(config, await connectWorkflows(config, temporalAddress, payloadCodec, stoppers), stoppers);
     log(`Watching ${config.uploadDir} (host ${config.hostId}).`);
     await untilStopSignal();
   } finally {
@@ -274,11 +283,16 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
   try {
     const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults web'));
     stoppers.push(() => orm.close());
-    // With TEMPORAL_ADDRESS the key is required (startWeb says so); without it, a configured key still serves /codec.
-    const payloadCodec = config.temporal.address
-      ? requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)')
-      : loadKeyRing(config.payloadKeys) && requirePayloadCodec(config.payloadKeys, 'getresults web');
-    const url = await startWeb(config, orm, { address: config.temporal.address, uiUrl: config.temporal.uiUrl, payloadCodec }, stoppers);
+    // With TEMPORAL_ADDRESS the key is required; without it, a configured key still serves /codec.
+    let payloadCodec: PayloadCodec | undefined;
+    let workflows: ResultWorkflows | undefined;
+    if (config.temporal.address) {
+      payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)');
+      workflows = await connectWorkflows(config, config.temporal.address, payloadCodec, stoppers);
+    } else if (loadKeyRing(config.payloadKeys)) {
+      payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web');
+    }
+    const url = await startWeb(config, orm, { uiUrl: config.temporal.uiUrl, workflows, payloadCodec }, stoppers);
     log(`Web page at ${url}`);
     await untilStopSignal();
   } finally {
@@ -306,16 +320,16 @@ async function commandFoldersLoad(csv: string): Promise<void> {
     for (const c of summary.changed) log(`  changed ${c.label} ${c.folderTag}: ${c.from} -> ${c.to}`);
     for (const w of warnings) log(`  note: ${w}`);
     if (config.temporal.address) {
-      const { client, connection } = await connectClient({
+      const { workflows, close } = await connectResultWorkflows({
         address: config.temporal.address,
         namespace: config.temporal.namespace,
         payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults folders load (with TEMPORAL_ADDRESS)'),
       });
       try {
-        const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), client, ['NEEDS_FOLDER']);
+        const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, ['NEEDS_FOLDER']);
         log(`Asked ${signalled} file(s) waiting for a folder to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
       } finally {
-        await connection.close();
+        await close();
       }
     } else {
       log('TEMPORAL_ADDRESS is not set: files waiting for a folder were not told to retry.');
@@ -328,16 +342,16 @@ async function commandFoldersLoad(csv: string): Promise<void> {
 async function commandSchedule(): Promise<void> {
   const config = loadConfig();
   if (!config.accessLog.location) throw new Error('GETRESULTS_ACCESS_LOG is not set: there is no access log to scan.');
-  const { client, connection } = await connectClient({
+  const { workflows, close } = await connectResultWorkflows({
     address: requireTemporalAddress(config, 'getresults schedule'),
     namespace: config.temporal.namespace,
     payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults schedule'),
   });
   try {
-    const outcome = await ensureLogScanSchedule(client, config.accessLog.scanInterval);
+    const outcome = await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
     log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
   } finally {
-    await connection.close();
+    await close();
   }
 }
 
@@ -345,17 +359,17 @@ async function commandRetry(opts: { state: string[] }): Promise<void> {
   const config = loadConfig();
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults retry');
   const orm = await openOrm(requireDatabaseUrl(config, 'getresults retry'));
-  const { client, connection } = await connectClient({
+  const { workflows, close } = await connectResultWorkflows({
     address: requireTemporalAddress(config, 'getresults retry'),
     namespace: config.temporal.namespace,
     payloadCodec,
   });
   try {
     const states = opts.state.map((s) => s.toUpperCase()) as Array<'NEEDS_FOLDER' | 'TRANSFER_BLOCKED'>;
-    const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), client, states);
+    const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, states);
     log(`Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
   } finally {
-    await connection.close();
+    await close();
     await orm.close();
   }
 }

@@ -1,6 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ConnectionLike } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { encryptingDataConverter } from './data-converter';
+import { createResultWorkflows, type ResultWorkflows } from './result-workflows';
 
 export interface TemporalTarget {
   address: string;
@@ -9,9 +10,16 @@ export interface TemporalTarget {
   payloadCodec: PayloadCodec;
 }
 
-/** One connection per process, shared by everything in it. */
-export async function connectClient(target: TemporalTarget): Promise<{ client: Client; connection: Connection }> {
+/**
+ * Our workflows through a connection the caller opened and closes. A process that runs a worker passes the worker's
+ * NativeConnection, so worker, watcher, web page and log scan share one connection.
+ */
+export function resultWorkflowsOn(connection: ConnectionLike, target: Omit<TemporalTarget, 'address'>): ResultWorkflows {
+  return createResultWorkflows(new Client({ connection, namespace: target.namespace, dataConverter: encryptingDataConverter(target.payloadCodec) }));
+}
+
+/** For a process that runs no worker (watch, web, CLI commands): one connection, shared by everything in it. */
+export async function connectResultWorkflows(target: TemporalTarget): Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: target.address });
-  const client = new Client({ connection, namespace: target.namespace, dataConverter: encryptingDataConverter(target.payloadCodec) });
-  return { client, connection };
+  return { workflows: resultWorkflowsOn(connection, target), close: () => connection.close() };
 }

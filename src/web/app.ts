@@ -1,9 +1,9 @@
-import type { Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 import type { Orm } from '../db/orm';
+import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { ThrottleOptions } from './auth/login-throttle';
 import type { BaseEnv } from './context';
 import { createHealthMonitor, createHealthRoutes, type HealthCheck } from './health';
@@ -32,7 +32,7 @@ export interface WebDeps {
   /** Largest upload request (several files at once); default 5 × maxFileBytes. */
   maxUploadBytes?: number;
   /** Absent when no Temporal address is configured: retry is then unavailable, everything else works. */
-  temporalClient?: Client;
+  workflows?: ResultWorkflows;
   temporalNamespace: string;
   /** Base URL of the Temporal UI, for the header link and each file's workflow link. */
   temporalUiUrl?: string;
@@ -137,10 +137,10 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.route('/', createAuthRoutes({ renderPage, trustProxy, throttle: deps.loginThrottle }));
   app.route('/', createDashboardRoutes({ renderPage }));
   app.route('/files', createFileRoutes({ renderPage, ...deps }));
-  app.route('/pending', createPendingRoutes({ renderPage, uploadDir: deps.uploadDir, temporalClient: deps.temporalClient }));
+  app.route('/pending', createPendingRoutes({ renderPage, uploadDir: deps.uploadDir, workflows: deps.workflows }));
   app.route('/receipts', createReceiptRoutes({ renderPage }));
   app.route('/upload', createUploadRoutes({ renderPage, ...deps }));
-  app.route('/folders', createFolderRoutes({ renderPage, temporalClient: deps.temporalClient }));
+  app.route('/folders', createFolderRoutes({ renderPage, workflows: deps.workflows }));
 
   app.notFound((c) => errorPage(renderPage, c, 404, 'Not found', 'There is no such page or file.'));
   app.onError((err, c) => {

@@ -7,8 +7,8 @@ import { createFileActivities } from '../activities/file-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
 import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
-import { connectClient } from '../temporal/client';
 import { encryptingDataConverter } from '../temporal/data-converter';
+import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
 import type { Destination } from '../transfer/destination';
@@ -18,7 +18,10 @@ import { autoHeartbeat } from './auto-heartbeat';
 
 export interface WorkerDeps {
   config: Config;
-  temporalAddress: string;
+  /** From connectForWorkers; the caller closes it once the workers have stopped. */
+  connection: NativeConnection;
+  /** The log scan signals file workflows through these, built on `connection` (resultWorkflowsOn). */
+  workflows: ResultWorkflows;
   orm: MikroORM;
   destination: Destination;
   /** Encrypts every payload sent to Temporal (requirePayloadCodec). */
@@ -28,7 +31,7 @@ export interface WorkerDeps {
 }
 
 export interface RunningWorkers {
-  /** Resolves when both workers have stopped. */
+  /** Resolves when both workers have stopped (and released the connection). */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -55,24 +58,26 @@ function logWithoutErrorDetails(entry: LogEntry): void {
 }
 
 /**
- * Two workers in one process: the shared one runs workflows and their database (local) activities; the per-host one
- * runs the activities that touch this host's upload folder. They are separate queues so several labs' upload hosts
- * can feed one Temporal cluster.
+ * The connection a process with workers opens. The SDK's Runtime (our log filter) must be installed before the first
+ * NativeConnection exists, so everything that connects for workers comes here. Clients may share it (resultWorkflowsOn),
+ * which keeps such a process at one connection.
  */
-export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
+export async function connectForWorkers(address: string): Promise<NativeConnection> {
   if (!runtimeInstalled) {
     // Our own log lines say what matters; the SDK's per-poll chatter at INFO only buries them.
     Runtime.install({ logger: new DefaultLogger('WARN', logWithoutErrorDetails), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
     runtimeInstalled = true;
   }
-  const { config } = deps;
-  const connection = await NativeConnection.connect({ address: deps.temporalAddress });
-  // The log scan signals file workflows, which needs a client of its own.
-  const { client, connection: clientConnection } = await connectClient({
-    address: deps.temporalAddress,
-    namespace: config.temporal.namespace,
-    payloadCodec: deps.payloadCodec,
-  });
+  return NativeConnection.connect({ address });
+}
+
+/**
+ * Two workers in one process: the shared one runs workflows and their database (local) activities; the per-host one
+ * runs the activities that touch this host's upload folder. They are separate queues so several labs' upload hosts
+ * can feed one Temporal cluster.
+ */
+export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
+  const { config, connection } = deps;
   const dataConverter = encryptingDataConverter(deps.payloadCodec);
   const logSource = createLogSource(config);
   const workflowCode: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE_PATH)
@@ -87,7 +92,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       ...workflowCode,
       activities: {
         ...createLedgerActivities({ orm: deps.orm }),
-        ...createLogScanActivities({ orm: deps.orm, client, config: config.accessLog, source: logSource }),
+        ...createLogScanActivities({ orm: deps.orm, workflows: deps.workflows, config: config.accessLog, source: logSource }),
       },
     }),
   ];
@@ -113,13 +118,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       }),
     );
   }
-  const closeConnections = async () => {
+  const closeLogSource = async () => {
     await logSource?.close();
-    await clientConnection.close();
-    await connection.close();
   };
-  const done = Promise.all(workers.map((w) => w.run())).then(closeConnections, async (err) => {
-    await closeConnections();
+  const done = Promise.all(workers.map((w) => w.run())).then(closeLogSource, async (err) => {
+    await closeLogSource();
     throw err;
   });
   return {

@@ -13,11 +13,6 @@ export function fileTaskQueueFor(hostId: string): string {
   return `getresults-files-${hostId}`;
 }
 
-/** Content hash only: a workflow ID must never carry a patient identifier or a file name. */
-export function workflowIdFor(sha256: string): string {
-  return `file-${sha256}`;
-}
-
 export interface DistributeFileInput {
   uploadPath: string;
   fileName: string;

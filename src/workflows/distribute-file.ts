@@ -20,11 +20,7 @@ import {
   type DistributeFileInput,
   type FileStatus,
 } from './definitions';
-
-/** Kept in step with BLOCKING_FAILURE_TYPES in the file activities (a workflow file may not import their code). */
-const BLOCKING_FAILURES = ['HostKeyRejected', 'SshAuthenticationRefused'];
-/** Kept in step with FILE_SUPERSEDED_FAILURE_TYPE: the local file was removed or replaced after it was checked. */
-const FILE_SUPERSEDED = 'FileSuperseded';
+import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
 
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30s',
@@ -47,7 +43,7 @@ function fileActivities(taskQueue: string) {
     // Short, so a transfer whose worker died is noticed and retried quickly; progress heartbeats come far more often.
     heartbeatTimeout: '15s',
     // SSH outages retry with backoff; a refused host key or login waits for a person instead (see below).
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURES, FILE_SUPERSEDED] },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURE_TYPES, FAILURE_TYPES.fileSuperseded] },
   });
   // Activity proxies are Proxy objects: their functions must be picked by name, not spread.
   return {
@@ -59,13 +55,13 @@ function fileActivities(taskQueue: string) {
   };
 }
 
-function failureOfType(err: unknown, types: string[]): ApplicationFailure | undefined {
+function failureOfType(err: unknown, types: readonly string[]): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   return cause instanceof ApplicationFailure && cause.type && types.includes(cause.type) ? cause : undefined;
 }
 
 function blockingFailure(err: unknown): ApplicationFailure | undefined {
-  return failureOfType(err, BLOCKING_FAILURES);
+  return failureOfType(err, BLOCKING_FAILURE_TYPES);
 }
 
 /**
@@ -173,7 +169,7 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
     try {
       delivery = await files.transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: route.clinicFolder });
     } catch (err) {
-      const superseded = failureOfType(err, [FILE_SUPERSEDED]);
+      const superseded = failureOfType(err, [FAILURE_TYPES.fileSuperseded]);
       if (superseded) {
         await ledger.recordSuperseded({ resultFileId, runId, reason: superseded.message });
         return finish({ ...status, state: 'SUPERSEDED', reason: superseded.message });

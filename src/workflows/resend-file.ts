@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { FileActivities } from '../activities/file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
+import { FAILURE_TYPES } from './names';
 
 export interface ResendFileInput {
   resultFileId: number;
@@ -54,6 +55,6 @@ export async function resendFile(input: ResendFileInput): Promise<ResendOutcome>
     const type = cause instanceof ApplicationFailure ? (cause.type ?? 'unknown') : 'unknown';
     await ledger.recordResent({ ...record, failure: { type, message } });
     // The reason is on the file's timeline; the failure itself names no path or file.
-    throw ApplicationFailure.nonRetryable(`Resend failed (${type}); the file's timeline has the reason.`, 'ResendFailed');
+    throw ApplicationFailure.nonRetryable(`Resend failed (${type}); the file's timeline has the reason.`, FAILURE_TYPES.resendFailed);
   }
 }

@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import { recordReceipts, type PendingHit } from '../../src/acklog/record-receipts';
 import { Acknowledgement, FileEvent, ForeignAccess, ResultFile } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
@@ -6,16 +5,18 @@ import { migrate, openOrm, type Orm } from '../../src/db/orm';
 import { setReceiptRule } from '../../src/folders/receipt-rules';
 import type { AccessEvidence } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
+import { fakeWorkflows } from '../harness/fake-workflows';
 
 let db: TestDatabase;
 let orm: Orm;
 /** Signals the scan sent, by workflow ID. The scan's database writes are what these tests check; Temporal is in e2e. */
 const signals: Array<{ workflowId: string; evidence: AccessEvidence }> = [];
-const client = {
-  workflow: {
-    getHandle: (workflowId: string) => ({ signal: async (_def: unknown, evidence: AccessEvidence) => void signals.push({ workflowId, evidence }) }),
+const workflows = fakeWorkflows({
+  deliverReceipt: async ({ workflowId }, evidence) => {
+    signals.push({ workflowId, evidence });
+    return 'delivered';
   },
-} as unknown as Client;
+});
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -56,7 +57,7 @@ function hit(remotePath: string, client: string, user: string | null, key: strin
   };
 }
 
-const record = (pending: PendingHit[]) => recordReceipts({ orm, client, urlPrefix: '/' }, pending);
+const record = (pending: PendingHit[]) => recordReceipts({ orm, workflows, urlPrefix: '/' }, pending);
 const state = async (id: number) => (await orm.em.fork().findOneOrFail(ResultFile, { id })).state;
 
 describe('recording fetches under a clinic folder\'s receipt rule', () => {

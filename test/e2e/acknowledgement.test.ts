@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LOG_SCAN_SCHEDULE_ID } from '../../src/acklog/schedule';
+import { LOG_SCAN_SCHEDULE_ID } from '../../src/workflows/names';
 import { startApache, type ApacheHandle } from '../harness/apache';
 import { resultPdf } from '../harness/pdf';
 import { startStack, type ResultFileRow, type Stack } from '../harness/stack';

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { encryptingDataConverter } from '../../src/temporal/data-converter';
+import { createResultWorkflows, type ResultWorkflows } from '../../src/temporal/result-workflows';
 import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startSshd, type SshdHandle } from './sshd';
@@ -47,6 +48,8 @@ export interface Stack {
   env: NodeJS.ProcessEnv;
   /** Shares the children's payload key (GETRESULTS_PAYLOAD_KEY in `env`). */
   temporalClient: TemporalClient;
+  /** What the web page and the other parts are given, on `temporalClient`. */
+  workflows: ResultWorkflows;
   payloadCodec: AesGcmPayloadCodec;
   pg: PgClient;
   startWorker(extraEnv?: NodeJS.ProcessEnv): ChildHandle;
@@ -125,6 +128,7 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
     uploadDir,
     env,
     temporalClient,
+    workflows: createResultWorkflows(temporalClient),
     payloadCodec,
     pg,
     startWorker: (extraEnv) => run(['worker'], 'worker', extraEnv),

@@ -56,12 +56,12 @@ beforeAll(async () => {
   const app = createWebApp({
     healthChecks: {
       database: async () => void (await orm.em.fork().getConnection().execute('select 1')),
-      temporal: async () => void (await stack.temporalClient.workflowService.getSystemInfo({})),
+      temporal: () => stack.workflows.checkHealth(),
     },
     orm,
     uploadDir: stack.uploadDir,
     maxFileBytes: 10 * 1024 * 1024,
-    temporalClient: stack.temporalClient,
+    workflows: stack.workflows,
     temporalNamespace: 'default',
     temporalUiUrl: stack.temporal.uiUrl ?? 'http://127.0.0.1:8233',
     pdfRoots: ['archive', 'rejected', 'duplicates'].map((d) => path.join(stack.dataDir, d)),

@@ -28,7 +28,7 @@ beforeAll(async () => {
     orm,
     uploadDir: stack.uploadDir,
     maxFileBytes: 10 * 1024 * 1024,
-    temporalClient: stack.temporalClient,
+    workflows: stack.workflows,
     temporalNamespace: 'default',
     // As `getresults start` would pass it: the archive is on this host.
     fileTaskQueue: fileTaskQueueFor(stack.env.GETRESULTS_HOST_ID!),

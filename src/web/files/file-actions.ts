@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Acknowledgement, ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
-import { retrySignal } from '../../workflows/definitions';
+import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { AUDITABLE_STATES, WAITING_STATES } from '../views/states';
 
 /** A refusal the page shows as it is (no internals in it). */
@@ -17,7 +16,7 @@ export class FileActions {
   constructor(
     private readonly em: EntityManager,
     private readonly actor: string,
-    private readonly temporal?: Client,
+    private readonly workflows?: ResultWorkflows,
   ) {}
 
   /** Wakes a waiting workflow (no folder mapped, or transfer blocked) through the retry signal. */
@@ -25,13 +24,8 @@ export class FileActions {
     const row = await this.em.findOne(ResultFile, { id });
     if (!row) throw new ActionRefused('There is no such file.');
     if (!WAITING_STATES.includes(row.state)) throw new ActionRefused('Only a file that is waiting (needs a folder, or transfer blocked) can be retried.');
-    if (!this.temporal) throw new ActionRefused('Retry is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
-    try {
-      await this.temporal.workflow.getHandle(row.workflowId, row.runId).signal(retrySignal);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new ActionRefused('Its workflow is no longer running, so it cannot be retried.');
-      throw err;
-    }
+    if (!this.workflows) throw new ActionRefused('Retry is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
+    if ((await this.workflows.retry(row)) === 'closed') throw new ActionRefused('Its workflow is no longer running, so it cannot be retried.');
     await new FileLedger(this.em).transition(id, null, {
       eventKey: `web:retry:${id}:${randomUUID()}`,
       type: 'RETRY_REQUESTED',

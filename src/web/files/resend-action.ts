@@ -1,21 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
-import { SHARED_TASK_QUEUE } from '../../workflows/definitions';
-import type { ResendFileInput, resendFile } from '../../workflows/resend-file';
+import type { ResultWorkflows } from '../../temporal/result-workflows';
+import { resendWorkflowId } from '../../workflows/names';
+import type { ResendFileInput } from '../../workflows/resend-file';
 import { AUDITABLE_STATES } from '../views/states';
 import { ActionRefused } from './file-actions';
-
-/** Content hash and a sequence number only: a workflow ID must never carry a patient identifier or a file name. */
-export function resendWorkflowIdFor(sha256: string, seq: number): string {
-  return `resend-${sha256}-${seq}`;
-}
 
 export interface ResendDeps {
   em: EntityManager;
   actor: string;
-  temporal?: Client;
+  workflows?: ResultWorkflows;
   /**
    * Queue of the host that holds the archive. result_file records no host, so the web process assumes the archive is
    * on its own host (fileTaskQueueFor(config.hostId)): true for `getresults start` and a single upload host.
@@ -36,9 +31,9 @@ export async function requestResend(deps: ResendDeps, id: number, seq: number): 
   const row = await deps.em.findOne(ResultFile, { id });
   if (!row) throw new ActionRefused('There is no such file.');
   if (!canResend(row)) throw new ActionRefused('Only a delivered file with an archived copy and a clinic folder can be sent again.');
-  if (!deps.temporal) throw new ActionRefused('Resend is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
+  if (!deps.workflows) throw new ActionRefused('Resend is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
   if (!deps.fileTaskQueue) throw new ActionRefused('Resend is unavailable: this web process was not told which host holds the archive.');
-  const workflowId = resendWorkflowIdFor(row.sha256, seq);
+  const workflowId = resendWorkflowId(row.sha256, seq);
   const input: ResendFileInput = {
     resultFileId: row.id,
     archivePath: row.archivePath!,
@@ -57,18 +52,8 @@ export async function requestResend(deps: ResendDeps, id: number, seq: number): 
     detail: { workflowId },
     actor: deps.actor,
   });
-  try {
-    await deps.temporal.workflow.start<typeof resendFile>('resendFile', {
-      taskQueue: SHARED_TASK_QUEUE,
-      workflowId,
-      args: [input],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new ActionRefused('This resend was already asked for (the button pressed twice?). Reload the file page to send it again.');
-    }
-    throw err;
+  if ((await deps.workflows.startResend(workflowId, input)) === 'already-started') {
+    throw new ActionRefused('This resend was already asked for (the button pressed twice?). Reload the file page to send it again.');
   }
   return { workflowId };
 }

@@ -3,9 +3,9 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from '../../db/entities';
+import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
 import { PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
@@ -17,7 +17,7 @@ import { AUDITABLE_STATES, STATE_WORDS, WAITING_STATES } from '../views/states';
 
 export interface FileRouteDeps {
   renderPage: RenderPage;
-  temporalClient?: Client;
+  workflows?: ResultWorkflows;
   temporalNamespace: string;
   temporalUiUrl?: string;
   pdfRoots: string[];
@@ -78,7 +78,7 @@ function filtersForm(f: FileFilters): Html {
 
 export function createFileRoutes(deps: FileRouteDeps) {
   const app = new Hono<BaseEnv>();
-  const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.temporalClient);
+  const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.workflows);
 
   app.get('/', async (c) => {
     const filters = fileFiltersSchema.parse(c.req.query());
@@ -241,7 +241,7 @@ ${row.archivePath
     const seq = typeof form.seq === 'string' && /^\d{1,9}$/.test(form.seq) ? Number(form.seq) : undefined;
     return refusedOr(c, id, 'resend', async () => {
       if (seq === undefined) throw new ActionRefused('The form was incomplete. Reload the file page and press Resend again.');
-      await requestResend({ em: c.get('em'), actor: signedIn(c).user.username, temporal: deps.temporalClient, fileTaskQueue: deps.fileTaskQueue }, id, seq);
+      await requestResend({ em: c.get('em'), actor: signedIn(c).user.username, workflows: deps.workflows, fileTaskQueue: deps.fileTaskQueue }, id, seq);
     });
   });
 

@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Client } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../acklog/clinic-rule';
 import { RemoteFolder } from '../../db/entities';
@@ -8,13 +7,14 @@ import { loadRemoteFolders } from '../../folders/load-folders';
 import { NO_RULE, receiptRulesByFolder, setReceiptRule } from '../../folders/receipt-rules';
 import { parseRemoteFolderCsv, type RemoteFolderRow } from '../../folders/remote-folder-csv';
 import { retryWaitingFiles } from '../../folders/retry-waiting';
+import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
 import { html, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 
 export interface FolderRouteDeps {
   renderPage: RenderPage;
-  temporalClient?: Client;
+  workflows?: ResultWorkflows;
 }
 
 const HEADER = 'base_path,folder,folder_tag,label';
@@ -155,8 +155,8 @@ export function createFolderRoutes(deps: FolderRouteDeps) {
 
   /** Files waiting for a folder may have one now: wake them, as `getresults folders load` does. */
   const wakeWaiting = async (em: EntityManager): Promise<string> => {
-    if (!deps.temporalClient) return ' Files waiting for a folder were not woken (no Temporal connection); run "getresults retry".';
-    const { signalled, failed } = await retryWaitingFiles(em, deps.temporalClient, ['NEEDS_FOLDER']);
+    if (!deps.workflows) return ' Files waiting for a folder were not woken (no Temporal connection); run "getresults retry".';
+    const { signalled, failed } = await retryWaitingFiles(em, deps.workflows, ['NEEDS_FOLDER']);
     return signalled || failed ? ` Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} unreachable)` : ''}.` : '';
   };
 

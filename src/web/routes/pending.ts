@@ -1,11 +1,11 @@
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import { FileEvent, ResultFile } from '../../db/entities';
 import type { IResultFile } from '../../db/entities/result-file';
 import type { FileState } from '../../domain/file-state';
+import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { isTransientName } from '../../trigger/ignored-names';
 import type { BaseEnv } from '../context';
 import { age, bytes, html, when, type Html } from '../views/html';
@@ -18,7 +18,7 @@ export interface PendingRouteDeps {
   /** The watched upload folder of this host. */
   uploadDir: string;
   /** When present, in-flight workflows are asked which step is retrying (validation, transfer). */
-  temporalClient?: Client;
+  workflows?: ResultWorkflows;
 }
 
 /** Workflow states in which the original may still be in the upload folder. */
@@ -70,17 +70,16 @@ async function listUploadFolder(em: EntityManager, uploadDir: string): Promise<{
 }
 
 /** Which activity of each workflow is being retried, and why; empty when Temporal is absent or slow to answer. */
-async function retryingSteps(client: Client | undefined, rows: IResultFile[]): Promise<Map<number, Retrying>> {
+async function retryingSteps(workflows: ResultWorkflows | undefined, rows: IResultFile[]): Promise<Map<number, Retrying>> {
   const found = new Map<number, Retrying>();
-  if (!client) return found;
+  if (!workflows) return found;
   const ask = rows.slice(0, DESCRIBE_LIMIT).map(async (row) => {
-    const description = await client.workflow.getHandle(row.workflowId, row.runId).describe();
-    const pending = (description.raw.pendingActivities ?? []).find((a) => (a.attempt ?? 0) > 1);
+    const pending = (await workflows.pendingActivities(row)).find((a) => a.attempt > 1);
     if (pending) {
       found.set(row.id, {
-        activity: pending.activityType?.name ?? 'a step',
-        attempt: pending.attempt ?? 0,
-        message: pending.lastFailure?.message ?? 'no reason given',
+        activity: pending.activityType ?? 'a step',
+        attempt: pending.attempt,
+        message: pending.lastFailureMessage ?? 'no reason given',
       });
     }
   });
@@ -118,13 +117,13 @@ export function createPendingRoutes(deps: PendingRouteDeps) {
       : [];
     const typesOf = new Map<number, Set<string>>();
     for (const e of events) typesOf.set(e.resultFileId, (typesOf.get(e.resultFileId) ?? new Set()).add(e.type));
-    const retrying = await retryingSteps(deps.temporalClient, flying);
+    const retrying = await retryingSteps(deps.workflows, flying);
 
     // A check that keeps failing (typically a PDF that looks unfinished) is waiting too, though its state is RECEIVED.
     const checkRetrying = flying.filter((r) => {
       const step = retrying.get(r.id);
       if (step) return step.activity === 'validateUpload';
-      return !deps.temporalClient && r.state === 'RECEIVED' && !typesOf.get(r.id)?.has('VALIDATED') && now.getTime() - r.uploadedAt.getTime() > CHECK_SLOW_MS;
+      return !deps.workflows && r.state === 'RECEIVED' && !typesOf.get(r.id)?.has('VALIDATED') && now.getTime() - r.uploadedAt.getTime() > CHECK_SLOW_MS;
     });
     const stillFlying = flying.filter((r) => !checkRetrying.includes(r));
 
@@ -157,7 +156,7 @@ export function createPendingRoutes(deps: PendingRouteDeps) {
 <section class="card" id="waiting"><h2>Waiting for something (${waitingRows.length})</h2>
 <table><thead><tr><th>File</th><th>State</th><th>Why</th><th class="num">Age</th><th></th></tr></thead><tbody>
 ${waitingRows.length ? waitingRows : html`<tr><td colspan="5" class="muted">Nothing is waiting.</td></tr>`}
-</tbody></table>${deps.temporalClient ? '' : html`<p class="muted small">Retry needs this web process to be connected to Temporal.</p>`}</section>
+</tbody></table>${deps.workflows ? '' : html`<p class="muted small">Retry needs this web process to be connected to Temporal.</p>`}</section>
 
 <section class="card" id="in-flight"><h2>Being delivered (${stillFlying.length})</h2>
 <table><thead><tr><th>File</th><th>State</th><th>Now</th><th class="num">Age</th></tr></thead><tbody>

@@ -1,0 +1,143 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  SHARED_TASK_QUEUE,
+  accessedSignal,
+  copyUploadedSignal,
+  retrySignal,
+  type AccessEvidence,
+  type CopyUploaded,
+  type DistributeFileInput,
+} from '../workflows/definitions';
+import type { distributeFile } from '../workflows/distribute-file';
+import { WORKFLOW_TYPES, fileWorkflowId } from '../workflows/names';
+import type { ResendFileInput, resendFile } from '../workflows/resend-file';
+import { ensureLogScanSchedule } from './log-scan-schedule';
+
+/** One run of a workflow, as result_file records it. */
+export interface WorkflowRun {
+  workflowId: string;
+  runId: string;
+}
+
+export interface SubmitOutcome {
+  /** `copy-of-running`: a twin with the same content was being delivered, and was told about this copy instead. */
+  kind: 'started' | 'copy-of-running';
+  workflowId: string;
+}
+
+/** `closed`: the workflow is no longer running (finished, timed out, terminated), so nothing was waiting for it. */
+export type SignalOutcome = 'delivered' | 'closed';
+
+export interface PendingActivity {
+  activityType?: string;
+  /** 1 on the first attempt. */
+  attempt: number;
+  lastFailureMessage?: string;
+}
+
+/**
+ * Everything the rest of the code does with our workflows, in the words of the domain. Callers branch on results, not
+ * on Temporal's error classes, and tests fake this instead of a Client.
+ */
+export interface ResultWorkflows {
+  /**
+   * Hands an upload to the workflow for its content: starts it, or, while a twin with the same content is running,
+   * announces the upload to it as a copy.
+   */
+  submitFile(input: DistributeFileInput): Promise<SubmitOutcome>;
+  /** Tells the running workflow of `workflowId` that another copy of its content landed. */
+  announceCopy(workflowId: string, copy: CopyUploaded): Promise<SignalOutcome>;
+  /** Wakes a workflow waiting for a folder mapping or a fixed host key. */
+  retry(run: WorkflowRun): Promise<SignalOutcome>;
+  /** Passes the clinic's fetch of the file (a receipt) to the workflow waiting for it. */
+  deliverReceipt(run: WorkflowRun, evidence: AccessEvidence): Promise<SignalOutcome>;
+  /** `already-started`: this resend was asked for before (the ID is taken), so nothing new was started. */
+  startResend(workflowId: string, input: ResendFileInput): Promise<'started' | 'already-started'>;
+  /** Creates the Schedule of access-log scans, or brings it in line with `interval`. */
+  ensureLogScanSchedule(interval: string): Promise<'created' | 'updated'>;
+  /** The activities a workflow is running now; fails when the workflow cannot be described. */
+  pendingActivities(run: WorkflowRun): Promise<PendingActivity[]>;
+  /** Resolves when Temporal answers. */
+  checkHealth(): Promise<void>;
+}
+
+/** A running twin may close between our start and our signal; then starting again is right. Bounded, not endless. */
+const SUBMIT_ATTEMPTS = 5;
+
+async function unlessClosed(send: () => Promise<void>): Promise<SignalOutcome> {
+  try {
+    await send();
+    return 'delivered';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'closed';
+    throw err;
+  }
+}
+
+async function unlessAlreadyStarted(start: () => Promise<unknown>): Promise<'started' | 'already-started'> {
+  try {
+    await start();
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already-started';
+    throw err;
+  }
+}
+
+export function createResultWorkflows(client: Client): ResultWorkflows {
+  const workflows: ResultWorkflows = {
+    async submitFile(input) {
+      // The ID is the content hash, so the same content is never in flight twice. A closed workflow with the same ID
+      // is started again (ALLOW_DUPLICATE); its first step finds the permanent record and sets the copy aside.
+      const workflowId = fileWorkflowId(input.sha256);
+      const copy: CopyUploaded = { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy };
+      for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
+        const started = await unlessAlreadyStarted(() =>
+          client.workflow.start<typeof distributeFile>(WORKFLOW_TYPES.distributeFile, {
+            taskQueue: SHARED_TASK_QUEUE,
+            workflowId,
+            args: [input],
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          }),
+        );
+        if (started === 'started') return { kind: 'started', workflowId };
+        if ((await workflows.announceCopy(workflowId, copy)) === 'delivered') return { kind: 'copy-of-running', workflowId };
+      }
+      throw new Error(`Could not hand ${workflowId} to Temporal after ${SUBMIT_ATTEMPTS} attempts (it kept starting and closing).`);
+    },
+
+    // No run ID: the copy belongs to whichever run of this content is under way now.
+    announceCopy: (workflowId, copy) => unlessClosed(() => client.workflow.getHandle(workflowId).signal(copyUploadedSignal, copy)),
+
+    retry: (run) => unlessClosed(() => client.workflow.getHandle(run.workflowId, run.runId).signal(retrySignal)),
+
+    deliverReceipt: (run, evidence) => unlessClosed(() => client.workflow.getHandle(run.workflowId, run.runId).signal(accessedSignal, evidence)),
+
+    startResend: (workflowId, input) =>
+      unlessAlreadyStarted(() =>
+        client.workflow.start<typeof resendFile>(WORKFLOW_TYPES.resendFile, {
+          taskQueue: SHARED_TASK_QUEUE,
+          workflowId,
+          args: [input],
+          // The ID carries the page's event count, so a second press of the same button is refused, not repeated.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      ),
+
+    ensureLogScanSchedule: (interval) => ensureLogScanSchedule(client.schedule, interval),
+
+    async pendingActivities(run) {
+      const description = await client.workflow.getHandle(run.workflowId, run.runId).describe();
+      return (description.raw.pendingActivities ?? []).map((a) => ({
+        activityType: a.activityType?.name ?? undefined,
+        attempt: a.attempt ?? 0,
+        lastFailureMessage: a.lastFailure?.message ?? undefined,
+      }));
+    },
+
+    async checkHealth() {
+      await client.workflowService.getSystemInfo({});
+    },
+  };
+  return workflows;
+}

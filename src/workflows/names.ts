@@ -1,0 +1,40 @@
+/**
+ * The names Temporal knows our workflows, their IDs and our failures by. Workflow code, activities and clients all
+ * import this module, so it imports nothing at run time: a name used on both sides of the sandbox is written once.
+ */
+import type * as workflows from './index';
+
+/** Workflow types as clients name them; checked against the bundle's exports, so a renamed workflow fails to compile. */
+export const WORKFLOW_TYPES = {
+  distributeFile: 'distributeFile',
+  resendFile: 'resendFile',
+  scanAccessLog: 'scanAccessLog',
+} as const satisfies { [Name in keyof typeof workflows]: Name };
+
+/** Content hash only: a workflow ID must never carry a patient identifier or a file name. */
+export function fileWorkflowId(sha256: string): string {
+  return `file-${sha256}`;
+}
+
+/** Content hash and a sequence number only, for the same reason as fileWorkflowId. */
+export function resendWorkflowId(sha256: string, seq: number): string {
+  return `resend-${sha256}-${seq}`;
+}
+
+/** The ID the Schedule gives each scan it starts (Temporal appends the scheduled time). */
+export const LOG_SCAN_WORKFLOW_ID = 'log-scan';
+
+export const LOG_SCAN_SCHEDULE_ID = 'getresults-log-scan';
+
+/** `ApplicationFailure` types our activities and workflows raise, and the workflows branch on. */
+export const FAILURE_TYPES = {
+  hostKeyRejected: 'HostKeyRejected',
+  sshAuthenticationRefused: 'SshAuthenticationRefused',
+  /** The local file was removed or replaced after it was checked: that run must stop. */
+  fileSuperseded: 'FileSuperseded',
+  fileStillBeingWritten: 'FileStillBeingWritten',
+  resendFailed: 'ResendFailed',
+} as const;
+
+/** Transfer failures that need a person (a host key, a login), not another attempt. */
+export const BLOCKING_FAILURE_TYPES: readonly string[] = [FAILURE_TYPES.hostKeyRejected, FAILURE_TYPES.sshAuthenticationRefused];

@@ -1,0 +1,22 @@
+import type { ResultWorkflows } from '../../src/temporal/result-workflows';
+
+/**
+ * ResultWorkflows for tests that check what the code does around Temporal, not Temporal itself (that is
+ * test/temporal/result-workflows.test.ts and the e2e suite): the given operations, and a loud failure for any other.
+ */
+export function fakeWorkflows(operations: Partial<ResultWorkflows>): ResultWorkflows {
+  const unexpected = (name: string) => async (): Promise<never> => {
+    throw new Error(`This test did not expect ResultWorkflows.${name} to be called.`);
+  };
+  return {
+    submitFile: unexpected('submitFile'),
+    announceCopy: unexpected('announceCopy'),
+    retry: unexpected('retry'),
+    deliverReceipt: unexpected('deliverReceipt'),
+    startResend: unexpected('startResend'),
+    ensureLogScanSchedule: unexpected('ensureLogScanSchedule'),
+    pendingActivities: unexpected('pendingActivities'),
+    checkHealth: unexpected('checkHealth'),
+    ...operations,
+  };
+}

@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { connectResultWorkflows, resultWorkflowsOn } from '../../src/temporal/client';
+import { encryptingDataConverter } from '../../src/temporal/data-converter';
+import { AesGcmPayloadCodec } from '../../src/temporal/payload-codec';
+import type { ResultWorkflows, WorkflowRun } from '../../src/temporal/result-workflows';
+import { connectForWorkers } from '../../src/workers/worker';
+import type { DistributeFileInput } from '../../src/workflows/definitions';
+import { LOG_SCAN_SCHEDULE_ID, fileWorkflowId, resendWorkflowId } from '../../src/workflows/names';
+import type { ResendFileInput } from '../../src/workflows/resend-file';
+import { startTestTemporal, type TestTemporal } from '../harness/temporal';
+
+/*
+ * ResultWorkflows against a real dev server, with no worker: a started workflow then stays running, which is all the
+ * start/signal/closed branches need. Each case runs over a plain client Connection (watch, web, CLI) and over a
+ * worker's NativeConnection (start, worker), since the SDK's errors must be told apart the same way on both.
+ */
+
+const payloadCodec = new AesGcmPayloadCodec({ currentKeyId: 'test', keys: new Map([['test', randomBytes(32)]]) });
+let temporal: TestTemporal;
+/** Reads and ends workflows behind the module's back; on its own connection. */
+let inspector: Client;
+let inspectorConnection: Connection;
+
+beforeAll(async () => {
+  temporal = await startTestTemporal();
+  inspectorConnection = await Connection.connect({ address: temporal.address });
+  inspector = new Client({ connection: inspectorConnection, dataConverter: encryptingDataConverter(payloadCodec) });
+}, 120_000);
+afterAll(async () => {
+  await inspectorConnection?.close();
+  await temporal?.cleanup();
+});
+
+let n = 0;
+function upload(): DistributeFileInput {
+  const sha256 = randomBytes(32).toString('hex');
+  const fileName = `066-1200000${++n}-3.pdf`;
+  return {
+    uploadPath: `/upload/${fileName}`,
+    fileName,
+    sha256,
+    sizeBytes: 100,
+    fileTaskQueue: 'getresults-files-nowhere',
+    uploadedAt: new Date().toISOString(),
+    ackTimeout: '30d',
+    blockedRetryInterval: '1h',
+  };
+}
+
+async function runOf(workflowId: string): Promise<WorkflowRun> {
+  return { workflowId, runId: (await inspector.workflow.getHandle(workflowId).describe()).runId };
+}
+
+async function signalNames(run: WorkflowRun): Promise<string[]> {
+  const history = await inspector.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes?.signalName ? [e.workflowExecutionSignaledEventAttributes.signalName] : []));
+}
+
+const terminate = (run: WorkflowRun) => inspector.workflow.getHandle(run.workflowId, run.runId).terminate('test');
+
+const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }>]> = [
+  ['a client Connection', () => connectResultWorkflows({ address: temporal.address, namespace: 'default', payloadCodec })],
+  [
+    "a worker's NativeConnection",
+    async () => {
+      const connection = await connectForWorkers(temporal.address);
+      return { workflows: resultWorkflowsOn(connection, { namespace: 'default', payloadCodec }), close: () => connection.close() };
+    },
+  ],
+];
+
+describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
+  let workflows: ResultWorkflows;
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    ({ workflows, close } = await connect());
+  });
+  afterAll(() => close?.());
+
+  it('answers the health check', async () => {
+    await expect(workflows.checkHealth()).resolves.toBeUndefined();
+  });
+
+  it('starts one workflow per content, announces a copy to a running twin, and starts again once the twin closed', async () => {
+    const first = upload();
+    const workflowId = fileWorkflowId(first.sha256);
+    expect(await workflows.submitFile(first)).toEqual({ kind: 'started', workflowId });
+    const copy = { ...first, uploadPath: '/upload/copy.pdf', fileName: 'copy.pdf' };
+    expect(await workflows.submitFile(copy)).toEqual({ kind: 'copy-of-running', workflowId });
+    const firstRun = await runOf(workflowId);
+    expect(await signalNames(firstRun)).toEqual(['copyUploaded']);
+
+    await terminate(firstRun);
+    expect(await workflows.announceCopy(workflowId, copy)).toBe('closed');
+    expect(await workflows.submitFile(copy)).toEqual({ kind: 'started', workflowId });
+    expect((await runOf(workflowId)).runId).not.toBe(firstRun.runId);
+    await terminate(await runOf(workflowId));
+  });
+
+  it('wakes a waiting run and delivers receipts to it; a closed run is reported, not thrown', async () => {
+    const input = upload();
+    const { workflowId } = await workflows.submitFile(input);
+    const run = await runOf(workflowId);
+    const evidence = { evidenceKey: `k${n}`, accessedAt: new Date().toISOString(), client: '10.0.0.1', requestLine: 'GET /x.pdf' };
+    expect(await workflows.retry(run)).toBe('delivered');
+    expect(await workflows.deliverReceipt(run, evidence)).toBe('delivered');
+    expect(await signalNames(run)).toEqual(['retry', 'accessed']);
+    // Not yet picked up by a worker: nothing is running, so nothing is retrying.
+    expect(await workflows.pendingActivities(run)).toEqual([]);
+
+    await terminate(run);
+    expect(await workflows.retry(run)).toBe('closed');
+    expect(await workflows.deliverReceipt(run, evidence)).toBe('closed');
+    await expect(workflows.pendingActivities({ workflowId: 'file-none', runId: run.runId })).rejects.toThrow();
+  });
+
+  it('starts a resend once for one ID', async () => {
+    const sha256 = randomBytes(32).toString('hex');
+    const input: ResendFileInput = {
+      resultFileId: 1,
+      archivePath: '/archive/x.pdf',
+      fileName: 'x.pdf',
+      sha256,
+      sizeBytes: 100,
+      folder: 'clinic',
+      fileTaskQueue: 'getresults-files-nowhere',
+      actor: 'tom',
+    };
+    const workflowId = resendWorkflowId(sha256, 3);
+    expect(await workflows.startResend(workflowId, input)).toBe('started');
+    expect(await workflows.startResend(workflowId, input)).toBe('already-started');
+    // REJECT_DUPLICATE: not even after the first closed.
+    await terminate(await runOf(workflowId));
+    expect(await workflows.startResend(workflowId, input)).toBe('already-started');
+  });
+
+  it('creates the log-scan Schedule, then updates it', async () => {
+    expect(await workflows.ensureLogScanSchedule('5m')).toBe('created');
+    expect(await workflows.ensureLogScanSchedule('7m')).toBe('updated');
+    const schedule = inspector.schedule.getHandle(LOG_SCAN_SCHEDULE_ID);
+    const description = await schedule.describe();
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'scanAccessLog' });
+    expect(description.spec.intervals?.[0]?.every).toBe(7 * 60 * 1000);
+    await schedule.delete();
+  });
+});
