@@ -56,7 +56,12 @@ async function startWorkersWithConnection(
 ): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows }> {
   const connection = await connectForWorkers(deps.temporalAddress);
   stoppers.push(() => connection.close());
-  const workflows = resultWorkflowsOn(connection, { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec });
+  // A file submitted in this process can go straight to this process's worker of its host queue (eager start).
+  const workflows = resultWorkflowsOn(
+    connection,
+    { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec },
+    { eagerStart: deps.serveFiles !== false },
+  );
   const workers = await startWorkers({ ...deps, connection, workflows });
   stoppers.push(() => workers.shutdown());
   return { workers, workflows };

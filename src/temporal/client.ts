@@ -1,7 +1,8 @@
 import { Client, Connection, type ConnectionLike } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
 import { encryptingDataConverter } from './data-converter';
-import { createResultWorkflows, type ResultWorkflows } from './result-workflows';
+import { createResultWorkflows, type ResultWorkflows, type ResultWorkflowsOptions } from './result-workflows';
 
 export interface TemporalTarget {
   address: string;
@@ -14,8 +15,12 @@ export interface TemporalTarget {
  * Our workflows through a connection the caller opened and closes. A process that runs a worker passes the worker's
  * NativeConnection, so worker, watcher, web page and log scan share one connection.
  */
-export function resultWorkflowsOn(connection: ConnectionLike, target: Omit<TemporalTarget, 'address'>): ResultWorkflows {
-  return createResultWorkflows(new Client({ connection, namespace: target.namespace, dataConverter: encryptingDataConverter(target.payloadCodec) }));
+export function resultWorkflowsOn(
+  connection: ConnectionLike | NativeConnection,
+  target: Omit<TemporalTarget, 'address'>,
+  options: ResultWorkflowsOptions = {},
+): ResultWorkflows {
+  return createResultWorkflows(new Client({ connection, namespace: target.namespace, dataConverter: encryptingDataConverter(target.payloadCodec) }), options);
 }
 
 /** For a process that runs no worker (watch, web, CLI commands): one connection, shared by everything in it. */

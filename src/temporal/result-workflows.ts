@@ -8,7 +8,7 @@ import {
   type CopyUploaded,
   type DistributeFileInput,
 } from '../workflows/definitions';
-import type { distributeFile } from '../workflows/distribute-file';
+import type { distributeFileV2 } from '../workflows/distribute-file-v2';
 import { WORKFLOW_TYPES, fileWorkflowId } from '../workflows/names';
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
 import { ensureLogScanSchedule } from './log-scan-schedule';
@@ -84,20 +84,32 @@ async function unlessAlreadyStarted(start: () => Promise<unknown>): Promise<'sta
   }
 }
 
-export function createResultWorkflows(client: Client): ResultWorkflows {
+export interface ResultWorkflowsOptions {
+  /**
+   * Ask the server to hand new file workflows straight to a worker in this process (eager start): true when the client
+   * shares the NativeConnection of a worker that serves the upload host's queue (`getresults start`). It saves the
+   * round trip of the first workflow task.
+   */
+  eagerStart?: boolean;
+}
+
+export function createResultWorkflows(client: Client, options: ResultWorkflowsOptions = {}): ResultWorkflows {
   const workflows: ResultWorkflows = {
     async submitFile(input) {
       // The ID is the content hash, so the same content is never in flight twice. A closed workflow with the same ID
       // is started again (ALLOW_DUPLICATE); its first step finds the permanent record and sets the copy aside.
+      // New files run distributeFileV2, on the queue of the upload host that holds them (docs/workflow-versioning.md):
+      // runs of distributeFile (v1) already under way carry on where they are.
       const workflowId = fileWorkflowId(input.sha256);
       const copy: CopyUploaded = { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy };
       for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
         const started = await unlessAlreadyStarted(() =>
-          client.workflow.start<typeof distributeFile>(WORKFLOW_TYPES.distributeFile, {
-            taskQueue: SHARED_TASK_QUEUE,
+          client.workflow.start<typeof distributeFileV2>(WORKFLOW_TYPES.distributeFileV2, {
+            taskQueue: input.fileTaskQueue,
             workflowId,
             args: [input],
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            requestEagerStart: options.eagerStart,
           }),
         );
         if (started === 'started') return { kind: 'started', workflowId };

@@ -11,7 +11,8 @@ export function autoHeartbeat(options: { except: string[]; intervalMs?: number }
   return (ctx: Context) => ({
     inbound: {
       async execute(input, next) {
-        if (options.except.includes(ctx.info.activityType)) return next(input);
+        // A local activity has no heartbeat of its own: its workflow task times out instead when its worker dies.
+        if (ctx.info.isLocal || options.except.includes(ctx.info.activityType)) return next(input);
         const timer = setInterval(() => ctx.heartbeat(), intervalMs);
         try {
           return await next(input);

@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type W
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PayloadCodec } from '@temporalio/common';
 import { createFileActivities } from '../activities/file-activities';
+import { createFileSteps } from '../activities/file-steps';
 import { createLedgerActivities } from '../activities/ledger-activities';
 import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
@@ -72,9 +73,12 @@ export async function connectForWorkers(address: string): Promise<NativeConnecti
 }
 
 /**
- * Two workers in one process: the shared one runs workflows and their database (local) activities; the per-host one
- * runs the activities that touch this host's upload folder. They are separate queues so several labs' upload hosts
- * can feed one Temporal cluster.
+ * Two workers in one process, on two queues, so several labs' upload hosts can feed one Temporal cluster:
+ * - the shared queue runs the log scan, resends, and the distributeFile (v1) runs still under way, with their database
+ *   (local) activities;
+ * - this host's queue runs the distributeFileV2 workflows of the files in its upload folder, with their checking,
+ *   archiving and database steps as local activities, and every activity that touches the files here (transfers,
+ *   and v1's file activities). A host's worker therefore needs the database too (docs/deployment.md).
  */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, connection } = deps;
@@ -83,6 +87,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const workflowCode: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE_PATH)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
     : { workflowsPath: require.resolve('../workflows') };
+  const ledgerActivities = createLedgerActivities({ orm: deps.orm });
   const workers: Worker[] = [
     await Worker.create({
       connection,
@@ -91,26 +96,32 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       taskQueue: SHARED_TASK_QUEUE,
       ...workflowCode,
       activities: {
-        ...createLedgerActivities({ orm: deps.orm }),
+        ...ledgerActivities,
         ...createLogScanActivities({ orm: deps.orm, workflows: deps.workflows, config: config.accessLog, source: logSource }),
       },
     }),
   ];
   if (deps.serveFiles !== false) {
+    const fileActivities = createFileActivities({
+      patterns: new IdentifierPatterns(config.patterns),
+      destination: deps.destination,
+      maxFileBytes: config.maxFileBytes,
+      archiveDir: config.archiveDir,
+      rejectedDir: config.rejectedDir,
+      duplicatesDir: config.duplicatesDir,
+    });
     workers.push(
       await Worker.create({
         connection,
         namespace: config.temporal.namespace,
         dataConverter,
         taskQueue: fileTaskQueueFor(config.hostId),
-        activities: createFileActivities({
-          patterns: new IdentifierPatterns(config.patterns),
-          destination: deps.destination,
-          maxFileBytes: config.maxFileBytes,
-          archiveDir: config.archiveDir,
-          rejectedDir: config.rejectedDir,
-          duplicatesDir: config.duplicatesDir,
-        }),
+        ...workflowCode,
+        activities: {
+          ...fileActivities,
+          ...ledgerActivities,
+          ...createFileSteps({ files: fileActivities, ledger: ledgerActivities }),
+        },
         // Transfers are network-bound: several at once keep the SSH pool busy without loading the CPU.
         maxConcurrentActivityTaskExecutions: 32,
         // The quick file activities have a short heartbeat timeout (see distribute-file.ts): a crashed worker's are retried soon.

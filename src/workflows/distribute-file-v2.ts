@@ -21,11 +21,7 @@ import {
   type DistributeFileInput,
   type FileStatus,
 } from './definitions';
-
-/** Kept in step with BLOCKING_FAILURE_TYPES in the file activities (a workflow file may not import their code). */
-const BLOCKING_FAILURES = ['HostKeyRejected', 'SshAuthenticationRefused'];
-/** Kept in step with FILE_SUPERSEDED_FAILURE_TYPE: the local file was removed or replaced after it was checked. */
-const FILE_SUPERSEDED = 'FileSuperseded';
+import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
 
 /** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
 const steps = proxyLocalActivities<FileSteps & Pick<FileActivities, 'setAsideDuplicate'>>({
@@ -48,10 +44,10 @@ const ledger = proxyLocalActivities<LedgerActivities>({
 const { transferFile } = proxyActivities<FileActivities>({
   startToCloseTimeout: '2h',
   heartbeatTimeout: '15s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURES, FILE_SUPERSEDED] },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURE_TYPES, FAILURE_TYPES.fileSuperseded] },
 });
 
-function failureOfType(err: unknown, types: string[]): ApplicationFailure | undefined {
+function failureOfType(err: unknown, types: readonly string[]): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   return cause instanceof ApplicationFailure && cause.type && types.includes(cause.type) ? cause : undefined;
 }
@@ -154,12 +150,12 @@ export async function distributeFileV2(input: DistributeFileInput): Promise<File
     try {
       delivery = await transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: clinicFolder });
     } catch (err) {
-      const superseded = failureOfType(err, [FILE_SUPERSEDED]);
+      const superseded = failureOfType(err, [FAILURE_TYPES.fileSuperseded]);
       if (superseded) {
         await ledger.recordSuperseded({ resultFileId, runId, reason: superseded.message });
         return finish({ ...status, state: 'SUPERSEDED', reason: superseded.message });
       }
-      const blocked = failureOfType(err, BLOCKING_FAILURES);
+      const blocked = failureOfType(err, BLOCKING_FAILURE_TYPES);
       if (!blocked) throw err;
       status.state = 'TRANSFER_BLOCKED';
       status.reason = blocked.message;

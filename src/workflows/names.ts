@@ -7,6 +7,7 @@ import type * as workflows from './index';
 /** Workflow types as clients name them; checked against the bundle's exports, so a renamed workflow fails to compile. */
 export const WORKFLOW_TYPES = {
   distributeFile: 'distributeFile',
+  distributeFileV2: 'distributeFileV2',
   resendFile: 'resendFile',
   scanAccessLog: 'scanAccessLog',
 } as const satisfies { [Name in keyof typeof workflows]: Name };

@@ -4,6 +4,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker, type ReplayResult, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { failureConverterPath } from '../../src/temporal/data-converter';
+import { WORKFLOW_TYPES } from '../../src/workflows/names';
 import { bundleWorkflows, HISTORIES_DIR, quietSdkLogs, testDataConverter } from './workflow-env';
 
 jest.setTimeout(120_000);
@@ -46,12 +47,12 @@ describe('recorded workflow histories replay against the current workflow code',
     bundle = await bundleWorkflows();
   });
 
-  test('the corpus covers every workflow type and the waiting states', () => {
-    expect(new Set(histories.map((h) => h.workflowType))).toEqual(new Set(['distributeFile', 'resendFile', 'scanAccessLog']));
+  test('the corpus covers every workflow type the worker serves, and each file workflow caught waiting', () => {
+    expect(new Set(histories.map((h) => h.workflowType))).toEqual(new Set(Object.values(WORKFLOW_TYPES)));
     const names = histories.map((h) => h.name.split('/')[1]);
-    expect(names).toEqual(
-      expect.arrayContaining(['distribute-file-waiting-for-ack', 'distribute-file-waiting-for-folder', 'distribute-file-waiting-transfer-blocked']),
-    );
+    for (const prefix of ['distribute-file', 'distribute-file-v2']) {
+      expect(names).toEqual(expect.arrayContaining([`${prefix}-waiting-for-ack`, `${prefix}-waiting-for-folder`, `${prefix}-waiting-transfer-blocked`]));
+    }
   });
 
   test('every history replays without a determinism error', async () => {
@@ -61,13 +62,13 @@ describe('recorded workflow histories replay against the current workflow code',
     expect(results.size).toBe(histories.length);
   });
 
-  test('replay catches a change that is not deterministic (a reordered distributeFile)', async () => {
+  test('replay catches a change that is not deterministic (a reordered file workflow)', async () => {
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('./fixtures/reordered-distribute-file'),
       failureConverterPath: failureConverterPath(),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
     });
-    const distributeHistories = histories.filter((h) => h.workflowType === 'distributeFile');
+    const distributeHistories = histories.filter((h) => h.workflowType === 'distributeFile' || h.workflowType === 'distributeFileV2');
     const results = await replay({ code }, distributeHistories);
     expect(distributeHistories.length).toBeGreaterThan(0);
     for (const h of distributeHistories) {
