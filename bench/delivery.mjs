@@ -90,7 +90,7 @@ function readStat(pid, tid) {
     const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return { comm, ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]), ccpu: Number(f[13]) + Number(f[14]) };
+    return { comm, ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]), ccpu: Number(f[13]) + Number(f[14]), start: Number(f[19]) };
   } catch { return undefined; }
 }
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
@@ -110,7 +110,7 @@ function descendants(rootPid, procs = allProcs()) {
 function threadTicks(pid) {
   const m = new Map();
   let tids = []; try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { return m; }
-  for (const t of tids) { const st = readStat(pid, t); if (st) m.set(Number(t), { comm: st.comm, cpu: st.cpu }); }
+  for (const t of tids) { const st = readStat(pid, t); if (st) m.set(Number(t), { comm: st.comm, cpu: st.cpu, start: st.start }); }
   return m;
 }
 
@@ -223,7 +223,20 @@ async function startServerB(tmp) {
 }
 
 // ---------------------------------------------------------------------------------------------- ours: getresults start
+/**
+ * `getresults start` can exit at start-up with "Frontend is not healthy yet" when the dev server's port is open before
+ * its frontend answers (seen on a loaded machine): that is the product's, reported, and retried here twice.
+ */
 async function startOurs(b, tmp, temporalBin, st) {
+  for (let attempt = 1; ; attempt++) {
+    try { return await startOursOnce(b, tmp, temporalBin, st); } catch (e) {
+      if (attempt >= 3 || !/not healthy yet|UNAVAILABLE|unavailable/i.test(e.message)) throw e;
+      st.startRetries = (st.startRetries ?? 0) + 1;
+      say(`getresults start failed at start-up (${e.message.split('\n').pop().trim()}); retrying`);
+    }
+  }
+}
+async function startOursOnce(b, tmp, temporalBin, st) {
   st.ports ??= { temporal: await freePort(), ui: await freePort(), pg: await freePort(), web: await freePort() };
   const dataDir = st.dataDir ??= path.join(tmp, 'getresults-data');
   const dest = st.dest ??= b.mk(path.join(b.root, 'ours'));
@@ -397,17 +410,33 @@ function cpuSnapshot(ours, b) {
   return { threads, temporal: ours.temporalPid ? tree(ours.temporalPid) : undefined, postgres: pgTicks, sshd: tree(b.pid),
     at: performance.now() };
 }
+/**
+ * Node names none of its threads: the main thread, V8's and libuv's pools and the worker_thread that runs the
+ * workflows are all "node". The pools start with the process; the workflow thread starts when the Temporal worker is
+ * created, seconds later, after PostgreSQL and the dev server are up. So a "node" thread started more than
+ * LATE_THREAD_S after the main thread is reported as the workflow thread. Rust threads of the SDK's core have names.
+ */
+const LATE_THREAD_S = 1.5;
+function threadLabel(tid, t, ours, mainStart) {
+  if (tid === ours.pid) return 'main thread';
+  if (t.comm === 'node') return (t.start - mainStart) * TICK_MS / 1000 > LATE_THREAD_S ? 'workflow thread (node worker_thread)' : 'node pools (V8 platform, libuv)';
+  return `thread "${t.comm}"`;
+}
 function cpuDelta(a, z, ours, files) {
   const perThread = new Map();
+  const mainStart = z.threads.get(ours.pid)?.start ?? 0;
   for (const [tid, t] of z.threads) {
     const before = a.threads.get(tid)?.cpu ?? 0;
-    const name = tid === ours.pid ? 'main thread' : `thread "${t.comm}"`;
+    const name = threadLabel(tid, t, ours, mainStart);
     perThread.set(name, (perThread.get(name) ?? 0) + (t.cpu - before));
   }
   const ms = (ticks) => (ticks * TICK_MS) / files;
   const out = {};
   for (const [name, ticks] of [...perThread].sort((x, y) => y[1] - x[1])) if (ticks > 0) out[`getresults ${name}`] = ms(ticks);
   out['getresults all threads'] = ms([...perThread.values()].reduce((s, v) => s + v, 0));
+  const groups = {};
+  for (const [tid, t] of z.threads) { const n = threadLabel(tid, t, ours, mainStart); groups[n] = (groups[n] ?? 0) + 1; }
+  Object.defineProperty(out, 'threadCounts', { value: groups, enumerable: false });
   if (z.temporal !== undefined) out['temporal server'] = ms(z.temporal - a.temporal);
   out['postgres (all processes)'] = ms(z.postgres - a.postgres);
   out['sshd (all children, incl. sha256sum)'] = ms(z.sshd - a.sshd);
@@ -450,6 +479,7 @@ async function oursBatch(o, ours, b, pgss) {
   const res = { ...r, archivedSeconds: archived };
   if (o.want('cpu') && cpu0) {
     res.cpuMsPerFile = cpuDelta(cpu0, cpuSnapshot(ours, b), ours, o.count);
+    res.threadsPerGroup = res.cpuMsPerFile.threadCounts;
     const db1 = await dbCounters(ours, pgss);
     if (db1 && db0) {
       if (pgss) res.statementsPerFile = (db1.calls - db0.calls) / o.count;
