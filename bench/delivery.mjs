@@ -74,13 +74,21 @@ function sh(cmd, args, opts = {}) {
 
 // ------------------------------------------------------------------------------------------------------ cleanup registry
 const cleanups = [];
-let cleaning = false;
-async function cleanupAll() {
-  if (cleaning) return; cleaning = true;
-  for (const fn of cleanups.reverse()) { try { await fn(); } catch (e) { say(`cleanup: ${e.message}`); } }
+let cleaning, interrupted = false;
+/** Runs every cleanup once, newest first; a signal and a failure that follows it share the same run. */
+function cleanupAll() {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) { try { await fn(); } catch (e) { say(`cleanup: ${e.message}`); } }
+  })();
+  return cleaning;
 }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => { say(`${sig}: stopping everything this run started`); cleanupAll().finally(() => process.exit(130)); });
+  process.on(sig, () => {
+    if (cleaning) return;
+    interrupted = true;
+    say(`${sig}: stopping everything this run started`);
+    cleanupAll().finally(() => process.exit(130));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------- /proc helpers
@@ -380,7 +388,7 @@ function checkDelivery(r, what) {
 // ---------------------------------------------------------------------------------------------------------- the figures
 async function runCeiling(o, temporalBin) {
   const script = path.join(o.shared, 'temporal-ceiling.cjs');
-  if (!fs.existsSync(script)) return { missing: `baseline missing: ${script} not found (pass --shared DIR)` };
+  if (!fs.existsSync(script)) return { missing: `missing (${script} not found; pass --shared DIR)` };
   // The product's dev server sets only the SQLite pragmas (src/temporal/dev-server.ts), which the harness sets itself;
   // any other tuning flag the product adds there must be passed through here as --server-arg.
   const serverArgs = [];
@@ -644,4 +652,8 @@ async function main() {
   }
 }
 
-main().then(() => cleanupAll(), async (e) => { say(`failed: ${e.message}`); await cleanupAll(); process.exit(1); });
+main().then(() => cleanupAll(), async (e) => {
+  if (!interrupted) say(`failed: ${e.message}`);
+  await cleanupAll();
+  process.exit(interrupted ? 130 : 1);
+});
