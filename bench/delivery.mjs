@@ -54,13 +54,14 @@ function parseArgs(argv) {
 }
 
 // -------------------------------------------------------------------------------------------------------------- utilities
+const errorText = (e) => (e instanceof Error ? e.message : String(e));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const median = (xs) => { const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (!s.length) return undefined; const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const fmt = (x, d = 2) => (x === undefined || x === null || Number.isNaN(x) ? 'n/a' : Number(x).toFixed(d));
 const freePort = () => new Promise((resolve, reject) => { const s = net.createServer(); s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
+  s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port')))); }); });
 function onPath(name) {
   if (name.includes('/')) return fs.existsSync(name) ? name : undefined;
   for (const d of (process.env.PATH ?? '').split(path.delimiter)) { const p = path.join(d, name); if (d && fs.existsSync(p)) return p; }
@@ -78,7 +79,7 @@ let cleaning, interrupted = false;
 /** Runs every cleanup once, newest first; a signal and a failure that follows it share the same run. */
 function cleanupAll() {
   cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) { try { await fn(); } catch (e) { say(`cleanup: ${e.message}`); } }
+    for (const fn of cleanups.reverse()) { try { await fn(); } catch (e) { say(`cleanup: ${errorText(e)}`); } }
   })();
   return cleaning;
 }
@@ -124,7 +125,7 @@ function threadTicks(pid) {
 
 function killTree(pid, signal = 'SIGKILL') {
   const pids = [...descendants(pid), pid];
-  for (const p of pids) { try { process.kill(p, signal); } catch {} }
+  for (const p of pids) { try { process.kill(p, signal); } catch { /* already gone */ } }
 }
 function waitExit(child, ms) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
@@ -211,7 +212,7 @@ async function startServerB(tmp) {
   cleanups.push(async () => { killTree(child.pid, 'SIGTERM'); await waitExit(child, 3000); killTree(child.pid); });
   for (let i = 0; ; i++) {
     try { await readBanner(port); break; } catch (e) {
-      if (child.exitCode !== null || i > 100) throw new Error(`sshd did not start: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : e.message}`);
+      if (child.exitCode !== null || i > 100) throw new Error(`sshd did not start: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : errorText(e)}`);
       await sleep(50);
     }
   }
@@ -238,9 +239,9 @@ async function startServerB(tmp) {
 async function startOurs(b, tmp, temporalBin, st) {
   for (let attempt = 1; ; attempt++) {
     try { return await startOursOnce(b, tmp, temporalBin, st); } catch (e) {
-      if (attempt >= 3 || !/not healthy yet|UNAVAILABLE|unavailable/i.test(e.message)) throw e;
+      if (attempt >= 3 || !/not healthy yet|UNAVAILABLE|unavailable/i.test(errorText(e))) throw e;
       st.startRetries = (st.startRetries ?? 0) + 1;
-      say(`getresults start failed at start-up (${e.message.split('\n').pop().trim()}); retrying`);
+      say(`getresults start failed at start-up (${errorText(e).split('\n').pop().trim()}); retrying`);
     }
   }
 }
@@ -264,7 +265,7 @@ async function startOursOnce(b, tmp, temporalBin, st) {
     const tree = descendants(child.pid);
     child.kill('SIGTERM');
     if (!(await waitExit(child, 30_000))) say('getresults did not stop within 30 s; killing it');
-    for (const p of [child.pid, ...tree]) { try { process.kill(p, 'SIGKILL'); } catch {} }
+    for (const p of [child.pid, ...tree]) { try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } }
   };
   cleanups.push(stop);
   child.stdout.on('data', (c) => { text += c; fs.writeSync(out, c); });
@@ -493,7 +494,7 @@ async function oursBatch(o, ours, b, pgss) {
       if (pgss) res.statementsPerFile = (db1.calls - db0.calls) / o.count;
       res.xactsPerFile = (db1.xacts - db0.xacts) / o.count; // pg_stat_database is flushed lazily: indicative only
     }
-    try { res.historyEvents = await historyEventsPerFile(ours, before); } catch (e) { say(`history events: ${e.message}`); }
+    try { res.historyEvents = await historyEventsPerFile(ours, before); } catch (e) { say(`history events: ${errorText(e)}`); }
   }
   return res;
 }
@@ -520,7 +521,7 @@ function machine(temporalBin) {
   const v = (cmd, args) => { const r = spawnSync(cmd, args, { encoding: 'utf8' }); return `${r.stdout}${r.stderr}`.trim().split('\n')[0]; };
   let commit = 'unknown';
   try { commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim()) commit += ' (with uncommitted changes)'; } catch {}
+    if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim()) commit += ' (with uncommitted changes)'; } catch { /* not a git checkout */ }
   return {
     nproc: os.cpus().length, cpu: (/model name\s*:\s*(.*)/.exec(cpuinfo) ?? [])[1] ?? 'unknown',
     ramGiB: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: `${os.type()} ${os.release()}`, loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
@@ -653,7 +654,7 @@ async function main() {
 }
 
 main().then(() => cleanupAll(), async (e) => {
-  if (!interrupted) say(`failed: ${e.message}`);
+  if (!interrupted) say(`failed: ${errorText(e)}`);
   await cleanupAll();
   process.exit(interrupted ? 130 : 1);
 });
