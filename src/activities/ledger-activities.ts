@@ -159,11 +159,18 @@ export function createLedgerActivities({ orm }: LedgerActivityDeps) {
       });
     },
 
+    /**
+     * Records a copy set aside during a delivery as a row of its own. A copy that was already gone when it was to be set
+     * aside (`duplicatePath` null) is no upload to account for, and leaves no row: most often it is the run's own file,
+     * announced again by a restarted watcher in the moment it was being archived. (A file removed from the upload folder
+     * before the watcher took it is not recorded either.)
+     */
     async recordCopySetAside(input: {
       resultFileId: number;
       copy: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string };
       duplicatePath: string | null;
-    }) {
+    }): Promise<number | null> {
+      if (input.duplicatePath === null) return null;
       return ledger().registerCopy(input.resultFileId, {
         ...input.copy,
         uploadedAt: new Date(input.copy.uploadedAt),

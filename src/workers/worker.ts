@@ -69,8 +69,21 @@ export async function connectForWorkers(address: string): Promise<NativeConnecti
     Runtime.install({ logger: new DefaultLogger('WARN', logWithoutErrorDetails), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
     runtimeInstalled = true;
   }
-  return NativeConnection.connect({ address });
+  // A Temporal server that has just opened its port may still answer "Frontend is not healthy yet" (the dev server
+  // that `start` launches, or a cluster restarting beside this worker): keep trying for a while rather than fail.
+  const deadline = Date.now() + CONNECT_PATIENCE_MS;
+  for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
+
+/** How long connecting to Temporal is retried before a worker process gives up (and its supervisor restarts it). */
+const CONNECT_PATIENCE_MS = 30_000;
 
 /**
  * Two workers in one process, on two queues, so several labs' upload hosts can feed one Temporal cluster:
