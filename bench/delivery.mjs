@@ -3,6 +3,7 @@
 //
 //   npm run bench -- [--runs 3] [--count 1000] [--reps 10] [--large-mib 100] [--ceiling-count N]
 //                    [--skip ceiling,batch,single,large,cpu] [--only ...] [--shared DIR] [--timeout 900] [--json] [--keep]
+//                    [--profile DIR]   (our process writes a V8 CPU profile into DIR when it stops)
 //
 // Starts, all on loopback and in temp dirs: a private OpenSSH sshd ("server B") that logs in a plain user account
 // (getresults-bench, created once if missing), `getresults start` on its embedded defaults (PostgreSQL, Temporal dev
@@ -43,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeout = Number(val());
     else if (a === '--json') o.json = true;
     else if (a === '--keep') o.keep = true;
+    else if (a === '--profile') o.profile = path.resolve(val());
     else if (a === '--help' || a === '-h') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0]); process.exit(0); }
     else throw new Error(`unknown argument ${a} (see --help)`);
   }
@@ -258,7 +260,9 @@ async function startOursOnce(b, tmp, temporalBin, st) {
   const logFile = path.join(tmp, 'getresults.log');
   const out = fs.openSync(logFile, 'a');
   const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'getresults.js'), 'start'], { cwd: tmp, env, stdio: ['ignore', 'pipe', out], detached: true });
+  // --profile DIR: our process writes a V8 CPU profile there when it stops (open it in Chrome DevTools or speedscope).
+  const nodeArgs = st.profile ? ['--cpu-prof', '--cpu-prof-dir', st.profile] : [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'bin', 'getresults.js'), 'start'], { cwd: tmp, env, stdio: ['ignore', 'pipe', out], detached: true });
   let text = '';
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -545,7 +549,7 @@ async function main() {
 
   let b;
   if (delivery) { b = await startServerB(tmp); say(`server B: private sshd on 127.0.0.1:${b.port} as ${BENCH_USER} (one ssh login + exec: ${b.loginMs.toFixed(0)} ms)`); }
-  const oursState = {}, lsyncState = {};
+  const oursState = { profile: o.profile }, lsyncState = {};
   let pgss = false;
   const runs = [];
   for (let run = 0; run < o.runs; run++) {

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Identification } from '../domain/identifier-patterns';
-import { FileLedger, type RegisterUpload } from '../db/file-ledger';
+import { FileLedger, type RegisterUpload, type TransitionStep } from '../db/file-ledger';
 import type { DeliveryResult } from '../transfer/destination';
 import type { AccessEvidence } from '../workflows/definitions';
 
@@ -24,32 +24,33 @@ export function createLedgerActivities({ orm }: LedgerActivityDeps) {
     async routeFile(input: { resultFileId: number; runId: string; attempt: number; identification: Identification; pages: number }) {
       const { resultFileId, runId, attempt, identification } = input;
       const l = ledger();
-      await l.transition(
-        resultFileId,
-        null,
-        {
+      const found = await l.findFolder(identification.label, identification.hint);
+      const clinicFolder = found ? [found.basePath, found.folder].filter(Boolean).join('/') : undefined;
+      const validated: TransitionStep = {
+        state: null,
+        event: {
           eventKey: `${runId}:validated`,
           type: 'VALIDATED',
           message: `Valid PDF (${input.pages} page${input.pages === 1 ? '' : 's'}); style ${identification.label}, identifier found in its text.`,
           detail: { label: identification.label, hint: identification.hint },
         },
-        { identifier: identification.identifier, label: identification.label, hint: identification.hint },
-      );
-      const found = await l.findFolder(identification.label, identification.hint);
-      if (!found) {
+        patch: { identifier: identification.identifier, label: identification.label, hint: identification.hint },
+      };
+      if (!clinicFolder) {
         const reason =
           `No clinic folder is mapped for ${identification.label} hint "${identification.hint}". Add it to the remote-folder ` +
           `table (getresults folders load <csv>); the file then continues by itself.`;
-        await l.transition(resultFileId, 'NEEDS_FOLDER', { eventKey: `${runId}:needs-folder:${attempt}`, type: 'NEEDS_FOLDER', message: reason }, { stateReason: reason });
+        await l.transitions(resultFileId, [
+          validated,
+          { state: 'NEEDS_FOLDER', event: { eventKey: `${runId}:needs-folder:${attempt}`, type: 'NEEDS_FOLDER', message: reason }, patch: { stateReason: reason } },
+        ]);
         return null;
       }
-      const clinicFolder = [found.basePath, found.folder].filter(Boolean).join('/');
-      await l.transition(
-        resultFileId,
-        'RECEIVED',
-        { eventKey: `${runId}:routed`, type: 'ROUTED', message: `Routed to clinic folder ${clinicFolder}.`, detail: { clinicFolder } },
-        { clinicFolder },
-      );
+      // The check's result and the route in one transaction: one round of writes for both.
+      await l.transitions(resultFileId, [
+        validated,
+        { state: 'RECEIVED', event: { eventKey: `${runId}:routed`, type: 'ROUTED', message: `Routed to clinic folder ${clinicFolder}.`, detail: { clinicFolder } }, patch: { clinicFolder } },
+      ]);
       return { clinicFolder };
     },
 

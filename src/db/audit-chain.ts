@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
-import { FileEvent } from './entities/file-event';
 
 /**
  * The event trail as a hash chain: every `file_event` row, in `seq` order (1, 2, 3, … with no gaps), stores the hash of
@@ -64,48 +63,78 @@ export interface NewEvent {
   at: Date;
 }
 
+/** The last event of the chain, as the next append extends it. */
+export interface ChainTip {
+  seq: number;
+  hash: string;
+}
+
 /**
- * Appends an event to the chain inside the caller's transaction and returns its id. Under the advisory lock (held until
- * that transaction ends, so concurrent writers extend the chain one at a time) it reads the tip, hashes and inserts the
- * row at once with `em.insert`, not through the unit of work: the next append, in this transaction or another, then
- * finds this row as the tip. Needs READ COMMITTED (the default): under a snapshot taken before the lock the tip could
- * be stale, and the unique `seq` would then refuse the insert rather than fork the chain.
+ * Takes the chain's advisory lock for the rest of the caller's transaction: writers then extend the chain one at a
+ * time. Everything that decides what to append (the tip, which event keys exist) must be read after this, in a
+ * statement of its own: under READ COMMITTED each statement sees what was committed before it started.
  */
-export async function appendChainedEvent(em: EntityManager, event: NewEvent): Promise<number> {
+export async function lockChain(em: EntityManager): Promise<void> {
   if (!em.isInTransaction()) throw new Error('Events are appended to the audit chain inside a transaction only.');
   await em.execute('select pg_advisory_xact_lock(?, ?)', [...CHAIN_LOCK]);
-  const [tip] = await em.execute<Array<{ seq: string; hash: string }>>(
-    // Qualified: a bare `seq` in ORDER BY would name the text output column and sort '9' after '10'.
-    'select e.seq::text as seq, e.hash from file_event e order by e.seq desc limit 1',
-  );
-  const seq = tip ? Number(tip.seq) + 1 : 1;
-  const prevHash = tip?.hash ?? GENESIS_HASH;
-  const detail = asStoredJson(event.detail);
-  const hash = eventHash(prevHash, {
-    seq,
-    result_file_id: event.resultFileId,
-    event_key: event.eventKey,
-    type: event.type,
-    state: event.state,
-    message: event.message,
-    detail,
-    actor: event.actor,
-    at: event.at.toISOString(),
-  });
-  const id = await em.insert(FileEvent, {
-    seq,
-    resultFileId: event.resultFileId,
-    eventKey: event.eventKey,
-    type: event.type,
-    state: event.state,
-    message: event.message,
-    detail,
-    actor: event.actor,
-    at: event.at,
-    prevHash,
-    hash,
-  });
-  return Number(id);
+}
+
+/** SQL selecting the tip's `tip_seq` and `tip_hash`; callers fold it into the one read they make after lockChain. */
+export const TIP_COLUMNS_SQL =
+  // Qualified: a bare `seq` in ORDER BY would name a text output column and sort '9' after '10'.
+  `(select t.seq::text from file_event t order by t.seq desc limit 1) as tip_seq,
+   (select t.hash from file_event t order by t.seq desc limit 1) as tip_hash`;
+
+export function tipOf(row: { tip_seq: string | null; tip_hash: string | null }): ChainTip | undefined {
+  return row.tip_seq && row.tip_hash ? { seq: Number(row.tip_seq), hash: row.tip_hash } : undefined;
+}
+
+/**
+ * One `insert ... values (...), (...)` that appends `events` after `tip`, hashed in order; `prefix` may put a CTE
+ * before it (say, the update of the file's row), so a step's whole write is one round trip. Pure: the caller runs it.
+ */
+export function chainedInsert(tip: ChainTip | undefined, events: readonly NewEvent[], prefix = ''): { sql: string; params: unknown[] } {
+  let seq = tip?.seq ?? 0;
+  let prevHash = tip?.hash ?? GENESIS_HASH;
+  const values: string[] = [];
+  const params: unknown[] = [];
+  for (const event of events) {
+    seq += 1;
+    const detail = asStoredJson(event.detail);
+    const hash = eventHash(prevHash, {
+      seq,
+      result_file_id: event.resultFileId,
+      event_key: event.eventKey,
+      type: event.type,
+      state: event.state,
+      message: event.message,
+      detail,
+      actor: event.actor,
+      at: event.at.toISOString(),
+    });
+    values.push('(?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)');
+    params.push(seq, event.resultFileId, event.eventKey, event.type, event.state, event.message, detail === null ? null : JSON.stringify(detail), event.actor, event.at, prevHash, hash);
+    prevHash = hash;
+  }
+  return {
+    sql: `${prefix} insert into file_event (seq, result_file_id, event_key, type, state, message, detail, actor, at, prev_hash, hash)
+          values ${values.join(', ')} returning id`,
+    params,
+  };
+}
+
+/**
+ * Appends an event to the chain inside the caller's transaction and returns its id: under the lock (lockChain) it
+ * reads the tip, hashes and inserts the row at once, not through the unit of work, so the next append, in this
+ * transaction or another, finds this row as the tip. Needs READ COMMITTED (the default): under a snapshot taken before
+ * the lock the tip could be stale, and the unique `seq` would then refuse the insert rather than fork the chain.
+ */
+export async function appendChainedEvent(em: EntityManager, event: NewEvent): Promise<number> {
+  await lockChain(em);
+  const [tip] = await em.execute<Array<{ tip_seq: string | null; tip_hash: string | null }>>(`select ${TIP_COLUMNS_SQL}`);
+  const insert = chainedInsert(tip && tipOf(tip), [event]);
+  const [row] = await em.execute<Array<{ id: string }>>(insert.sql, insert.params);
+  return Number(row!.id);
 }
 
 /** A file_event row as read for hashing: numbers as text, jsonb as text, `at` formatted by the database. */

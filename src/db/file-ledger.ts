@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
-import { appendChainedEvent } from './audit-chain';
-import { Acknowledgement, FileEvent, ForeignAccess, RemoteFolder, ResultFile, WebUpload } from './entities';
+import { appendChainedEvent, chainedInsert, lockChain, TIP_COLUMNS_SQL, tipOf, type NewEvent } from './audit-chain';
+import { Acknowledgement, ForeignAccess, RemoteFolder, ResultFile } from './entities';
 import type { IResultFile } from './entities/result-file';
 
 export interface RegisterUpload {
@@ -33,6 +33,21 @@ export interface EventInput {
 
 const NOT_A_DELIVERY: FileState[] = ['REJECTED', 'DUPLICATE', 'SUPERSEDED'];
 
+/** What a registration reads under the chain's lock: the live delivery of the content, a reserved id, the tip. */
+interface UploadContext {
+  delivery: { id: string; fileName: string; uploadedAt: string } | null;
+  next_id: string;
+  tip_seq: string | null;
+  tip_hash: string | null;
+}
+
+/** One step of a file's life: a state change (or none), the columns it sets, and its event. */
+export interface TransitionStep {
+  state: FileState | null;
+  event: EventInput;
+  patch?: Partial<Omit<IResultFile, 'id' | 'state'>>;
+}
+
 /**
  * Every write to a file's record and its event trail goes through here, so each state change and its event row land in
  * one transaction and a retried call changes nothing twice.
@@ -53,26 +68,29 @@ export interface FetchEvidence {
 export class FileLedger {
   constructor(private readonly em: EntityManager) {}
 
+  /**
+   * Records a new upload (once per run) as RECEIVED, or as a DUPLICATE of the live delivery of the same content.
+   * Like `transitions`, the hot path in a few statements: after the chain's lock, which also keeps two uploads of the
+   * same content from both finding no delivery (the partial unique index is the backstop), one read and one write.
+   */
   async register(input: RegisterUpload): Promise<Registered> {
     return this.em.transactional(async (em) => {
-      const mine = await em.findOne(ResultFile, { runId: input.runId });
-      if (mine) return { resultFileId: mine.id, duplicateOf: mine.duplicateOf ?? undefined };
-
-      // Serialises registrations of the same content across runs (the partial unique index is the backstop).
-      // em.execute runs inside this transaction; em.getConnection().execute would take a second pooled connection
-      // (lock released at once, and pool exhaustion under load: each registration then holds one and waits for another).
-      await em.execute('select pg_advisory_xact_lock(hashtext(?))', [input.sha256]);
-      const delivery = await em.findOne(
-        ResultFile,
-        { sha256: input.sha256, state: { $nin: NOT_A_DELIVERY } },
-        { orderBy: { id: 'asc' } },
+      await lockChain(em);
+      const [found] = await em.execute<Array<UploadContext & { mine: { id: string; duplicateOf: string | null } | null; web_uploader: string | null }>>(
+        `select (select json_build_object('id', id::text, 'duplicateOf', duplicate_of::text) from result_file where run_id = ?) as mine,
+                (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at) from result_file
+                  where sha256 = ? and state not in (${NOT_A_DELIVERY.map(() => '?').join(', ')}) order by id asc limit 1) as delivery,
+                (select username from web_upload where file_name = ? and sha256 = ? order by id desc limit 1) as web_uploader,
+                nextval(pg_get_serial_sequence('result_file', 'id'))::text as next_id,
+                ${TIP_COLUMNS_SQL}`,
+        [input.runId, input.sha256, ...NOT_A_DELIVERY, input.fileName, input.sha256],
       );
-      const uploadedBy = input.uploadedBy ?? (await this.webUploaderOf(em, input.fileName, input.sha256));
-      const withUploader = { ...input, uploadedBy };
-      const row = this.insertUpload(em, withUploader, delivery ?? undefined);
-      await em.flush();
-      await this.recordUploadEvents(em, row, withUploader, delivery ?? undefined);
-      return { resultFileId: row.id, duplicateOf: delivery?.id };
+      if (!found) throw new Error('The registration query returned nothing.');
+      if (found.mine) return { resultFileId: Number(found.mine.id), duplicateOf: found.mine.duplicateOf === null ? undefined : Number(found.mine.duplicateOf) };
+      // Files uploaded through the web page reach the workflow through the upload folder like any other, so who
+      // uploaded them is found here: the newest web upload of this name and content.
+      const uploadedBy = input.uploadedBy ?? found.web_uploader ?? undefined;
+      return this.insertUpload(em, found, { ...input, uploadedBy });
     });
   }
 
@@ -82,65 +100,78 @@ export class FileLedger {
    */
   async registerCopy(originalId: number, copy: RegisterUpload & { duplicatePath: string | null }): Promise<number> {
     return this.em.transactional(async (em) => {
-      const mine = await em.findOne(ResultFile, { runId: copy.runId });
-      if (mine) return mine.id;
-      const original = await em.findOneOrFail(ResultFile, { id: originalId });
-      const row = this.insertUpload(em, copy, original);
-      row.archivePath = copy.duplicatePath;
-      await em.flush();
-      await this.recordUploadEvents(em, row, copy, original);
-      return row.id;
+      await lockChain(em);
+      const [found] = await em.execute<Array<UploadContext & { mine: string | null }>>(
+        `select (select id::text from result_file where run_id = ?) as mine,
+                (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at) from result_file where id = ?) as delivery,
+                nextval(pg_get_serial_sequence('result_file', 'id'))::text as next_id,
+                ${TIP_COLUMNS_SQL}`,
+        [copy.runId, originalId],
+      );
+      if (!found?.delivery) throw new Error(`There is no result_file ${originalId}.`);
+      if (found.mine) return Number(found.mine);
+      return (await this.insertUpload(em, found, copy, copy.duplicatePath)).resultFileId;
     });
   }
 
   /**
-   * Files uploaded through the web page reach the workflow through the upload folder like any other, so who uploaded
-   * them is found here: the newest web upload of this name and content.
+   * Inserts the upload's row under the id reserved in `context` and its events (RECEIVED; for a duplicate also
+   * DUPLICATE, and COPY_UPLOADED on the original) in one statement. Runs under the chain's lock.
    */
-  private async webUploaderOf(em: EntityManager, fileName: string, sha256: string): Promise<string | undefined> {
-    const upload = await em.findOne(WebUpload, { fileName, sha256 }, { orderBy: { id: 'desc' } });
-    return upload?.username;
-  }
-
-  private insertUpload(em: EntityManager, input: RegisterUpload, duplicateOf?: IResultFile): IResultFile {
-    return em.create(ResultFile, {
-      workflowId: input.workflowId,
-      runId: input.runId,
-      fileName: input.fileName,
-      uploadPath: input.uploadPath,
-      sizeBytes: input.sizeBytes,
+  private async insertUpload(em: EntityManager, context: UploadContext, input: RegisterUpload, archivePath: string | null = null): Promise<Registered> {
+    const id = Number(context.next_id);
+    const delivery = context.delivery && { id: Number(context.delivery.id), fileName: context.delivery.fileName, uploadedAt: new Date(context.delivery.uploadedAt) };
+    const row = {
+      id,
+      workflow_id: input.workflowId,
+      run_id: input.runId,
+      file_name: input.fileName,
+      upload_path: input.uploadPath,
+      size_bytes: input.sizeBytes,
       sha256: input.sha256,
-      uploadedAt: input.uploadedAt,
-      uploadedBy: input.uploadedBy ?? null,
-      state: duplicateOf ? 'DUPLICATE' : 'RECEIVED',
-      stateReason: duplicateOf
-        ? `Same content as ${duplicateOf.fileName} (file #${duplicateOf.id}), received ${duplicateOf.uploadedAt.toISOString()}; set aside, not sent again.`
+      uploaded_at: input.uploadedAt,
+      uploaded_by: input.uploadedBy ?? null,
+      state: delivery ? 'DUPLICATE' : 'RECEIVED',
+      state_reason: delivery
+        ? `Same content as ${delivery.fileName} (file #${delivery.id}), received ${delivery.uploadedAt.toISOString()}; set aside, not sent again.`
         : null,
-      duplicateOf: duplicateOf?.id ?? null,
-    });
-  }
-
-  private async recordUploadEvents(em: EntityManager, row: IResultFile, input: RegisterUpload, duplicateOf?: IResultFile): Promise<void> {
-    await this.addEvent(em, row.id, duplicateOf ? 'DUPLICATE' : 'RECEIVED', {
-      eventKey: `${input.runId}:received`,
-      type: 'RECEIVED',
-      message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
-      actor: input.uploadedBy,
-      at: input.uploadedAt,
-    });
-    if (!duplicateOf) return;
-    await this.addEvent(em, row.id, 'DUPLICATE', {
-      eventKey: `${input.runId}:duplicate`,
-      type: 'DUPLICATE',
-      message: `Same content as file #${duplicateOf.id} (${duplicateOf.fileName}); set aside, not sent again.`,
-      detail: { duplicateOf: duplicateOf.id },
-    });
-    await this.addEvent(em, duplicateOf.id, null, {
-      eventKey: `${input.runId}:copy-of`,
-      type: 'COPY_UPLOADED',
-      message: `Another copy was uploaded as ${input.fileName} (file #${row.id}); it was set aside, not sent again.`,
-      detail: { copy: row.id },
-    });
+      duplicate_of: delivery?.id ?? null,
+      archive_path: archivePath,
+      updated_at: new Date(),
+    };
+    const events: NewEvent[] = [
+      this.newEvent(id, delivery ? 'DUPLICATE' : 'RECEIVED', {
+        eventKey: `${input.runId}:received`,
+        type: 'RECEIVED',
+        message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
+        actor: input.uploadedBy,
+        at: input.uploadedAt,
+      }),
+    ];
+    if (delivery) {
+      events.push(
+        this.newEvent(id, 'DUPLICATE', {
+          eventKey: `${input.runId}:duplicate`,
+          type: 'DUPLICATE',
+          message: `Same content as file #${delivery.id} (${delivery.fileName}); set aside, not sent again.`,
+          detail: { duplicateOf: delivery.id },
+        }),
+        this.newEvent(delivery.id, null, {
+          eventKey: `${input.runId}:copy-of`,
+          type: 'COPY_UPLOADED',
+          message: `Another copy was uploaded as ${input.fileName} (file #${id}); it was set aside, not sent again.`,
+          detail: { copy: id },
+        }),
+      );
+    }
+    const columns = Object.keys(row);
+    const insert = chainedInsert(
+      tipOf(context),
+      events,
+      `with inserted as (insert into result_file (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')}))`,
+    );
+    await em.execute(insert.sql, [...Object.values(row), ...insert.params]);
+    return { resultFileId: id, duplicateOf: delivery?.id };
   }
 
   /** Changes state (optionally other columns) and appends the event, once per event key. */
@@ -150,15 +181,78 @@ export class FileLedger {
     event: EventInput,
     patch: Partial<Omit<IResultFile, 'id' | 'state'>> = {},
   ): Promise<void> {
+    await this.transitions(resultFileId, [{ state, event, patch }]);
+  }
+
+  /**
+   * Several steps of one file in one transaction, each as `transition` would make it and each once per event key: a
+   * step whose event is already recorded changes nothing. This is the hot path of every file, so it is written as a
+   * few statements of SQL rather than through the unit of work: after the chain's lock, one read (the row's state,
+   * which keys exist, the chain's tip) and one write (the row's update and the events, as one statement).
+   */
+  async transitions(resultFileId: number, steps: ReadonlyArray<TransitionStep>): Promise<void> {
+    if (!steps.length) return;
     await this.em.transactional(async (em) => {
-      if (await em.count(FileEvent, { eventKey: event.eventKey })) return;
-      const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
-      // The log scan may record the clinic's fetch before the workflow has written SENT/AWAITING_ACK: never step back.
-      const keep = row.state === 'ACKNOWLEDGED' && (state === 'SENT' || state === 'AWAITING_ACK');
-      em.assign(row, { ...patch, ...(state && !keep ? { state } : {}) } as Partial<IResultFile>);
-      if (state && !keep) row.stateReason = (patch.stateReason as string | null | undefined) ?? null;
-      await this.addEvent(em, resultFileId, state, event);
+      await lockChain(em);
+      const keys = steps.map((s) => s.event.eventKey);
+      const [found] = await em.execute<Array<{ state: FileState | null; existing: string[]; tip_seq: string | null; tip_hash: string | null }>>(
+        `select (select state from result_file where id = ?) as state,
+                array(select event_key from file_event where event_key in (${keys.map(() => '?').join(', ')})) as existing,
+                ${TIP_COLUMNS_SQL}`,
+        [resultFileId, ...keys],
+      );
+      if (!found?.state) throw new Error(`There is no result_file ${resultFileId}.`);
+      const recorded = new Set(found.existing);
+      let state: FileState = found.state;
+      const columns: Record<string, unknown> = {};
+      const events: NewEvent[] = [];
+      for (const step of steps) {
+        if (recorded.has(step.event.eventKey)) continue;
+        recorded.add(step.event.eventKey);
+        Object.assign(columns, step.patch);
+        // The log scan may record the clinic's fetch before the workflow has written SENT/AWAITING_ACK: never step back.
+        const keep = state === 'ACKNOWLEDGED' && (step.state === 'SENT' || step.state === 'AWAITING_ACK');
+        if (step.state && !keep) {
+          state = step.state;
+          Object.assign(columns, { state, stateReason: step.patch?.stateReason ?? null });
+        }
+        events.push(this.newEvent(resultFileId, step.state, step.event));
+      }
+      if (!events.length) return;
+      const update = this.rowUpdate(resultFileId, columns);
+      const insert = chainedInsert(tipOf(found), events, update.sql);
+      await em.execute(insert.sql, [...update.params, ...insert.params]);
     });
+  }
+
+  /** `with changed as (update result_file ...)`, for the statement that also inserts the events; none when nothing changes. */
+  private rowUpdate(resultFileId: number, columns: Record<string, unknown>): { sql: string; params: unknown[] } {
+    const entries = Object.entries(columns).filter(([, value]) => value !== undefined);
+    if (!entries.length) return { sql: '', params: [] };
+    const meta = this.em.getMetadata().get(ResultFile);
+    // Column names come from the entity, so a renamed property cannot drift from the table here.
+    const assignments = [...entries, ['updatedAt', new Date()] as const].map(([property, value]) => {
+      const column = meta.properties[property as keyof typeof meta.properties]?.fieldNames[0];
+      if (!column) throw new Error(`result_file has no property ${property}.`);
+      return { sql: `"${column}" = ?`, value };
+    });
+    return {
+      sql: `with changed as (update result_file set ${assignments.map((a) => a.sql).join(', ')} where id = ? returning id)`,
+      params: [...assignments.map((a) => a.value), resultFileId],
+    };
+  }
+
+  private newEvent(resultFileId: number, state: FileState | null, event: EventInput): NewEvent {
+    return {
+      resultFileId,
+      eventKey: event.eventKey,
+      type: event.type,
+      state,
+      message: event.message,
+      detail: event.detail ?? null,
+      actor: event.actor ?? 'system',
+      at: event.at ?? new Date(),
+    };
   }
 
   async findFolder(label: string, hint: string): Promise<{ folder: string; basePath: string } | null> {
@@ -255,15 +349,6 @@ export class FileLedger {
 
   /** Appends to the hash-chained trail (src/db/audit-chain.ts): must run inside this call's transaction. */
   private async addEvent(em: EntityManager, resultFileId: number, state: FileState | null, event: EventInput): Promise<void> {
-    await appendChainedEvent(em, {
-      resultFileId,
-      eventKey: event.eventKey,
-      type: event.type,
-      state,
-      message: event.message,
-      detail: event.detail ?? null,
-      actor: event.actor ?? 'system',
-      at: event.at ?? new Date(),
-    });
+    await appendChainedEvent(em, this.newEvent(resultFileId, state, event));
   }
 }

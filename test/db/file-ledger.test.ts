@@ -1,0 +1,94 @@
+import { createLedgerActivities, type LedgerActivities } from '../../src/activities/ledger-activities';
+import { verifyChain } from '../../src/db/audit-chain';
+import { FileEvent, ResultFile } from '../../src/db/entities';
+import { FileLedger } from '../../src/db/file-ledger';
+import { migrate, openOrm, type Orm } from '../../src/db/orm';
+import { createTestDatabase, type TestDatabase } from '../harness/database';
+
+let db: TestDatabase;
+let orm: Orm;
+let ledger: LedgerActivities;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  orm = await openOrm(db.url);
+  await migrate(orm);
+  ledger = createLedgerActivities({ orm });
+});
+afterAll(async () => {
+  await orm?.close(true);
+  await db?.drop();
+});
+
+const upload = (runId: string, uploadPath: string) => ({
+  workflowId: 'file-abc',
+  runId,
+  fileName: '066-12000001-3.pdf',
+  uploadPath,
+  sizeBytes: 10,
+  sha256: 'ab'.repeat(32),
+  uploadedAt: '2026-12-01T08:00:00.000Z',
+});
+
+describe('copies announced during a delivery', () => {
+  test('a copy that was set aside gets a DUPLICATE row of its own; one already gone leaves none', async () => {
+    const { resultFileId } = await ledger.registerUpload(upload('run-1', '/upload/066-12000001-3.pdf'));
+    const kept = await ledger.recordCopySetAside({
+      resultFileId,
+      copy: upload('run-1:copy:0', '/upload/copy.pdf'),
+      duplicatePath: '/duplicates/066-12000001-3.pdf',
+    });
+    // Our own file, announced again by a restarted watcher just as it was archived: nothing was there to set aside.
+    const gone = await ledger.recordCopySetAside({ resultFileId, copy: upload('run-1:copy:1', '/upload/066-12000001-3.pdf'), duplicatePath: null });
+    expect(gone).toBeNull();
+    const rows = await orm.em.fork().find(ResultFile, { sha256: 'ab'.repeat(32) }, { orderBy: { id: 'asc' } });
+    expect(rows.map((r) => [r.id, r.state, r.duplicateOf])).toEqual([
+      [resultFileId, 'RECEIVED', null],
+      [kept, 'DUPLICATE', resultFileId],
+    ]);
+  });
+});
+
+describe('the ledger hot path (SQL under the chain lock)', () => {
+  const events = async (resultFileId: number) =>
+    (await orm.em.fork().find(FileEvent, { resultFileId }, { orderBy: { seq: 'asc' } })).map((e) => [e.type, e.state]);
+
+  test('registration is once per run; the same content again is a DUPLICATE of the live delivery, noted on it', async () => {
+    const sha256 = 'cd'.repeat(32);
+    const first = await ledger.registerUpload({ ...upload('run-a', '/upload/a.pdf'), sha256 });
+    expect(await ledger.registerUpload({ ...upload('run-a', '/upload/a.pdf'), sha256 })).toEqual(first);
+    const second = await ledger.registerUpload({ ...upload('run-b', '/upload/b.pdf'), sha256 });
+    expect(second).toEqual({ resultFileId: expect.any(Number), duplicateOf: first.resultFileId });
+    expect(await events(first.resultFileId)).toEqual([
+      ['RECEIVED', 'RECEIVED'],
+      ['COPY_UPLOADED', null],
+    ]);
+    expect(await events(second.resultFileId)).toEqual([
+      ['RECEIVED', 'DUPLICATE'],
+      ['DUPLICATE', 'DUPLICATE'],
+    ]);
+    const row = await orm.em.fork().findOneOrFail(ResultFile, { id: second.resultFileId });
+    expect(row).toMatchObject({ state: 'DUPLICATE', duplicateOf: first.resultFileId, stateReason: expect.stringContaining(`file #${first.resultFileId}`) });
+  });
+
+  test('steps land once each, set their columns, and an acknowledged file never steps back to SENT', async () => {
+    const { resultFileId } = await ledger.registerUpload({ ...upload('run-c', '/upload/c.pdf'), sha256: 'ef'.repeat(32) });
+    const file = new FileLedger(orm.em.fork());
+    const validated = { state: null, event: { eventKey: 'run-c:validated', type: 'VALIDATED', message: 'ok' }, patch: { identifier: '066-12000001-3' } };
+    const routed = { state: 'RECEIVED' as const, event: { eventKey: 'run-c:routed', type: 'ROUTED', message: 'routed' }, patch: { clinicFolder: 'viral_load/x' } };
+    await file.transitions(resultFileId, [validated, routed]);
+    await file.transitions(resultFileId, [validated, routed]); // a retried step: nothing twice
+    await file.transition(resultFileId, 'ACKNOWLEDGED', { eventKey: 'ack:1', type: 'ACKNOWLEDGED', message: 'fetched' });
+    await file.transition(resultFileId, 'SENT', { eventKey: 'run-c:sent', type: 'SENT', message: 'sent' }, { remotePath: 'viral_load/x/c.pdf' });
+    expect(await events(resultFileId)).toEqual([
+      ['RECEIVED', 'RECEIVED'],
+      ['VALIDATED', null],
+      ['ROUTED', 'RECEIVED'],
+      ['ACKNOWLEDGED', 'ACKNOWLEDGED'],
+      ['SENT', 'SENT'],
+    ]);
+    const row = await orm.em.fork().findOneOrFail(ResultFile, { id: resultFileId });
+    expect(row).toMatchObject({ state: 'ACKNOWLEDGED', identifier: '066-12000001-3', clinicFolder: 'viral_load/x', remotePath: 'viral_load/x/c.pdf' });
+    expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true, firstBreak: null });
+  });
+});
