@@ -69,6 +69,10 @@ function onPath(name) {
   for (const d of (process.env.PATH ?? '').split(path.delimiter)) { const p = path.join(d, name); if (d && fs.existsSync(p)) return p; }
   return undefined;
 }
+/** Removes what is in `dir` (earlier runs' deliveries), keeping the folder itself and its owner. */
+function emptyFolder(dir) {
+  for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+}
 function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || '').trim()}`);
@@ -575,9 +579,11 @@ async function main() {
         }
         r.oursStartSeconds = ours.startSeconds;
         await sleep(2000); // let the fresh stack settle (worker pollers, schedules)
-        if (o.want('batch')) { say(`  batch of ${o.count}`); r.oursBatch = await oursBatch(o, ours, b, pgss); }
-        if (o.want('single')) { say(`  single file x${o.reps}`); r.oursSingle = await drainBench(o, ['--mode', 'single', '--reps', String(o.reps), '--upload', ours.upload, '--dest', ours.dest]); checkDelivery(r.oursSingle, 'ours single'); }
+        // drain-bench names files from a random serial: an earlier run's file under the same name would be found at once.
+        if (o.want('batch')) { emptyFolder(ours.dest); say(`  batch of ${o.count}`); r.oursBatch = await oursBatch(o, ours, b, pgss); }
+        if (o.want('single')) { emptyFolder(ours.dest); say(`  single file x${o.reps}`); r.oursSingle = await drainBench(o, ['--mode', 'single', '--reps', String(o.reps), '--upload', ours.upload, '--dest', ours.dest]); checkDelivery(r.oursSingle, 'ours single'); }
         if (o.want('large')) {
+          emptyFolder(ours.dest);
           say(`  one large file (${o.largeMib} MiB)`);
           const lr = await drainBench(o, ['--mode', 'batch', '--count', '1', '--size', String(largePad(o)), '--upload', ours.upload, '--dest', ours.dest]);
           checkDelivery(lr, 'ours large');
