@@ -18,16 +18,8 @@ export interface FileStepDeps {
   ledger: LedgerActivities;
 }
 
-export interface ReceiveInput {
-  workflowId: string;
-  runId: string;
-  fileName: string;
-  uploadPath: string;
-  sizeBytes: number;
-  sha256: string;
-  uploadedAt: string;
-  uploadedBy?: string;
-}
+/** What registering an upload needs: the run, and the file as the watcher found it. */
+export type ReceiveInput = Parameters<LedgerActivities['registerUpload']>[0];
 
 /** What the first step found: where the workflow goes next. */
 export type Intake =

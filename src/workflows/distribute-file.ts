@@ -1,3 +1,6 @@
+// Version 1 of the per-file workflow, frozen: new files run distributeFileV2 (distribute-file-v2.ts). It stays, unchanged,
+// until its last run has closed (docs/workflow-versioning.md, rule 3); test/histories/v1 holds it to its recorded runs.
+// Its likeness to v2 is deliberate: a shared helper changed for v2 would change v1 too.
 import {
   ActivityFailure,
   ApplicationFailure,

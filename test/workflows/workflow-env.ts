@@ -34,11 +34,11 @@ export async function bundleWorkflows(): Promise<WorkflowBundle> {
   return { code };
 }
 
-/** Worker start and stop for every test at INFO would bury a failure's output; warnings and errors still show. */
+/** Worker start and stop at INFO, and the activity failures the tests provoke on purpose (WARN), would bury a real failure's output. */
 export function quietSdkLogs(): void {
   try {
     // Core's own log stays at ERROR: the replay test's deliberate determinism failures would print pages of WARN.
-    Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
   } catch {
     // Already installed by an earlier test file in this process: its logger stays.
   }
