@@ -67,7 +67,8 @@ async function startWorkersWithConnection(
   return { workers, workflows };
 }
 
-async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers: Stopper[]): Promise<void> {
+/** Starts the watcher; says how it notices uploads (kernel events, or polling when inotifywait is missing). */
+async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers: Stopper[]): Promise<string> {
   const watcher = watchUploads({
     uploadDir: config.uploadDir,
     stableMs: config.watcher.stableMs,
@@ -84,6 +85,9 @@ async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers
   });
   stoppers.push(() => watcher.close());
   await watcher.ready;
+  return watcher.detection() === 'inotify'
+    ? 'kernel events (inotifywait)'
+    : `size polling, ${config.watcher.stableMs} ms per file (apt-get install inotify-tools for kernel events)`;
 }
 
 async function startWeb(
@@ -216,7 +220,7 @@ async function commandStart(): Promise<void> {
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
     const { workers, workflows } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec }, stoppers);
-    await startWatcher(config, workflows, stoppers);
+    const detection = await startWatcher(config, workflows, stoppers);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
       await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
@@ -227,6 +231,7 @@ async function commandStart(): Promise<void> {
     const lines = [
       'getresults-distribute is running.',
       `  Upload folder:   ${config.uploadDir}   (drop result PDFs here)`,
+      `  Noticed by:      ${detection}`,
       `  Destination:     ${destination.description}`,
       `  Archive:         ${config.archiveDir}`,
       `  Rejected files:  ${config.rejectedDir}`,
@@ -273,8 +278,8 @@ async function commandWatch(): Promise<void> {
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults watch');
   const stoppers: Stopper[] = [];
   try {
-    await startWatcher(config, await connectWorkflows(config, temporalAddress, payloadCodec, stoppers), stoppers);
-    log(`Watching ${config.uploadDir} (host ${config.hostId}).`);
+    const detection = await startWatcher(config, await connectWorkflows(config, temporalAddress, payloadCodec, stoppers), stoppers);
+    log(`Watching ${config.uploadDir} (host ${config.hostId}; ${detection}).`);
     await untilStopSignal();
   } finally {
     await stopAll(stoppers);
