@@ -4,10 +4,11 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from '../../db/entities';
+import { ResultFile } from '../../db/entities';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
+import { loadFilePage } from '../files/file-page-query';
 import { PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
 import { canResend, requestResend } from '../files/resend-action';
 import { FILE_STATES } from '../../domain/file-state';
@@ -122,15 +123,9 @@ ${page < pages ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel=
   app.get('/:id{[0-9]+}', async (c) => {
     const em = c.get('em');
     const id = parseId(c);
-    const row = await em.findOne(ResultFile, { id });
-    if (!row) return c.notFound();
-    const [events, acks, foreign, uploads, copies] = await Promise.all([
-      em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
-      em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
-      em.find(ForeignAccess, { resultFileId: id }, { orderBy: { accessedAt: 'asc', id: 'asc' } }),
-      em.find(WebUpload, { sha256: row.sha256 }, { orderBy: { uploadedAt: 'asc' } }),
-      em.find(ResultFile, { sha256: row.sha256, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 50 }),
-    ]);
+    const page = await loadFilePage(em, id);
+    if (!page) return c.notFound();
+    const { row, events, acks, foreign, uploads, copies } = page;
     const words = STATE_WORDS[row.state];
     const ui = deps.temporalUiUrl?.replace(/\/+$/, '');
     const workflowUrl = ui
