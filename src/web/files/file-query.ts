@@ -68,7 +68,7 @@ export interface FileListPage {
 
 /**
  * One page of files, newest first, filtered in SQL. Search is `contains` over file name and identifier, the clinic
- * filter `contains` over the clinic folder (both served by trigram indexes where pg_trgm exists). "Uploaded by" also
+ * filter `contains` over the clinic folder names (resolved to the folders that match, then served by a btree). "Uploaded by" also
  * matches uploads made through this page, which the workflow does not know about yet (web_upload, by content).
  *
  * The total is exact up to COUNT_CAP and "more than" that beyond: counting every match of a million rows on every page
@@ -82,9 +82,25 @@ export async function listFiles(em: EntityManager, filters: FileFilters): Promis
     where.push('r.state = ?');
     params.push(filters.state);
   }
+  const connection = em.getConnection();
   if (filters.clinic) {
-    where.push('r.clinic_folder ilike ?');
-    params.push(contains(filters.clinic));
+    // "Contains" over a few dozen folder names, not over every row: the distinct folders (a skip scan of the btree, one
+    // probe per folder) that match, then the rows of those folders by (clinic_folder, uploaded_at, id).
+    const folders = (await connection.execute(
+      `with recursive f(folder) as (
+         (select clinic_folder from result_file where clinic_folder is not null order by clinic_folder limit 1)
+         union all
+         select (select r.clinic_folder from result_file r where r.clinic_folder > f.folder order by r.clinic_folder limit 1)
+           from f where f.folder is not null)
+       select folder from f where folder ilike ?`,
+      [contains(filters.clinic)],
+    )) as Array<{ folder: string }>;
+    if (folders.length) {
+      where.push(`r.clinic_folder in (${folders.map(() => '?').join(', ')})`);
+      params.push(...folders.map((f) => f.folder));
+    } else {
+      where.push('false');
+    }
   }
   if (filters.from) {
     where.push('r.uploaded_at >= ?');
@@ -103,7 +119,6 @@ export async function listFiles(em: EntityManager, filters: FileFilters): Promis
     params.push(contains(filters.q), contains(filters.q));
   }
   const whereSql = where.length ? `where ${where.join(' and ')}` : '';
-  const connection = em.getConnection();
   // One row more than a page: whether an older page follows, without counting.
   const pageRows = (page: number): Promise<Array<Record<string, unknown>>> =>
     connection.execute(
