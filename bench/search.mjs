@@ -80,7 +80,7 @@ const STATE_SPREAD = [
 function stateCase(expr) {
   let upTo = 0;
   const arms = STATE_SPREAD.map(([state, n]) => {
-    upTo += n;
+    upTo += Number(n);
     return `when ${expr} < ${upTo} then '${state}'`;
   });
   return `case ${arms.join(' ')} end`;
@@ -266,7 +266,7 @@ async function main() {
       ['search: part of a file name', () => ({ q: pick(rand, names).slice(0, 4 + Math.floor(rand() * 3)) })],
     ];
     const results = [];
-    for (const [name, make] of scenarios) {
+    for (const [name, make] of /** @type {Array<[string, () => Record<string, string>]>} */ (scenarios)) {
       for (const page of [1, 100]) {
         const times = [];
         let statements = 0;
