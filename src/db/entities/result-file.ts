@@ -47,6 +47,15 @@ export const ResultFile = defineEntity({
     // "Contains" search (ILIKE '%q%'), served only by trigram indexes; 0002 creates them when pg_trgm can be had.
     { name: 'result_file_file_name_trgm', expression: 'create index "result_file_file_name_trgm" on "result_file" using gin ("file_name" gin_trgm_ops)' },
     { name: 'result_file_identifier_trgm', expression: 'create index "result_file_identifier_trgm" on "result_file" using gin ("identifier" gin_trgm_ops)' },
+    // The file list within one state or clinic folder, newest first (0006).
+    {
+      name: 'result_file_state_uploaded_at_id_index',
+      expression: 'create index "result_file_state_uploaded_at_id_index" on "result_file" ("state", "uploaded_at" desc, "id" desc)',
+    },
+    {
+      name: 'result_file_clinic_folder_uploaded_at_id_index',
+      expression: 'create index "result_file_clinic_folder_uploaded_at_id_index" on "result_file" ("clinic_folder", "uploaded_at" desc, "id" desc)',
+    },
   ],
   uniques: [
     // The permanent de-duplication record: at most one live delivery per content, whatever Temporal's retention (0001).

@@ -4,6 +4,7 @@ import { Migration0002UsersAndWeb } from './0002-users-and-web';
 import { Migration0003AccessLogScan } from './0003-access-log-scan';
 import { Migration0004EventHashChain } from './0004-event-hash-chain';
 import { Migration0005ClinicReceiptRule } from './0005-clinic-receipt-rule';
+import { Migration0006ListByStateAndClinic } from './0006-list-by-state-and-clinic';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0003-access-log-scan', class: Migration0003AccessLogScan },
   { name: '0004-event-hash-chain', class: Migration0004EventHashChain },
   { name: '0005-clinic-receipt-rule', class: Migration0005ClinicReceiptRule },
+  { name: '0006-list-by-state-and-clinic', class: Migration0006ListByStateAndClinic },
 ];

@@ -52,21 +52,55 @@ function localDay(value: string, plusDays = 0): Date {
   return new Date(y, m - 1, d + plusDays);
 }
 
+/** The total is counted exactly up to this many matches; beyond it the page says "more than 10,000". */
+export const COUNT_CAP = 10_000;
+
+export interface FileListPage {
+  rows: FileListRow[];
+  /** The page shown: the one asked for, or the last page when that one is past the end. */
+  page: number;
+  /** Matching files: exact unless `moreThan`, which says more than COUNT_CAP match (and `total` is COUNT_CAP). */
+  total: number;
+  moreThan: boolean;
+  /** Whether an older page follows this one. */
+  hasNext: boolean;
+}
+
 /**
- * One page of files, newest first, filtered in SQL. Search is `contains` over file name and identifier (served by
- * trigram indexes where pg_trgm exists). "Uploaded by" also matches uploads made through this page, which the
- * workflow does not know about yet (web_upload, by content).
+ * One page of files, newest first, filtered in SQL. Search is `contains` over file name and identifier, the clinic
+ * filter `contains` over the clinic folder names (resolved to the folders that match, then served by a btree). "Uploaded by" also
+ * matches uploads made through this page, which the workflow does not know about yet (web_upload, by content).
+ *
+ * The total is exact up to COUNT_CAP and "more than" that beyond: counting every match of a million rows on every page
+ * cost 100-420 ms, a capped count stops at COUNT_CAP + 1 (bench/search.mjs). A page that is not full tells the total
+ * without counting. A page past the end (an old link, fewer files since) is counted exactly once and shows the last page.
  */
-export async function listFiles(em: EntityManager, filters: FileFilters): Promise<{ rows: FileListRow[]; total: number; page: number }> {
+export async function listFiles(em: EntityManager, filters: FileFilters): Promise<FileListPage> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (filters.state) {
     where.push('r.state = ?');
     params.push(filters.state);
   }
+  const connection = em.getConnection();
   if (filters.clinic) {
-    where.push('r.clinic_folder ilike ?');
-    params.push(contains(filters.clinic));
+    // "Contains" over a few dozen folder names, not over every row: the distinct folders (a skip scan of the btree, one
+    // probe per folder) that match, then the rows of those folders by (clinic_folder, uploaded_at, id).
+    const folders = (await connection.execute(
+      `with recursive f(folder) as (
+         (select clinic_folder from result_file where clinic_folder is not null order by clinic_folder limit 1)
+         union all
+         select (select r.clinic_folder from result_file r where r.clinic_folder > f.folder order by r.clinic_folder limit 1)
+           from f where f.folder is not null)
+       select folder from f where folder ilike ?`,
+      [contains(filters.clinic)],
+    )) as Array<{ folder: string }>;
+    if (folders.length) {
+      where.push(`r.clinic_folder in (${folders.map(() => '?').join(', ')})`);
+      params.push(...folders.map((f) => f.folder));
+    } else {
+      where.push('false');
+    }
   }
   if (filters.from) {
     where.push('r.uploaded_at >= ?');
@@ -85,24 +119,48 @@ export async function listFiles(em: EntityManager, filters: FileFilters): Promis
     params.push(contains(filters.q), contains(filters.q));
   }
   const whereSql = where.length ? `where ${where.join(' and ')}` : '';
-  const connection = em.getConnection();
-  const [{ n }] = (await connection.execute(`select count(*) as n from result_file r ${whereSql}`, params)) as [{ n: string }];
-  const total = Number(n);
-  const lastPage = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const page = Math.min(filters.page ?? 1, lastPage);
-  const rows: Array<Record<string, unknown>> = await connection.execute(
-    `select r.id, r.file_name, r.identifier, r.clinic_folder, r.state, r.state_reason, r.uploaded_at,
-            coalesce(r.uploaded_by,
-              (select w.username from web_upload w where w.sha256 = r.sha256 order by w.uploaded_at desc limit 1)) as uploader
-       from result_file r ${whereSql}
-      order by r.uploaded_at desc, r.id desc
-      limit ? offset ?`,
-    [...params, PAGE_SIZE, (page - 1) * PAGE_SIZE],
-  );
+  // One row more than a page: whether an older page follows, without counting.
+  const pageRows = (page: number): Promise<Array<Record<string, unknown>>> =>
+    connection.execute(
+      `select r.id, r.file_name, r.identifier, r.clinic_folder, r.state, r.state_reason, r.uploaded_at,
+              coalesce(r.uploaded_by,
+                (select w.username from web_upload w where w.sha256 = r.sha256 order by w.uploaded_at desc limit 1)) as uploader
+         from result_file r ${whereSql}
+        order by r.uploaded_at desc, r.id desc
+        limit ? offset ?`,
+      [...params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE],
+    );
+  const count = async (cap?: number): Promise<number> => {
+    const sql = cap === undefined
+      ? `select count(*) as n from result_file r ${whereSql}`
+      : `select count(*) as n from (select 1 from result_file r ${whereSql} limit ${cap + 1}) capped`;
+    const [{ n }] = (await connection.execute(sql, params)) as [{ n: string }];
+    return Number(n);
+  };
+
+  let page = filters.page ?? 1;
+  let rows = await pageRows(page);
+  let total: number;
+  let moreThan = false;
+  if (!rows.length && page > 1) {
+    // Past the end: the last page there is.
+    total = await count();
+    page = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    rows = await pageRows(page);
+  } else if (rows.length <= PAGE_SIZE) {
+    total = (page - 1) * PAGE_SIZE + rows.length;
+  } else {
+    total = await count(COUNT_CAP);
+    moreThan = total > COUNT_CAP;
+    if (moreThan) total = COUNT_CAP;
+  }
+  const hasNext = rows.length > PAGE_SIZE;
   return {
     total,
+    moreThan,
     page,
-    rows: rows.map((r) => ({
+    hasNext,
+    rows: rows.slice(0, PAGE_SIZE).map((r) => ({
       id: Number(r.id),
       fileName: String(r.file_name),
       identifier: (r.identifier as string | null) ?? null,

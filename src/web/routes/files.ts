@@ -4,11 +4,12 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
-import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from '../../db/entities';
+import { ResultFile } from '../../db/entities';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
-import { PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
+import { loadFilePage } from '../files/file-page-query';
+import { COUNT_CAP, PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
 import { canResend, requestResend } from '../files/resend-action';
 import { FILE_STATES } from '../../domain/file-state';
 import { bytes, html, query, when, type Html } from '../views/html';
@@ -82,8 +83,12 @@ export function createFileRoutes(deps: FileRouteDeps) {
 
   app.get('/', async (c) => {
     const filters = fileFiltersSchema.parse(c.req.query());
-    const { rows, total, page } = await listFiles(c.get('em'), filters);
+    const { rows, total, moreThan, page, hasNext } = await listFiles(c.get('em'), filters);
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    // Counted exactly up to COUNT_CAP (see listFiles); beyond it the number of pages is not known, only that more follow.
+    const counted = moreThan
+      ? html`More than ${COUNT_CAP.toLocaleString('en-US')} files; page ${page}`
+      : html`${total.toLocaleString('en-US')} file(s); page ${page} of ${pages}`;
     const keep = { q: filters.q, state: filters.state, clinic: filters.clinic, from: filters.from, to: filters.to, by: filters.by };
     const here = `/files${query({ ...keep, page: page > 1 ? page : undefined })}`;
     const audited = c.req.query('audited');
@@ -101,9 +106,9 @@ ${filtersForm(filters)}
 <td class="mono">${r.identifier ?? ''}</td><td>${r.clinicFolder ?? ''}</td><td>${stateBadge(r.state)}</td><td>${r.uploader ?? ''}</td></tr>`,
         )
       : html`<tr><td colspan="7" class="muted">No files match.</td></tr>`}</tbody></table>
-<div class="pager"><span class="muted">${total} file(s); page ${page} of ${pages}</span>
+<div class="pager"><span class="muted">${counted}</span>
 ${page > 1 ? html`<a href="/files${query({ ...keep, page: page - 1 })}" rel="prev">← Newer</a>` : ''}
-${page < pages ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next">Older →</a>` : ''}
+${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next">Older →</a>` : ''}
 <span class="right"><button class="secondary" type="submit">Mark selected as checked and sent</button></span></div>
 </form>`;
     return deps.renderPage(c, { title: 'Files', nav: 'files', body });
@@ -122,15 +127,9 @@ ${page < pages ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel=
   app.get('/:id{[0-9]+}', async (c) => {
     const em = c.get('em');
     const id = parseId(c);
-    const row = await em.findOne(ResultFile, { id });
-    if (!row) return c.notFound();
-    const [events, acks, foreign, uploads, copies] = await Promise.all([
-      em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
-      em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
-      em.find(ForeignAccess, { resultFileId: id }, { orderBy: { accessedAt: 'asc', id: 'asc' } }),
-      em.find(WebUpload, { sha256: row.sha256 }, { orderBy: { uploadedAt: 'asc' } }),
-      em.find(ResultFile, { sha256: row.sha256, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 50 }),
-    ]);
+    const page = await loadFilePage(em, id);
+    if (!page) return c.notFound();
+    const { row, events, acks, foreign, uploads, copies } = page;
     const words = STATE_WORDS[row.state];
     const ui = deps.temporalUiUrl?.replace(/\/+$/, '');
     const workflowUrl = ui

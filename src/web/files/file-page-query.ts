@@ -1,0 +1,19 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from '../../db/entities';
+
+/**
+ * What a file's page shows: the row, its timeline, the clinic's fetches (counted and not), uploads of the same content
+ * through the web page and other rows with the same content. One function, so bench/search.mjs times the page's own queries.
+ */
+export async function loadFilePage(em: EntityManager, id: number) {
+  const row = await em.findOne(ResultFile, { id });
+  if (!row) return undefined;
+  const [events, acks, foreign, uploads, copies] = await Promise.all([
+    em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
+    em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
+    em.find(ForeignAccess, { resultFileId: id }, { orderBy: { accessedAt: 'asc', id: 'asc' } }),
+    em.find(WebUpload, { sha256: row.sha256 }, { orderBy: { uploadedAt: 'asc' } }),
+    em.find(ResultFile, { sha256: row.sha256, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 50 }),
+  ]);
+  return { row, events, acks, foreign, uploads, copies };
+}
