@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import {
   SHARED_TASK_QUEUE,
   accessedSignal,
@@ -140,11 +141,15 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
 
     async pendingActivities(run) {
       const description = await client.workflow.getHandle(run.workflowId, run.runId).describe();
-      return (description.raw.pendingActivities ?? []).map((a) => ({
-        activityType: a.activityType?.name ?? undefined,
-        attempt: a.attempt ?? 0,
-        lastFailureMessage: a.lastFailure?.message ?? undefined,
-      }));
+      // Our failure messages travel encrypted (encodeCommonAttributes): the raw message is a placeholder until the
+      // client's own converter and codec decode it.
+      return Promise.all(
+        (description.raw.pendingActivities ?? []).map(async (a) => ({
+          activityType: a.activityType?.name ?? undefined,
+          attempt: a.attempt ?? 0,
+          lastFailureMessage: (await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, a.lastFailure))?.message ?? undefined,
+        })),
+      );
     },
 
     async checkHealth() {

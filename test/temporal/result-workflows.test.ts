@@ -9,6 +9,11 @@ import type { DistributeFileInput } from '../../src/workflows/definitions';
 import { LOG_SCAN_SCHEDULE_ID, fileWorkflowId, resendWorkflowId } from '../../src/workflows/names';
 import type { ResendFileInput } from '../../src/workflows/resend-file';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';
+import { waitFor } from '../harness/wait-for';
+import { fakeActivities } from '../workflows/fake-activities';
+import { bundleWorkflows } from '../workflows/workflow-env';
+import { Worker } from '@temporalio/worker';
+import { SHARED_TASK_QUEUE } from '../../src/workflows/definitions';
 
 /*
  * ResultWorkflows against a real dev server, with no worker: a started workflow then stays running, which is all the
@@ -147,4 +152,42 @@ describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
     expect(description.spec.intervals?.[0]?.every).toBe(7 * 60 * 1000);
     await schedule.delete();
   });
+});
+
+describe('pendingActivities on a real retrying activity', () => {
+  it("reports the attempt and the last failure's own message, decoded from its encrypted form", async () => {
+    const fakes = fakeActivities({
+      transferFile: async () => {
+        throw new Error('Connection refused by server B');
+      },
+    });
+    const connection = await connectForWorkers(temporal.address);
+    const { workflows, close } = await connectResultWorkflows({ address: temporal.address, namespace: 'default', payloadCodec });
+    // One worker for the resend workflow and its transfer: the input names the shared queue as the file's host queue.
+    const worker = await Worker.create({
+      connection,
+      taskQueue: SHARED_TASK_QUEUE,
+      workflowBundle: await bundleWorkflows(),
+      activities: fakes.activities,
+      dataConverter: encryptingDataConverter(payloadCodec),
+    });
+    try {
+      await worker.runUntil(async () => {
+        const sha256 = randomBytes(32).toString('hex');
+        const workflowId = resendWorkflowId(sha256, 1);
+        const input: ResendFileInput = { resultFileId: 1, archivePath: '/archive/x.pdf', fileName: 'x.pdf', sha256, sizeBytes: 100, folder: 'clinic', fileTaskQueue: SHARED_TASK_QUEUE, actor: 'tom' };
+        expect(await workflows.startResend(workflowId, input)).toBe('started');
+        const run = await runOf(workflowId);
+        const retrying = await waitFor('the transfer to be retried', async () => (await workflows.pendingActivities(run)).find((a) => a.attempt >= 2));
+        expect(retrying).toEqual({ activityType: 'transferFile', attempt: expect.any(Number), lastFailureMessage: 'Connection refused by server B' });
+        // Stored encrypted all the same: Temporal itself holds only the placeholder.
+        const raw = await inspector.workflowService.describeWorkflowExecution({ namespace: 'default', execution: run });
+        expect(raw.pendingActivities?.[0]?.lastFailure?.message).not.toContain('server B');
+        await terminate(run);
+      });
+    } finally {
+      await close();
+      await connection.close();
+    }
+  }, 60_000);
 });
