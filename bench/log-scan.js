@@ -15,6 +15,7 @@ const { spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { seededRandom: prng } = require('./seeded-random.cjs');
 
 const GENERATOR_VERSION = 2;
 const root = path.resolve(__dirname, '..');
@@ -33,17 +34,6 @@ function parseArgs(argv) {
   return args;
 }
 
-/** mulberry32: small, fast, and the same sequence on every machine. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n, w = 2) => String(n).padStart(w, '0');

@@ -15,6 +15,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import seededRandomModule from './seeded-random.cjs';
+
+/** A seeded generator, so two runs vary their parameters alike. */
+const seeded = seededRandomModule.seededRandom;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const requireProject = createRequire(path.join(ROOT, 'package.json'));
@@ -170,17 +174,6 @@ function pick(rand, list) {
   return list[Math.floor(rand() * list.length)];
 }
 
-/** A small seeded generator, so two runs vary their parameters alike. */
-function seeded(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function day(d) {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
