@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { DeliveryResult } from '../../src/transfer/destination';
@@ -287,12 +288,19 @@ describe.each([
     expect(fakes.inputsTo('recordTransferBlocked')).toHaveLength(0);
   });
 
-  test('copies that land while the delivery runs are set aside, each once; our own file re-announced is not a copy', async () => {
+  test('copies that land while the delivery runs are set aside and recorded, each once; our own file re-announced is not a copy', async () => {
     const transfer = gate();
+    // Like the file system: a copy is moved aside once; announced again after that, nothing is there any more.
+    const setAside = new Set<string>();
     const fakes = fakeActivities({
       transferFile: async (input) => {
         await transfer.wait;
         return delivered(input.folder);
+      },
+      setAsideDuplicate: async (input) => {
+        if (setAside.has(input.uploadPath)) return { duplicatePath: null };
+        setAside.add(input.uploadPath);
+        return { duplicatePath: `/data/duplicates/${path.basename(input.uploadPath)}` };
       },
     });
     const copyAt = (uploadPath: string, uploadedAt: string) => ({ uploadPath, fileName: FILE_NAME, uploadedAt, uploadedBy: 'tech1' });
@@ -301,6 +309,7 @@ describe.each([
       await waitFor('the transfer to start', () => fakes.namesCalled().includes('transferFile'));
       // The watcher restarted and announced our own file, still in place: no copy.
       await handle.signal(copyUploadedSignal, copyAt(UPLOAD_PATH, '2026-12-01T08:00:05.000Z'));
+      // One copy, announced twice: queued once, or (if the first is being set aside already) found gone the second time.
       await handle.signal(copyUploadedSignal, copyAt('/data/upload/copy-1.pdf', '2026-12-01T08:00:06.000Z'));
       await handle.signal(copyUploadedSignal, copyAt('/data/upload/copy-1.pdf', '2026-12-01T08:00:07.000Z'));
       await waitFor('the first copy to be recorded', () => fakes.namesCalled().includes('recordCopySetAside'));
@@ -314,11 +323,16 @@ describe.each([
       return { result: status, runId: handle.firstExecutionRunId };
     });
     expect(result.state).toBe('ACKNOWLEDGED');
-    expect(fakes.inputsTo('setAsideDuplicate').map((c) => c.uploadPath)).toEqual(['/data/upload/copy-1.pdf', UPLOAD_PATH]);
-    expect(fakes.inputsTo('recordCopySetAside').map((c) => [c.copy.runId, c.copy.uploadPath, c.duplicatePath])).toEqual([
-      [`${runId}:copy:0`, '/data/upload/copy-1.pdf', `/data/duplicates/${FILE_NAME}`],
-      [`${runId}:copy:1`, UPLOAD_PATH, `/data/duplicates/${FILE_NAME}`],
+    expect(fakes.inputsTo('setAsideDuplicate')[0]?.uploadPath).toBe('/data/upload/copy-1.pdf');
+    const recorded = fakes.inputsTo('recordCopySetAside');
+    // A copy found gone leaves no row (the ledger's rule, test/db/file-ledger.test.ts): what is left is each copy once.
+    expect(recorded.filter((c) => c.duplicatePath !== null).map((c) => [c.copy.uploadPath, c.duplicatePath])).toEqual([
+      ['/data/upload/copy-1.pdf', '/data/duplicates/copy-1.pdf'],
+      [UPLOAD_PATH, `/data/duplicates/${FILE_NAME}`],
     ]);
+    const copyRunIds = recorded.map((c) => c.copy.runId);
+    expect(new Set(copyRunIds).size).toBe(copyRunIds.length);
+    expect(copyRunIds.every((id) => id.startsWith(`${runId}:copy:`))).toBe(true);
   });
 });
 
