@@ -22,6 +22,7 @@ export interface FolderEvents {
 }
 
 export const INOTIFYWAIT = 'inotifywait';
+const SETPRIV = 'setpriv';
 
 /** The inotifywait binary (Debian's inotify-tools), when installed. */
 export function findInotifywait(): string | undefined {
@@ -53,11 +54,13 @@ export function watchFolderEvents(
   onEvent: (event: FolderEvent) => void,
   onStopped: (reason: string) => void,
 ): FolderEvents {
-  const child = spawn(
-    binary,
-    ['-m', '-e', 'create', '-e', 'close_write', '-e', 'moved_to', '-e', 'modify', '--format', '%e%0%f%0', '--no-newline', folder],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = ['-m', '-e', 'create', '-e', 'close_write', '-e', 'moved_to', '-e', 'modify', '--format', '%e%0%f%0', '--no-newline', folder];
+  // A watcher killed outright (SIGKILL, OOM) cannot stop its inotifywait, which would then live on, holding its watch
+  // until the folder's next event: setpriv (util-linux) has the kernel kill it when its parent dies.
+  const setpriv = findOnPath(SETPRIV);
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let closing = false;
   let stderr = '';
   let pending: Buffer = Buffer.alloc(0);

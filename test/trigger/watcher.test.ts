@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findInotifywait } from '../../src/trigger/inotify-events';
@@ -118,5 +119,44 @@ describe.each(detections)('upload watcher (%s)', (detection) => {
     await new Promise((r) => setTimeout(r, 400));
     await watcher.idle();
     expect(taken.map((t) => t.name).sort()).toEqual(['066-12000005-3.pdf', '066-12000006-3.pdf']);
+  });
+});
+
+describe('the kernel-event watch of a watcher that is killed outright', () => {
+  /** inotifywait processes watching `folder`, found through /proc. */
+  function inotifywaitsOn(folder: string): number[] {
+    return readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          return argv.some((a) => a.endsWith('inotifywait')) && argv.includes(folder);
+        } catch {
+          return false; // gone meanwhile
+        }
+      })
+      .map(Number);
+  }
+
+  test('ends with it: no inotifywait is left behind holding the folder', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'gr-watch-orphan-'));
+    // The compiled module (dist/, built by the test setup) in a process of its own, which the test then SIGKILLs.
+    const script = `
+      const { watchFolderEvents, findInotifywait } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'trigger', 'inotify-events.js'))});
+      watchFolderEvents(findInotifywait(), ${JSON.stringify(folder)}, () => {}, () => {}).ready.then(() => process.stdout.write('ready\\n'));
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+        child.once('exit', (code) => reject(new Error(`the watching process exited (${code})`)));
+      });
+      expect(inotifywaitsOn(folder)).toHaveLength(1);
+      child.kill('SIGKILL');
+      await waitFor('its inotifywait to end', () => inotifywaitsOn(folder).length === 0, { timeoutMs: 10_000 });
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
