@@ -127,7 +127,8 @@ export function createFileActivities(deps: FileActivityDeps) {
           size: input.sizeBytes,
           folder: input.folder,
           fileName: input.fileName,
-          onProgress: (bytes) => ctx.heartbeat({ bytes }),
+          // A quick send (a local activity, file-steps.ts) has no heartbeat to keep: its workflow task waits for it.
+          onProgress: ctx.info.isLocal ? undefined : (bytes) => ctx.heartbeat({ bytes }),
         });
       } catch (err) {
         if (err instanceof HostKeyRejectedError) {

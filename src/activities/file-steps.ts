@@ -4,7 +4,7 @@ import type { FileActivities } from './file-activities';
 import type { LedgerActivities } from './ledger-activities';
 
 /**
- * The steps of distributeFileV2, each one local activity in the worker of the upload host that holds the file: the
+ * The steps of distributeFileV2 and V3, each one local activity in the worker of the upload host that holds the file: the
  * file work and the database writes of one step run together, with no round trip through the Temporal server between
  * them. They are composed from the same file and ledger activities that distributeFile (v1) calls one by one, so what
  * is done and recorded is the same; only the packaging differs.
@@ -16,7 +16,19 @@ import type { LedgerActivities } from './ledger-activities';
 export interface FileStepDeps {
   files: FileActivities;
   ledger: LedgerActivities;
+  /**
+   * Files up to this size are sent within the first step (receiveAndSend), so that a file reaches AWAITING_ACK in
+   * one workflow task. Larger ones, and any whose quick send fails, go through the heartbeating transfer activity.
+   * Default QUICK_SEND_DEFAULT_MAX_BYTES; 0 sends every file through the activity.
+   */
+  quickSendMaxBytes?: number;
 }
+
+/**
+ * A step is a local activity, and a local activity holds its workflow task open (the SDK extends it while the step
+ * runs): keep quick sends to what takes well under a second or two even on a slow line to server B.
+ */
+export const QUICK_SEND_DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 
 /** What registering an upload needs: the run, and the file as the watcher found it. */
 export type ReceiveInput = Parameters<LedgerActivities['registerUpload']>[0];
@@ -29,26 +41,101 @@ export type Intake =
   | { kind: 'needs-folder'; resultFileId: number; identification: Identification; pages: number }
   | { kind: 'routed'; resultFileId: number; identification: Identification; pages: number; clinicFolder: string };
 
-export function createFileSteps({ files, ledger }: FileStepDeps) {
+/** What receiveAndSend found: an Intake, or the file sent, archived and recorded. */
+export type QuickIntake =
+  | Intake
+  | { kind: 'delivered'; resultFileId: number; clinicFolder: string; delivery: DeliveryResult; archivePath: string };
+
+type DeliveryInput = {
+  resultFileId: number;
+  runId: string;
+  uploadPath: string;
+  fileName: string;
+  sha256: string;
+  uploadedAt: string;
+  clinicFolder: string;
+  delivery: DeliveryResult;
+  ackTimeout: string;
+};
+
+export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_DEFAULT_MAX_BYTES }: FileStepDeps) {
+  /**
+   * Checks a registered upload and looks its clinic folder up. Repeating it checks the file again where it still
+   * lies: nothing here moves it.
+   */
+  async function checkAndRoute(input: ReceiveInput, resultFileId: number): Promise<Exclude<Intake, { kind: 'duplicate' }>> {
+    const checked = await files.validateUpload({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 });
+    if (checked.outcome === 'superseded') {
+      await ledger.recordSuperseded({ resultFileId, runId: input.runId, reason: checked.reason });
+      return { kind: 'superseded', resultFileId, reason: checked.reason };
+    }
+    if (checked.outcome === 'rejected') return { kind: 'rejected', resultFileId, code: checked.result.code, reason: checked.result.reason };
+    const { identification, pages } = checked.result;
+    const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages });
+    return route
+      ? { kind: 'routed', resultFileId, identification, pages, clinicFolder: route.clinicFolder }
+      : { kind: 'needs-folder', resultFileId, identification, pages };
+  }
+
+  /**
+   * Registers the upload; a run that registered before continues from what it recorded (a rejection or a
+   * supersession stands: the file was moved away or is no longer ours to check).
+   */
+  async function register(input: ReceiveInput) {
+    const registered = await ledger.registerUpload(input);
+    const { resultFileId, duplicateOf, recorded } = registered;
+    if (duplicateOf !== undefined) return { intake: { kind: 'duplicate', resultFileId, duplicateOf } as const, recorded };
+    if (recorded?.rejected) return { intake: { kind: 'rejected', resultFileId, ...recorded.rejected } as const, recorded };
+    if (recorded?.superseded) return { intake: { kind: 'superseded', resultFileId, reason: recorded.superseded.reason } as const, recorded };
+    return { resultFileId, recorded };
+  }
+
+  async function finishDelivery(input: DeliveryInput) {
+    const { resultFileId, runId } = input;
+    await ledger.recordSent({ resultFileId, runId, destination: input.clinicFolder, delivery: input.delivery, sha256: input.sha256 });
+    const { archivePath } = await files.archiveOriginal(input);
+    await ledger.recordArchived({ resultFileId, runId, archivePath, ackTimeout: input.ackTimeout });
+    return { archivePath };
+  }
+
   return {
-    /**
-     * Registers the upload, checks the file and looks its clinic folder up. Repeating it registers nothing twice (the
-     * run id is the key) and checks the file again where it still lies: nothing here moves it.
-     */
+    /** Registers the upload (the run id is the key: never twice), checks the file and looks its clinic folder up. */
     async receiveFile(input: ReceiveInput): Promise<Intake> {
-      const { resultFileId, duplicateOf } = await ledger.registerUpload(input);
-      if (duplicateOf !== undefined) return { kind: 'duplicate', resultFileId, duplicateOf };
-      const checked = await files.validateUpload({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 });
-      if (checked.outcome === 'superseded') {
-        await ledger.recordSuperseded({ resultFileId, runId: input.runId, reason: checked.reason });
-        return { kind: 'superseded', resultFileId, reason: checked.reason };
+      const registered = await register(input);
+      return registered.intake ?? checkAndRoute(input, registered.resultFileId);
+    },
+
+    /**
+     * receiveFile, then, for a routed file up to quickSendMaxBytes, the transfer and finishDelivery in the same step:
+     * the whole happy path in one local activity. A quick send that fails for any reason is left to the transfer
+     * activity, which retries it where an operator can watch (the Temporal UI, the Pending page) and knows which
+     * failures need a person; nothing is recorded of the failed quick attempt.
+     *
+     * Run again after a crash, it resumes from what the run recorded: a file already sent is archived (or found
+     * archived) rather than checked again, since the archive may have moved it out of the upload folder already.
+     */
+    async receiveAndSend(input: ReceiveInput & { ackTimeout: string }): Promise<QuickIntake> {
+      const registered = await register(input);
+      if (registered.intake) return registered.intake;
+      const { resultFileId, recorded } = registered;
+      const base = { resultFileId, runId: input.runId, uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256, uploadedAt: input.uploadedAt, ackTimeout: input.ackTimeout };
+      if (recorded?.sent) {
+        const { destination: clinicFolder, remotePath, renamedBecauseOfConflict, alreadyPresent, verifiedBy } = recorded.sent;
+        const delivery: DeliveryResult = { remotePath, renamedBecauseOfConflict, alreadyPresent, verifiedBy };
+        const { archivePath } = recorded.archivePath ? { archivePath: recorded.archivePath } : await finishDelivery({ ...base, clinicFolder, delivery });
+        return { kind: 'delivered', resultFileId, clinicFolder, delivery, archivePath };
       }
-      if (checked.outcome === 'rejected') return { kind: 'rejected', resultFileId, code: checked.result.code, reason: checked.result.reason };
-      const { identification, pages } = checked.result;
-      const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages });
-      return route
-        ? { kind: 'routed', resultFileId, identification, pages, clinicFolder: route.clinicFolder }
-        : { kind: 'needs-folder', resultFileId, identification, pages };
+      const intake = await checkAndRoute(input, resultFileId);
+      if (intake.kind !== 'routed' || input.sizeBytes > quickSendMaxBytes) return intake;
+      let delivery: DeliveryResult;
+      try {
+        delivery = await files.transferFile({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256, sizeBytes: input.sizeBytes, folder: intake.clinicFolder });
+      } catch {
+        // Whatever went wrong, the transfer activity meets it again and shows it (or, if it passed, succeeds).
+        return intake;
+      }
+      const { archivePath } = await finishDelivery({ ...base, clinicFolder: intake.clinicFolder, delivery });
+      return { kind: 'delivered', resultFileId, clinicFolder: intake.clinicFolder, delivery, archivePath };
     },
 
     /** Moves a rejected file to the rejected folder beside its reason, then records it. */
@@ -59,23 +146,7 @@ export function createFileSteps({ files, ledger }: FileStepDeps) {
     },
 
     /** Records the verified delivery, archives the original and records that: the file then waits for its receipt. */
-    async finishDelivery(input: {
-      resultFileId: number;
-      runId: string;
-      uploadPath: string;
-      fileName: string;
-      sha256: string;
-      uploadedAt: string;
-      clinicFolder: string;
-      delivery: DeliveryResult;
-      ackTimeout: string;
-    }) {
-      const { resultFileId, runId } = input;
-      await ledger.recordSent({ resultFileId, runId, destination: input.clinicFolder, delivery: input.delivery, sha256: input.sha256 });
-      const { archivePath } = await files.archiveOriginal(input);
-      await ledger.recordArchived({ resultFileId, runId, archivePath, ackTimeout: input.ackTimeout });
-      return { archivePath };
-    },
+    finishDelivery,
 
     /** A copy of this content that landed during the delivery: set aside and recorded as a row of its own. */
     async setAsideCopy(input: {

@@ -58,6 +58,8 @@ export interface Config {
   blockedRetryInterval: string;
   watcher: { stableMs: number; concurrency: number; detection: 'auto' | 'inotify' | 'poll' };
   maxFileBytes: number;
+  /** Files up to this size are sent in the workflow's first step (src/activities/file-steps.ts, receiveAndSend). */
+  quickSendMaxBytes: number;
   accessLog: {
     /** Unset: no proof-of-receipt scanning. `sftp:/path` reads it on server B through the destination's SSH settings. */
     location?: string;
@@ -130,6 +132,11 @@ const envSchema = z.object({
     .describe('How new uploads are noticed: inotify (kernel events through inotifywait, from inotify-tools), poll (size polling), or auto (inotify when inotifywait is installed).'),
   GETRESULTS_WATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe('Files hashed and submitted at once.'),
   GETRESULTS_MAX_FILE_MB: z.coerce.number().positive().default(100).describe('Largest file accepted, in MiB.'),
+  GETRESULTS_QUICK_SEND_MAX_MB: z.coerce
+    .number()
+    .min(0)
+    .default(4)
+    .describe('Files up to this size (MiB) are sent in the same step that checks them, which is faster; larger ones through the transfer activity, whose retries show in the Temporal UI. 0: every file through the activity.'),
   GETRESULTS_ACCESS_LOG: z
     .string()
     .optional()
@@ -280,6 +287,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     blockedRetryInterval: checkDuration('GETRESULTS_BLOCKED_RETRY', env.GETRESULTS_BLOCKED_RETRY),
     watcher: { stableMs: env.GETRESULTS_STABLE_MS, concurrency: env.GETRESULTS_WATCH_CONCURRENCY, detection: env.GETRESULTS_WATCH_DETECTION },
     maxFileBytes: Math.round(env.GETRESULTS_MAX_FILE_MB * 1024 * 1024),
+    quickSendMaxBytes: Math.round(env.GETRESULTS_QUICK_SEND_MAX_MB * 1024 * 1024),
     accessLog: {
       location: env.GETRESULTS_ACCESS_LOG,
       rotatedLocation: env.GETRESULTS_ACCESS_LOG_ROTATED ?? (env.GETRESULTS_ACCESS_LOG ? `${env.GETRESULTS_ACCESS_LOG}.1` : undefined),

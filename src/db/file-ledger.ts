@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
+import type { DeliveryResult } from '../transfer/destination';
 import { appendChainedEvent, chainedInsert, lockChain, TIP_COLUMNS_SQL, tipOf, type NewEvent } from './audit-chain';
 import { Acknowledgement, ForeignAccess, RemoteFolder, ResultFile } from './entities';
 import type { IResultFile } from './entities/result-file';
@@ -19,6 +20,21 @@ export interface Registered {
   resultFileId: number;
   /** Set when this content was already delivered (or is being delivered) under another upload. */
   duplicateOf?: number;
+  /** Set when this run had registered the upload before: what it has recorded since (see RunProgress). */
+  recorded?: RunProgress;
+}
+
+/**
+ * What one run recorded of its file's steps, read back when that run registers again: a step that ran again after a
+ * crash (a local activity's result is durable only once its workflow task completes) continues from here instead of
+ * checking a file that an earlier attempt already moved away.
+ */
+export interface RunProgress {
+  rejected?: { code: string; reason: string };
+  superseded?: { reason: string };
+  /** The verified delivery, as recordSent stored it. */
+  sent?: DeliveryResult & { destination: string };
+  archivePath?: string;
 }
 
 export interface EventInput {
@@ -86,12 +102,36 @@ export class FileLedger {
         [input.runId, input.sha256, ...NOT_A_DELIVERY, input.fileName, input.sha256],
       );
       if (!found) throw new Error('The registration query returned nothing.');
-      if (found.mine) return { resultFileId: Number(found.mine.id), duplicateOf: found.mine.duplicateOf === null ? undefined : Number(found.mine.duplicateOf) };
+      if (found.mine) {
+        return {
+          resultFileId: Number(found.mine.id),
+          duplicateOf: found.mine.duplicateOf === null ? undefined : Number(found.mine.duplicateOf),
+          recorded: await this.progressOfRun(em, input.runId),
+        };
+      }
       // Files uploaded through the web page reach the workflow through the upload folder like any other, so who
       // uploaded them is found here: the newest web upload of this name and content.
       const uploadedBy = input.uploadedBy ?? found.web_uploader ?? undefined;
       return this.insertUpload(em, found, { ...input, uploadedBy });
     });
+  }
+
+  /** The steps a run has recorded, from its event keys (the ledger activities' `${runId}:<step>` keys). */
+  private async progressOfRun(em: EntityManager, runId: string): Promise<RunProgress> {
+    const steps = ['rejected', 'superseded', 'sent', 'archived'] as const;
+    const rows = await em.execute<Array<{ event_key: string; message: string; detail: Record<string, unknown> | null }>>(
+      `select event_key, message, detail from file_event where event_key in (${steps.map(() => '?').join(', ')})`,
+      steps.map((step) => `${runId}:${step}`),
+    );
+    const progress: RunProgress = {};
+    for (const { event_key, message, detail } of rows) {
+      const step = event_key.slice(runId.length + 1);
+      if (step === 'rejected') progress.rejected = { code: String(detail?.code), reason: message };
+      else if (step === 'superseded') progress.superseded = { reason: message };
+      else if (step === 'sent') progress.sent = detail as unknown as RunProgress['sent']; // written by recordSent from a DeliveryResult
+      else if (step === 'archived') progress.archivePath = String(detail?.archivePath);
+    }
+    return progress;
   }
 
   /**

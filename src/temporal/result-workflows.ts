@@ -9,7 +9,7 @@ import {
   type CopyUploaded,
   type DistributeFileInput,
 } from '../workflows/definitions';
-import type { distributeFileV2 } from '../workflows/distribute-file-v2';
+import type { distributeFileV3 } from '../workflows/distribute-file-v2';
 import { WORKFLOW_TYPES, fileWorkflowId } from '../workflows/names';
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
 import { ensureLogScanSchedule } from './log-scan-schedule';
@@ -99,13 +99,13 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
     async submitFile(input) {
       // The ID is the content hash, so the same content is never in flight twice. A closed workflow with the same ID
       // is started again (ALLOW_DUPLICATE); its first step finds the permanent record and sets the copy aside.
-      // New files run distributeFileV2, on the queue of the upload host that holds them (docs/workflow-versioning.md):
-      // runs of distributeFile (v1) already under way carry on where they are.
+      // New files run distributeFileV3, on the queue of the upload host that holds them (docs/workflow-versioning.md):
+      // runs of older versions already under way carry on where they are.
       const workflowId = fileWorkflowId(input.sha256);
       const copy: CopyUploaded = { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy };
       for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
         const started = await unlessAlreadyStarted(() =>
-          client.workflow.start<typeof distributeFileV2>(WORKFLOW_TYPES.distributeFileV2, {
+          client.workflow.start<typeof distributeFileV3>(WORKFLOW_TYPES.distributeFileV3, {
             taskQueue: input.fileTaskQueue,
             workflowId,
             args: [input],

@@ -89,7 +89,7 @@ const CONNECT_PATIENCE_MS = 30_000;
  * Two workers in one process, on two queues, so several labs' upload hosts can feed one Temporal cluster:
  * - the shared queue runs the log scan, resends, and the distributeFile (v1) runs still under way, with their database
  *   (local) activities;
- * - this host's queue runs the distributeFileV2 workflows of the files in its upload folder, with their checking,
+ * - this host's queue runs the distributeFileV2/V3 workflows of the files in its upload folder, with their checking,
  *   archiving and database steps as local activities, and every activity that touches the files here (transfers,
  *   and v1's file activities). A host's worker therefore needs the database too (docs/deployment.md).
  */
@@ -133,7 +133,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         activities: {
           ...fileActivities,
           ...ledgerActivities,
-          ...createFileSteps({ files: fileActivities, ledger: ledgerActivities }),
+          ...createFileSteps({ files: fileActivities, ledger: ledgerActivities, quickSendMaxBytes: config.quickSendMaxBytes }),
         },
         // Transfers are network-bound: several at once keep the SSH pool busy without loading the CPU.
         maxConcurrentActivityTaskExecutions: 32,

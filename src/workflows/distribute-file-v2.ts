@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { FileActivities } from '../activities/file-activities';
 import type { FileSteps } from '../activities/file-steps';
+import type { DeliveryResult } from '../transfer/destination';
 import type { LedgerActivities } from '../activities/ledger-activities';
 import {
   accessedSignal,
@@ -53,12 +54,27 @@ function failureOfType(err: unknown, types: readonly string[]): ApplicationFailu
 }
 
 /**
- * The life of one uploaded result file, version 2 (docs/workflow-versioning.md): the same steps, states and trail as
- * distributeFile, in fewer round trips. It runs on the task queue of the upload host that holds the file, so checking,
- * archiving and their database writes are local activities of that host's worker; only the transfer is a task of its
- * own. The happy path takes two workflow tasks (before and after the transfer) instead of one per step.
+ * The life of one uploaded result file, versions 2 and 3 (docs/workflow-versioning.md): the same steps, states and
+ * trail as distributeFile, in fewer round trips. They run on the task queue of the upload host that holds the file, so
+ * checking, archiving and their database writes are local activities of that host's worker.
+ *
+ * - distributeFileV2 sends every file through the transfer activity: two workflow tasks to AWAITING_ACK (before and
+ *   after the transfer). Frozen: it serves the runs started before v3 until the last has closed.
+ * - distributeFileV3, which new files start, also sends a small file in its first step (a quick send): the happy path
+ *   is one workflow task. A larger file, or one whose quick send failed, continues as v2 does.
+ *
+ * One body with a flag rather than a `patched()` branch: a patch costs every new run a marker and a search-attribute
+ * upsert (a visibility write on the server), and the flag keeps v2's commands exactly as they were recorded.
  */
 export async function distributeFileV2(input: DistributeFileInput): Promise<FileStatus> {
+  return deliverInLocalSteps(input, { quickSend: false });
+}
+
+export async function distributeFileV3(input: DistributeFileInput): Promise<FileStatus> {
+  return deliverInLocalSteps(input, { quickSend: true });
+}
+
+async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSend: boolean }): Promise<FileStatus> {
   const { runId, workflowId } = workflowInfo();
   const status: FileStatus = { state: 'RECEIVED', accesses: 0 };
   const accesses: AccessEvidence[] = [];
@@ -83,7 +99,7 @@ export async function distributeFileV2(input: DistributeFileInput): Promise<File
   });
 
   const ref = { uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 };
-  const intake = await steps.receiveFile({
+  const upload = {
     workflowId,
     runId,
     fileName: input.fileName,
@@ -92,7 +108,9 @@ export async function distributeFileV2(input: DistributeFileInput): Promise<File
     sha256: input.sha256,
     uploadedAt: input.uploadedAt,
     uploadedBy: input.uploadedBy,
-  });
+  };
+  // v3: a small file is sent, archived and recorded in the first step, so the happy path is one workflow task.
+  const intake = shape.quickSend ? await steps.receiveAndSend({ ...upload, ackTimeout: input.ackTimeout }) : await steps.receiveFile(upload);
   const { resultFileId } = intake;
   status.resultFileId = resultFileId;
 
@@ -132,43 +150,52 @@ export async function distributeFileV2(input: DistributeFileInput): Promise<File
     return finish({ ...status, state: 'REJECTED', reason: intake.reason, archivePath: rejectedPath });
   }
 
-  let clinicFolder = intake.kind === 'routed' ? intake.clinicFolder : undefined;
-  for (let attempt = 1; !clinicFolder; attempt++) {
-    status.state = 'NEEDS_FOLDER';
-    status.reason = `No clinic folder is mapped for ${intake.identification.label} hint "${intake.identification.hint}".`;
-    await condition(() => retryRequested);
-    retryRequested = false;
-    const route = await ledger.routeFile({ resultFileId, runId, attempt, identification: intake.identification, pages: intake.pages });
-    clinicFolder = route?.clinicFolder;
-  }
-  status.state = 'RECEIVED';
-  status.reason = undefined;
-  status.clinicFolder = clinicFolder;
-
-  let delivery: Awaited<ReturnType<FileActivities['transferFile']>> | undefined;
-  for (let attempt = 0; !delivery; attempt++) {
-    try {
-      delivery = await transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: clinicFolder });
-    } catch (err) {
-      const superseded = failureOfType(err, [FAILURE_TYPES.fileSuperseded]);
-      if (superseded) {
-        await ledger.recordSuperseded({ resultFileId, runId, reason: superseded.message });
-        return finish({ ...status, state: 'SUPERSEDED', reason: superseded.message });
-      }
-      const blocked = failureOfType(err, BLOCKING_FAILURE_TYPES);
-      if (!blocked) throw err;
-      status.state = 'TRANSFER_BLOCKED';
-      status.reason = blocked.message;
-      await ledger.recordTransferBlocked({ resultFileId, runId, attempt, failureType: blocked.type ?? 'unknown', message: blocked.message });
+  let archivePath: string;
+  if (intake.kind === 'delivered') {
+    // The quick send did it all in the first step.
+    archivePath = intake.archivePath;
+    status.clinicFolder = intake.clinicFolder;
+    status.remotePath = intake.delivery.remotePath;
+  } else {
+    // Route (waiting for a folder if need be), transfer and archive, each step when the one before has succeeded.
+    let clinicFolder = intake.kind === 'routed' ? intake.clinicFolder : undefined;
+    for (let attempt = 1; !clinicFolder; attempt++) {
+      status.state = 'NEEDS_FOLDER';
+      status.reason = `No clinic folder is mapped for ${intake.identification.label} hint "${intake.identification.hint}".`;
+      await condition(() => retryRequested);
       retryRequested = false;
-      await condition(() => retryRequested, input.blockedRetryInterval);
-      retryRequested = false;
+      const route = await ledger.routeFile({ resultFileId, runId, attempt, identification: intake.identification, pages: intake.pages });
+      clinicFolder = route?.clinicFolder;
     }
+    status.state = 'RECEIVED';
+    status.reason = undefined;
+    status.clinicFolder = clinicFolder;
+
+    let sent: DeliveryResult | undefined;
+    for (let attempt = 0; !sent; attempt++) {
+      try {
+        sent = await transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: clinicFolder });
+      } catch (err) {
+        const superseded = failureOfType(err, [FAILURE_TYPES.fileSuperseded]);
+        if (superseded) {
+          await ledger.recordSuperseded({ resultFileId, runId, reason: superseded.message });
+          return finish({ ...status, state: 'SUPERSEDED', reason: superseded.message });
+        }
+        const blocked = failureOfType(err, BLOCKING_FAILURE_TYPES);
+        if (!blocked) throw err;
+        status.state = 'TRANSFER_BLOCKED';
+        status.reason = blocked.message;
+        await ledger.recordTransferBlocked({ resultFileId, runId, attempt, failureType: blocked.type ?? 'unknown', message: blocked.message });
+        retryRequested = false;
+        await condition(() => retryRequested, input.blockedRetryInterval);
+        retryRequested = false;
+      }
+    }
+    status.state = 'SENT';
+    status.reason = undefined;
+    status.remotePath = sent.remotePath;
+    ({ archivePath } = await steps.finishDelivery({ ...ref, resultFileId, runId, uploadedAt: input.uploadedAt, clinicFolder, delivery: sent, ackTimeout: input.ackTimeout }));
   }
-  status.state = 'SENT';
-  status.reason = undefined;
-  status.remotePath = delivery.remotePath;
-  const { archivePath } = await steps.finishDelivery({ ...ref, resultFileId, runId, uploadedAt: input.uploadedAt, clinicFolder, delivery, ackTimeout: input.ackTimeout });
   originalInPlace = false;
   status.archivePath = archivePath;
   status.state = 'AWAITING_ACK';

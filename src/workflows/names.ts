@@ -8,6 +8,7 @@ import type * as workflows from './index';
 export const WORKFLOW_TYPES = {
   distributeFile: 'distributeFile',
   distributeFileV2: 'distributeFileV2',
+  distributeFileV3: 'distributeFileV3',
   resendFile: 'resendFile',
   scanAccessLog: 'scanAccessLog',
 } as const satisfies { [Name in keyof typeof workflows]: Name };

@@ -56,7 +56,7 @@ describe('the ledger hot path (SQL under the chain lock)', () => {
   test('registration is once per run; the same content again is a DUPLICATE of the live delivery, noted on it', async () => {
     const sha256 = 'cd'.repeat(32);
     const first = await ledger.registerUpload({ ...upload('run-a', '/upload/a.pdf'), sha256 });
-    expect(await ledger.registerUpload({ ...upload('run-a', '/upload/a.pdf'), sha256 })).toEqual(first);
+    expect(await ledger.registerUpload({ ...upload('run-a', '/upload/a.pdf'), sha256 })).toEqual({ ...first, recorded: {} });
     const second = await ledger.registerUpload({ ...upload('run-b', '/upload/b.pdf'), sha256 });
     expect(second).toEqual({ resultFileId: expect.any(Number), duplicateOf: first.resultFileId });
     expect(await events(first.resultFileId)).toEqual([
@@ -90,5 +90,26 @@ describe('the ledger hot path (SQL under the chain lock)', () => {
     const row = await orm.em.fork().findOneOrFail(ResultFile, { id: resultFileId });
     expect(row).toMatchObject({ state: 'ACKNOWLEDGED', identifier: '066-12000001-3', clinicFolder: 'viral_load/x', remotePath: 'viral_load/x/c.pdf' });
     expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true, firstBreak: null });
+  });
+
+  test('a run registering again reads back what it recorded, so a step run again after a crash resumes there', async () => {
+    const run = 'run-d';
+    const { resultFileId } = await ledger.registerUpload({ ...upload(run, '/upload/d.pdf'), sha256: '12'.repeat(32) });
+    const delivery = { remotePath: 'viral_load/x/d.pdf', renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'remote-sha256sum' as const };
+    await ledger.recordSent({ resultFileId, runId: run, destination: 'viral_load/x', delivery, sha256: '12'.repeat(32) });
+    expect((await ledger.registerUpload({ ...upload(run, '/upload/d.pdf'), sha256: '12'.repeat(32) })).recorded).toEqual({
+      sent: { ...delivery, destination: 'viral_load/x', sha256: '12'.repeat(32) },
+    });
+    await ledger.recordArchived({ resultFileId, runId: run, archivePath: '/archive/d.pdf', ackTimeout: '30d' });
+    expect((await ledger.registerUpload({ ...upload(run, '/upload/d.pdf'), sha256: '12'.repeat(32) })).recorded).toMatchObject({
+      sent: { remotePath: 'viral_load/x/d.pdf' },
+      archivePath: '/archive/d.pdf',
+    });
+    // Another run's steps are not this run's.
+    const other = await ledger.registerUpload({ ...upload('run-e', '/upload/e.pdf'), sha256: '34'.repeat(32) });
+    await ledger.recordRejected({ resultFileId: other.resultFileId, runId: 'run-e', code: 'PDF_INVALID', reason: 'Not a PDF.', rejectedPath: '/rejected/e.pdf' });
+    expect((await ledger.registerUpload({ ...upload('run-e', '/upload/e.pdf'), sha256: '34'.repeat(32) })).recorded).toEqual({
+      rejected: { code: 'PDF_INVALID', reason: 'Not a PDF.' },
+    });
   });
 });

@@ -97,7 +97,7 @@ describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
     expect(await signalNames(firstRun)).toEqual(['copyUploaded']);
     // New files run the current workflow version on the queue of the host that holds them.
     const described = await inspector.workflow.getHandle(workflowId, firstRun.runId).describe();
-    expect({ type: described.type, taskQueue: described.taskQueue }).toEqual({ type: 'distributeFileV2', taskQueue: first.fileTaskQueue });
+    expect({ type: described.type, taskQueue: described.taskQueue }).toEqual({ type: 'distributeFileV3', taskQueue: first.fileTaskQueue });
 
     await terminate(firstRun);
     expect(await workflows.announceCopy(workflowId, copy)).toBe('closed');

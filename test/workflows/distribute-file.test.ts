@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
+import { QUICK_SEND_DEFAULT_MAX_BYTES } from '../../src/activities/file-steps';
 import type { DeliveryResult } from '../../src/transfer/destination';
 import {
   accessedSignal,
@@ -12,7 +13,7 @@ import {
   type FileStatus,
 } from '../../src/workflows/definitions';
 import type { distributeFile } from '../../src/workflows/distribute-file';
-import type { distributeFileV2 } from '../../src/workflows/distribute-file-v2';
+import type { distributeFileV2, distributeFileV3 } from '../../src/workflows/distribute-file-v2';
 import type { FileState } from '../../src/domain/file-state';
 import { waitFor } from '../harness/wait-for';
 import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn } from './fake-activities';
@@ -69,16 +70,19 @@ function gate(): { wait: Promise<void>; open(): void } {
 }
 
 /**
- * Both versions live side by side until the last v1 run has closed (docs/workflow-versioning.md), so both pass every
- * scenario: the same states, reasons and activity calls in the same order. v2 packs the calls into fewer local steps.
+ * The types live side by side until the last run of the older ones has closed (docs/workflow-versioning.md), so all
+ * pass every scenario: the same states, reasons and activity calls in the same order. v2 packs the calls into fewer
+ * local steps; v3 also tries a small file's transfer once within its first step (a quick send): when that fails, the
+ * transfer activity makes the attempts v1 makes, so the transfer is called once more.
  */
 describe.each([
-  ['distributeFile', 'distribute-file'],
-  ['distributeFileV2', 'distribute-file-v2'],
-] as const)('%s', (workflowType, historyPrefix) => {
+  ['distributeFile', 'distribute-file', 0],
+  ['distributeFileV2', 'distribute-file-v2', 0],
+  ['distributeFileV3', 'distribute-file-v3', 1],
+] as const)('%s', (workflowType, historyPrefix, quickSends) => {
   async function start(taskQueue: string, overrides: Partial<DistributeFileInput> = {}) {
     // v2 runs on the upload host's queue; here the test's one queue serves both roles.
-    return env.client.workflow.start<typeof distributeFile | typeof distributeFileV2>(workflowType, {
+    return env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
       taskQueue,
       workflowId: env.workflowId('file'),
       args: [inputFor(taskQueue, overrides)],
@@ -200,7 +204,8 @@ describe.each([
       return status;
     });
     expect(result).toMatchObject({ state: 'SUPERSEDED', reason, clinicFolder: FAKE_CLINIC_FOLDER });
-    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'recordSuperseded']);
+    const transfers: 'transferFile'[] = Array(1 + quickSends).fill('transferFile');
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', ...transfers, 'recordSuperseded']);
   });
 
   test('DUPLICATE: content already delivered is set aside and not checked or sent again', async () => {
@@ -237,8 +242,9 @@ describe.each([
   });
 
   test('TRANSFER_BLOCKED by a refused host key, retried when an operator signals', async () => {
+    const refused = ApplicationFailure.nonRetryable('Server B presented a different host key.', 'HostKeyRejected');
     const fakes = fakeActivities({
-      transferFile: inTurn<DeliveryResult>(ApplicationFailure.nonRetryable('Server B presented a different host key.', 'HostKeyRejected'), delivered()),
+      transferFile: inTurn<DeliveryResult>(...Array<Error>(1 + quickSends).fill(refused), delivered()),
     });
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue, { blockedRetryInterval: '1h' });
@@ -254,7 +260,7 @@ describe.each([
     });
     expect(result.state).toBe('ACKNOWLEDGED');
     expect(result.reason).toBeUndefined();
-    expect(fakes.inputsTo('transferFile')).toHaveLength(2);
+    expect(fakes.inputsTo('transferFile')).toHaveLength(2 + quickSends);
     expect(fakes.inputsTo('recordTransferBlocked')).toEqual([
       { resultFileId: FAKE_RESULT_FILE_ID, runId: expect.any(String), attempt: 0, failureType: 'HostKeyRejected', message: 'Server B presented a different host key.' },
     ]);
@@ -262,7 +268,7 @@ describe.each([
 
   test('TRANSFER_BLOCKED by a refused login, retried by itself after the blocked-retry interval', async () => {
     const refused = ApplicationFailure.nonRetryable('Server B refused our login.', 'SshAuthenticationRefused');
-    const fakes = fakeActivities({ transferFile: inTurn<DeliveryResult>(refused, refused, delivered()) });
+    const fakes = fakeActivities({ transferFile: inTurn<DeliveryResult>(...Array<Error>(2 + quickSends).fill(refused), delivered()) });
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue, { blockedRetryInterval: '1s', ackTimeout: '1s' });
       const status = await handle.result();
@@ -270,7 +276,7 @@ describe.each([
       return status;
     });
     expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', remotePath: `${FAKE_CLINIC_FOLDER}/${FILE_NAME}` });
-    expect(fakes.inputsTo('transferFile')).toHaveLength(3);
+    expect(fakes.inputsTo('transferFile')).toHaveLength(3 + quickSends);
     expect(fakes.inputsTo('recordTransferBlocked').map((b) => [b.attempt, b.failureType])).toEqual([
       [0, 'SshAuthenticationRefused'],
       [1, 'SshAuthenticationRefused'],
@@ -278,28 +284,33 @@ describe.each([
   });
 
   test('a transient transfer failure is retried by Temporal and never waits for a person', async () => {
-    const fakes = fakeActivities({ transferFile: inTurn<DeliveryResult>(new Error('Connection reset by peer'), delivered()) });
+    const reset = new Error('Connection reset by peer');
+    const fakes = fakeActivities({ transferFile: inTurn<DeliveryResult>(...Array<Error>(1 + quickSends).fill(reset), delivered()) });
     const result = await env.withWorker(fakes, async (taskQueue) => {
       const handle = await start(taskQueue, { ackTimeout: '1s' });
       return handle.result();
     });
     expect(result.state).toBe('UNACKNOWLEDGED');
-    expect(fakes.inputsTo('transferFile')).toHaveLength(2);
+    expect(fakes.inputsTo('transferFile')).toHaveLength(2 + quickSends);
     expect(fakes.inputsTo('recordTransferBlocked')).toHaveLength(0);
   });
 
   test('copies that land while the delivery runs are set aside and recorded, each once; our own file re-announced is not a copy', async () => {
     const transfer = gate();
-    // Like the file system: a copy is moved aside once; announced again after that, nothing is there any more.
-    const setAside = new Set<string>();
+    // The upload folder, as the file system has it: a copy is moved aside once (announced again after that, nothing is
+    // there any more), and our own file leaves the folder when it is archived.
+    const inUploadFolder = new Set<string>([UPLOAD_PATH, '/data/upload/copy-1.pdf']);
     const fakes = fakeActivities({
       transferFile: async (input) => {
         await transfer.wait;
         return delivered(input.folder);
       },
+      archiveOriginal: async (input) => {
+        inUploadFolder.delete(input.uploadPath);
+        return { archivePath: `/data/archive/${input.fileName}` };
+      },
       setAsideDuplicate: async (input) => {
-        if (setAside.has(input.uploadPath)) return { duplicatePath: null };
-        setAside.add(input.uploadPath);
+        if (!inUploadFolder.delete(input.uploadPath)) return { duplicatePath: null };
         return { duplicatePath: `/data/duplicates/${path.basename(input.uploadPath)}` };
       },
     });
@@ -312,10 +323,14 @@ describe.each([
       // One copy, announced twice: queued once, or (if the first is being set aside already) found gone the second time.
       await handle.signal(copyUploadedSignal, copyAt('/data/upload/copy-1.pdf', '2026-12-01T08:00:06.000Z'));
       await handle.signal(copyUploadedSignal, copyAt('/data/upload/copy-1.pdf', '2026-12-01T08:00:07.000Z'));
-      await waitFor('the first copy to be recorded', () => fakes.namesCalled().includes('recordCopySetAside'));
+      // The transfer activity runs beside the copies' handling; a quick send is the workflow's first step, after which
+      // the copies are handled.
+      if (!quickSends) await waitFor('the first copy to be recorded', () => fakes.namesCalled().includes('recordCopySetAside'));
       transfer.open();
+      await waitFor('the first copy to be recorded', () => fakes.namesCalled().includes('recordCopySetAside'));
       await stateIs(handle, 'AWAITING_ACK');
       // Ours has been archived now: new content at its old path is a new upload of the same content.
+      inUploadFolder.add(UPLOAD_PATH);
       await handle.signal(copyUploadedSignal, copyAt(UPLOAD_PATH, '2026-12-01T09:00:00.000Z'));
       await handle.signal(accessedSignal, evidence('log:1:500', '2026-12-02T13:00:00.000Z'));
       const status = await handle.result();
@@ -323,7 +338,6 @@ describe.each([
       return { result: status, runId: handle.firstExecutionRunId };
     });
     expect(result.state).toBe('ACKNOWLEDGED');
-    expect(fakes.inputsTo('setAsideDuplicate')[0]?.uploadPath).toBe('/data/upload/copy-1.pdf');
     const recorded = fakes.inputsTo('recordCopySetAside');
     // A copy found gone leaves no row (the ledger's rule, test/db/file-ledger.test.ts): what is left is each copy once.
     expect(recorded.filter((c) => c.duplicatePath !== null).map((c) => [c.copy.uploadPath, c.duplicatePath])).toEqual([
@@ -336,15 +350,15 @@ describe.each([
   });
 });
 
-describe('distributeFileV2 takes fewer round trips than distributeFile', () => {
+describe('each version takes fewer round trips than the one before', () => {
   /** History events up to the wait for the clinic's fetch, and the workflow tasks among them. */
-  async function historyUntilAwaitingAck(workflowType: 'distributeFile' | 'distributeFileV2') {
+  async function historyUntilAwaitingAck(workflowType: 'distributeFile' | 'distributeFileV2' | 'distributeFileV3', overrides: Partial<DistributeFileInput> = {}) {
     const fakes = fakeActivities();
     return env.withWorker(fakes, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2>(workflowType, {
+      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
         taskQueue,
         workflowId: env.workflowId('file'),
-        args: [inputFor(taskQueue)],
+        args: [inputFor(taskQueue, overrides)],
       });
       // History only, no queries: a query answered while a workflow task is open may split it in two.
       await waitFor('the wait for the fetch to be recorded', async () => {
@@ -357,12 +371,22 @@ describe('distributeFileV2 takes fewer round trips than distributeFile', () => {
     });
   }
 
-  test('the happy path is two workflow tasks and two local steps around one transfer', async () => {
+  test('v2: two workflow tasks and two local steps around one transfer; v3: one workflow task and one step', async () => {
     const v1 = await historyUntilAwaitingAck('distributeFile');
     const v2 = await historyUntilAwaitingAck('distributeFileV2');
+    const v3 = await historyUntilAwaitingAck('distributeFileV3');
     expect(v2.steps).toEqual(['receiveFile', 'finishDelivery']);
     expect(v2.workflowTasks).toBe(2);
     expect(v2.workflowTasks).toBeLessThan(v1.workflowTasks);
     expect(v2.events).toBeLessThan(v1.events);
+    expect(v3.steps).toEqual(['receiveAndSend']);
+    expect(v3.workflowTasks).toBe(1);
+    expect(v3.events).toBeLessThan(v2.events);
+  });
+
+  test('v3, a file above the quick-send size: as v2, two workflow tasks and two local steps around the transfer', async () => {
+    const v3 = await historyUntilAwaitingAck('distributeFileV3', { sizeBytes: QUICK_SEND_DEFAULT_MAX_BYTES + 1 });
+    expect(v3.steps).toEqual(['receiveAndSend', 'finishDelivery']);
+    expect(v3.workflowTasks).toBe(2);
   });
 });

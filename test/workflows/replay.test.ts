@@ -68,7 +68,7 @@ describe('recorded workflow histories replay against the current workflow code',
       failureConverterPath: failureConverterPath(),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
     });
-    const distributeHistories = histories.filter((h) => h.workflowType === 'distributeFile' || h.workflowType === 'distributeFileV2');
+    const distributeHistories = histories.filter((h) => h.workflowType.startsWith('distributeFile'));
     const results = await replay({ code }, distributeHistories);
     expect(distributeHistories.length).toBeGreaterThan(0);
     for (const h of distributeHistories) {

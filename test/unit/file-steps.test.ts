@@ -1,0 +1,83 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { QUICK_SEND_DEFAULT_MAX_BYTES } from '../../src/activities/file-steps';
+import type { RunProgress } from '../../src/db/file-ledger';
+import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities } from '../workflows/fake-activities';
+
+/**
+ * receiveAndSend (distributeFileV3's first step) as plain functions over fake file and ledger activities:
+ * which parts run, in which order, and where a step run again after a crash picks up. The parts themselves are tested
+ * on real parts (test/db/file-ledger.test.ts, test/e2e, the fault suite's SIGKILLed workers).
+ */
+const input = {
+  workflowId: 'file-x',
+  runId: 'run-1',
+  fileName: '066-99000001-3.pdf',
+  uploadPath: '/data/upload/066-99000001-3.pdf',
+  sizeBytes: 4321,
+  sha256: 'ab'.repeat(32),
+  uploadedAt: '2026-12-01T08:00:00.000Z',
+  ackTimeout: '30d',
+};
+const delivery = { remotePath: `${FAKE_CLINIC_FOLDER}/066-99000001-3.pdf`, renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'remote-sha256sum' as const };
+
+function registeredBefore(recorded: RunProgress) {
+  return fakeActivities({ registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID, recorded }) });
+}
+
+test('a small routed file is checked, sent, archived and recorded in the one step', async () => {
+  const fakes = fakeActivities();
+  expect(await fakes.activities.receiveAndSend(input)).toEqual({
+    kind: 'delivered',
+    resultFileId: FAKE_RESULT_FILE_ID,
+    clinicFolder: FAKE_CLINIC_FOLDER,
+    delivery,
+    archivePath: '/data/archive/066-99000001-3.pdf',
+  });
+  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'recordSent', 'archiveOriginal', 'recordArchived']);
+});
+
+test('a file above the quick-send size is routed and left to the transfer activity', async () => {
+  const fakes = fakeActivities();
+  const intake = await fakes.activities.receiveAndSend({ ...input, sizeBytes: QUICK_SEND_DEFAULT_MAX_BYTES + 1 });
+  expect(intake).toMatchObject({ kind: 'routed', clinicFolder: FAKE_CLINIC_FOLDER });
+  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile']);
+});
+
+test('a quick send that fails records nothing of it and leaves the file routed, for the transfer activity', async () => {
+  const fakes = fakeActivities({
+    transferFile: async () => {
+      throw ApplicationFailure.nonRetryable('Server B presented a different host key.', 'HostKeyRejected');
+    },
+  });
+  expect(await fakes.activities.receiveAndSend(input)).toMatchObject({ kind: 'routed', clinicFolder: FAKE_CLINIC_FOLDER });
+  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile']);
+});
+
+describe('run again after a crash, it resumes from what the run recorded', () => {
+  test('sent but not archived: archives and records it, without checking or sending again', async () => {
+    const fakes = registeredBefore({ sent: { ...delivery, destination: FAKE_CLINIC_FOLDER } });
+    expect(await fakes.activities.receiveAndSend(input)).toEqual({
+      kind: 'delivered',
+      resultFileId: FAKE_RESULT_FILE_ID,
+      clinicFolder: FAKE_CLINIC_FOLDER,
+      delivery,
+      archivePath: '/data/archive/066-99000001-3.pdf',
+    });
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'recordSent', 'archiveOriginal', 'recordArchived']);
+  });
+
+  test('sent and archived: the recorded delivery, and nothing touched', async () => {
+    const fakes = registeredBefore({ sent: { ...delivery, destination: FAKE_CLINIC_FOLDER }, archivePath: '/data/archive/2026/12/01/x.pdf' });
+    expect(await fakes.activities.receiveAndSend(input)).toMatchObject({ kind: 'delivered', delivery, archivePath: '/data/archive/2026/12/01/x.pdf' });
+    expect(fakes.namesCalled()).toEqual(['registerUpload']);
+  });
+
+  test('rejected or superseded: that outcome stands, and the file is not checked again', async () => {
+    const rejected = registeredBefore({ rejected: { code: 'PDF_INVALID', reason: 'Not a PDF.' } });
+    expect(await rejected.activities.receiveAndSend(input)).toEqual({ kind: 'rejected', resultFileId: FAKE_RESULT_FILE_ID, code: 'PDF_INVALID', reason: 'Not a PDF.' });
+    expect(rejected.namesCalled()).toEqual(['registerUpload']);
+    const superseded = registeredBefore({ superseded: { reason: 'The file changed.' } });
+    expect(await superseded.activities.receiveFile(input)).toEqual({ kind: 'superseded', resultFileId: FAKE_RESULT_FILE_ID, reason: 'The file changed.' });
+    expect(superseded.namesCalled()).toEqual(['registerUpload']);
+  });
+});
