@@ -298,7 +298,8 @@ async function startOursOnce(b, tmp, temporalBin, st) {
   const kids = descendants(child.pid, procs);
   const temporalPid = kids.find((p) => procs.get(p).comm === 'temporal');
   const postgresPids = () => { const pr = allProcs(); return descendants(child.pid, pr).filter((p) => pr.get(p).comm === 'postgres'); };
-  return { child, pid: child.pid, stop, upload, temporal, dbUrl, dest, startSeconds, temporalPid, postgresPids, archiveDir: path.join(dataDir, 'archive') };
+  const temporalStart = temporalPid ? procs.get(temporalPid).start : undefined;
+  return { child, pid: child.pid, stop, upload, temporal, dbUrl, dest, startSeconds, temporalPid, temporalStart, postgresPids, archiveDir: path.join(dataDir, 'archive') };
 }
 
 async function withDb(url, fn) {
@@ -429,14 +430,16 @@ function cpuSnapshot(ours, b) {
 }
 /**
  * Node names none of its threads: the main thread, V8's and libuv's pools and the worker_thread that runs the
- * workflows are all "node". The pools start with the process; the workflow thread starts when the Temporal worker is
- * created, seconds later, after PostgreSQL and the dev server are up. So a "node" thread started more than
- * LATE_THREAD_S after the main thread is reported as the workflow thread. Rust threads of the SDK's core have names.
+ * workflows are all "node". The pools start with the process, before it spawns the Temporal dev server; the workflow
+ * thread starts when the Temporal worker is created, after the dev server is up. So a "node" thread started after the
+ * dev server process is reported as the workflow thread (without a dev server of ours: LATE_THREAD_S after the main
+ * thread). Rust threads of the SDK's core have names.
  */
 const LATE_THREAD_S = 1.5;
 function threadLabel(tid, t, ours, mainStart) {
   if (tid === ours.pid) return 'main thread';
-  if (t.comm === 'node') return (t.start - mainStart) * TICK_MS / 1000 > LATE_THREAD_S ? 'workflow thread (node worker_thread)' : 'node pools (V8 platform, libuv)';
+  const late = ours.temporalStart !== undefined ? t.start > ours.temporalStart : (t.start - mainStart) * TICK_MS / 1000 > LATE_THREAD_S;
+  if (t.comm === 'node') return late ? 'workflow thread (node worker_thread)' : 'node pools (V8 platform, libuv)';
   return `thread "${t.comm}"`;
 }
 function cpuDelta(a, z, ours, files) {

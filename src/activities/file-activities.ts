@@ -104,14 +104,21 @@ export function createFileActivities(deps: FileActivityDeps) {
       return { rejectedPath: placedPath };
     },
 
-    async transferFile(input: UploadRef & { sizeBytes: number; folder: string }) {
+    /**
+     * `checkedJustNow`: the caller (the quick send, file-steps.ts) validated this content within the same step, so the
+     * look at the file before sending is skipped; the destination's check of the copy against the hash still fails a
+     * file that changed since.
+     */
+    async transferFile(input: UploadRef & { sizeBytes: number; folder: string; checkedJustNow?: boolean }) {
       const ctx = Context.current();
       // The file may have been replaced or removed since it was checked (say while it waited for a folder): never send
       // content that was not validated. The destination checks the copy against this hash too.
-      const current = await sha256OfFile(input.uploadPath).catch((err: NodeJS.ErrnoException) => {
-        if (err instanceof NotARegularFileError || err.code === 'ENOENT') return undefined;
-        throw err;
-      });
+      const current = input.checkedJustNow
+        ? input.sha256
+        : await sha256OfFile(input.uploadPath).catch((err: NodeJS.ErrnoException) => {
+            if (err instanceof NotARegularFileError || err.code === 'ENOENT') return undefined;
+            throw err;
+          });
       if (current !== input.sha256) {
         throw ApplicationFailure.nonRetryable(
           current === undefined

@@ -58,12 +58,14 @@ type DeliveryInput = {
   ackTimeout: string;
 };
 
+const ref = (input: ReceiveInput) => ({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 });
+
 export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_DEFAULT_MAX_BYTES }: FileStepDeps) {
   /**
    * Checks a registered upload and looks its clinic folder up. Repeating it checks the file again where it still
    * lies: nothing here moves it.
    */
-  async function checkAndRoute(input: ReceiveInput, resultFileId: number): Promise<Exclude<Intake, { kind: 'duplicate' }>> {
+  async function checkAndRoute(input: ReceiveInput, resultFileId: number, deferRouted = false): Promise<Exclude<Intake, { kind: 'duplicate' }>> {
     const checked = await files.validateUpload({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 });
     if (checked.outcome === 'superseded') {
       await ledger.recordSuperseded({ resultFileId, runId: input.runId, reason: checked.reason });
@@ -71,7 +73,7 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
     }
     if (checked.outcome === 'rejected') return { kind: 'rejected', resultFileId, code: checked.result.code, reason: checked.result.reason };
     const { identification, pages } = checked.result;
-    const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages });
+    const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages, deferRouted });
     return route
       ? { kind: 'routed', resultFileId, identification, pages, clinicFolder: route.clinicFolder }
       : { kind: 'needs-folder', resultFileId, identification, pages };
@@ -90,9 +92,9 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
     return { resultFileId, recorded };
   }
 
-  async function finishDelivery(input: DeliveryInput) {
+  async function finishDelivery(input: DeliveryInput, routed?: Parameters<LedgerActivities['recordSent']>[0]['routed']) {
     const { resultFileId, runId } = input;
-    await ledger.recordSent({ resultFileId, runId, destination: input.clinicFolder, delivery: input.delivery, sha256: input.sha256 });
+    await ledger.recordSent({ resultFileId, runId, destination: input.clinicFolder, delivery: input.delivery, sha256: input.sha256, routed });
     const { archivePath } = await files.archiveOriginal(input);
     await ledger.recordArchived({ resultFileId, runId, archivePath, ackTimeout: input.ackTimeout });
     return { archivePath };
@@ -125,17 +127,24 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
         const { archivePath } = recorded.archivePath ? { archivePath: recorded.archivePath } : await finishDelivery({ ...base, clinicFolder, delivery });
         return { kind: 'delivered', resultFileId, clinicFolder, delivery, archivePath };
       }
-      const intake = await checkAndRoute(input, resultFileId);
-      if (intake.kind !== 'routed' || input.sizeBytes > quickSendMaxBytes) return intake;
+      const quick = input.sizeBytes <= quickSendMaxBytes;
+      // A quick send records the route with the delivery, in one transaction (recordSent's `routed`).
+      const intake = await checkAndRoute(input, resultFileId, quick);
+      if (intake.kind !== 'routed' || !quick) return intake;
+      const { clinicFolder, identification, pages } = intake;
       let delivery: DeliveryResult;
       try {
-        delivery = await files.transferFile({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256, sizeBytes: input.sizeBytes, folder: intake.clinicFolder });
+        // Checked a moment ago in this step: the destination's own check against the hash is enough here (a file
+        // changed since fails it, and the transfer activity then finds it superseded).
+        delivery = await files.transferFile({ ...ref(input), sizeBytes: input.sizeBytes, folder: clinicFolder, checkedJustNow: true });
       } catch {
-        // Whatever went wrong, the transfer activity meets it again and shows it (or, if it passed, succeeds).
-        return intake;
+        // Whatever went wrong, the transfer activity meets it again and shows it (or, if it passed, succeeds). The
+        // route is recorded now, as without a quick send.
+        const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages });
+        return route ? { ...intake, clinicFolder: route.clinicFolder } : { kind: 'needs-folder', resultFileId, identification, pages };
       }
-      const { archivePath } = await finishDelivery({ ...base, clinicFolder: intake.clinicFolder, delivery });
-      return { kind: 'delivered', resultFileId, clinicFolder: intake.clinicFolder, delivery, archivePath };
+      const { archivePath } = await finishDelivery({ ...base, clinicFolder, delivery }, { attempt: 0, identification, pages });
+      return { kind: 'delivered', resultFileId, clinicFolder, delivery, archivePath };
     },
 
     /** Moves a rejected file to the rejected folder beside its reason, then records it. */

@@ -295,9 +295,16 @@ export class FileLedger {
     };
   }
 
+  /** Every file asks this once: plain SQL, no entity to hydrate. Column names come from the entity. */
   async findFolder(label: string, hint: string): Promise<{ folder: string; basePath: string } | null> {
-    const row = await this.em.findOne(RemoteFolder, { label, folderTag: hint });
-    return row ? { folder: row.folder, basePath: row.basePath } : null;
+    const meta = this.em.getMetadata().get(RemoteFolder);
+    const column = (property: 'label' | 'folderTag' | 'folder' | 'basePath') => meta.properties[property].fieldNames[0];
+    const [row] = await this.em.execute<Array<{ folder: string; base_path: string }>>(
+      `select "${column('folder')}" as folder, "${column('basePath')}" as base_path from "${meta.tableName}"
+        where "${column('label')}" = ? and "${column('folderTag')}" = ? limit 1`,
+      [label, hint],
+    );
+    return row ? { folder: row.folder, basePath: row.base_path } : null;
   }
 
   /** Records each access once (by evidence key); the earliest becomes the file's acknowledgement. */

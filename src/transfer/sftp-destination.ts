@@ -17,14 +17,27 @@ export interface SftpDestinationOptions extends SshConnectionOptions {
   poolSize?: number;
   /** Deliveries sharing one connection at a time. Default 4. */
   maxDeliveriesPerConnection?: number;
-  /** Hash remotely with `sha256sum` over exec (fast); otherwise read the file back over SFTP. Default true. */
+  /**
+   * Hash remotely with `sha256sum` over exec (fast for large files); otherwise read the file back over SFTP. Default
+   * true. Files up to `readBackUpToBytes` are read back either way.
+   */
   useRemoteSha256sum?: boolean;
+  /**
+   * Files up to this size are verified by reading them back over the SFTP channel that wrote them, which costs server
+   * B less than starting `sha256sum` (a shell and a process per file) and proves the same: the SHA-256 of the bytes
+   * server B holds. They are also uploaded without first looking for their final name: the rename that never replaces
+   * finds a name clash, and only then are the names looked at. Default SMALL_FILE_BYTES.
+   */
+  readBackUpToBytes?: number;
   /** fastPut requests in flight per file. Default 64; low values are catastrophically slow (1 gives ~1 MB/s). */
   uploadConcurrency?: number;
 }
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02), as ssh2 puts them on `err.code`. */
 const SFTP_NO_SUCH_FILE = 2;
+
+/** Result PDFs are about 100 KB; 1 MiB keeps a read-back cheaper than a remote process (measured in bench/). */
+export const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** How often the final name may be taken from under us between deciding and renaming before we give up. */
 const MAX_RENAME_ATTEMPTS = 5;
@@ -34,6 +47,8 @@ type VerifiedBy = DeliveryResult['verifiedBy'];
 interface RemoteDigest {
   sha256: string;
   verifiedBy: VerifiedBy;
+  /** How many bytes were read, when the file was read back. */
+  bytes?: number;
 }
 
 type NameDecision =
@@ -97,10 +112,15 @@ function assertSafeFileName(fileName: string): void {
 }
 
 /** Reads a remote file with many requests in flight, because one-at-a-time SFTP reads are latency-bound. */
-async function sha256OverSftp(fs: RemoteFs, path: string, size: number): Promise<string> {
+async function sha256OverSftp(fs: RemoteFs, path: string, size: number): Promise<{ sha256: string; bytes: number }> {
   const chunkSize = 64 * 1024;
   const depth = 16;
   const hash = createHash('sha256');
+  let bytes = 0;
+  const add = (data: Buffer): void => {
+    hash.update(data);
+    bytes += data.length;
+  };
   const handle = await fs.openForReading(path);
   try {
     const readAt = (position: number, length: number): Promise<Buffer> => fs.read(handle, position, length);
@@ -121,11 +141,11 @@ async function sha256OverSftp(fs: RemoteFs, path: string, size: number): Promise
       const head = inFlight.shift() as { position: number; length: number; data: Promise<Buffer> };
       let data = await head.data;
       let position = head.position + data.length;
-      hash.update(data);
+      add(data);
       // Servers may return short reads; finish this chunk before hashing later ones so bytes stay in order.
       while (data.length > 0 && position < head.position + head.length) {
         data = await readAt(position, head.position + head.length - position);
-        hash.update(data);
+        add(data);
         position += data.length;
       }
       if (data.length === 0 && position < head.position + head.length) break; // shrank under us; the hash will differ
@@ -137,13 +157,13 @@ async function sha256OverSftp(fs: RemoteFs, path: string, size: number): Promise
     for (let position = size; ; ) {
       const extra = await readAt(position, chunkSize);
       if (extra.length === 0) break;
-      hash.update(extra);
+      add(extra);
       position += extra.length;
     }
   } finally {
     await fs.close(handle).catch(() => undefined);
   }
-  return hash.digest('hex');
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 export class SftpDestination implements Destination {
@@ -152,6 +172,12 @@ export class SftpDestination implements Destination {
   private readonly basePath: string;
   private readonly uploadConcurrency: number;
   private useRemoteSha256sum: boolean;
+  private readonly readBackUpToBytes: number;
+  /**
+   * Clinic folders this process has found or made on server B, so that a delivery does not look for its folder every
+   * time. A delivery that fails forgets its folder: the next attempt looks again (someone may have removed it).
+   */
+  private readonly knownFolders = new Set<string>();
   /** Deliveries of the same content under the same name share a temp file, so they take turns. */
   private readonly inProgress = new Map<string, Promise<unknown>>();
 
@@ -161,6 +187,7 @@ export class SftpDestination implements Destination {
     const normalized = posix.normalize(options.basePath === '' ? '.' : options.basePath);
     this.basePath = normalized.length > 1 ? normalized.replace(/\/+$/, '') : normalized;
     this.useRemoteSha256sum = options.useRemoteSha256sum ?? true;
+    this.readBackUpToBytes = options.readBackUpToBytes ?? SMALL_FILE_BYTES;
     this.uploadConcurrency = options.uploadConcurrency ?? 64;
     this.pool = new SshConnectionPool({
       host: options.host,
@@ -203,11 +230,26 @@ export class SftpDestination implements Destination {
   }
 
   private async deliverWith(session: SshSession, request: DeliveryRequest, segments: string[], sha256: string): Promise<DeliveryResult> {
+    const folder = posix.join(this.basePath, ...segments);
+    try {
+      return await this.deliverInto(folder, session, request, segments, sha256);
+    } catch (err) {
+      this.knownFolders.delete(folder);
+      throw err;
+    }
+  }
+
+  private async deliverInto(folder: string, session: SshSession, request: DeliveryRequest, segments: string[], sha256: string): Promise<DeliveryResult> {
     const fs = remoteFs(session);
-    const folder = await this.ensureFolder(fs, segments);
+    if (!this.knownFolders.has(folder)) {
+      await this.ensureFolder(fs, segments);
+      this.knownFolders.add(folder);
+    }
     const relative = (name: string): string => [...segments, name].join('/');
 
-    let decision = await this.decideName(session, fs, folder, request.fileName, sha256, request.size);
+    // A large file is worth a look first: a retry whose earlier attempt finished finds it there and sends nothing.
+    let decision: NameDecision = { kind: 'free', name: request.fileName, renamedBecauseOfConflict: false };
+    if (request.size > this.readBackUpToBytes) decision = await this.decideName(session, fs, folder, request.fileName, sha256, request.size);
     if (decision.kind === 'alreadyPresent') {
       return { remotePath: relative(decision.name), renamedBecauseOfConflict: decision.renamedBecauseOfConflict, alreadyPresent: true, verifiedBy: decision.verifiedBy };
     }
@@ -306,13 +348,15 @@ export class SftpDestination implements Destination {
     );
   }
 
+  /** On failure the caller removes the temp file. A file read back is counted as it is read; otherwise stat'd first. */
   private async verify(session: SshSession, fs: RemoteFs, path: string, sha256: string, size: number): Promise<VerifiedBy> {
-    const stats = await fs.stat(path);
-    // On failure the caller removes the temp file.
-    if (stats.size !== size) {
-      throw new VerificationFailedError(`Uploaded ${path} on ${this.description} has ${stats.size} bytes, expected ${size}; removing it.`);
-    }
+    const readBack = !this.useRemoteSha256sum || size <= this.readBackUpToBytes;
+    const stored = readBack ? undefined : (await fs.stat(path)).size;
     const digest = await this.remoteSha256(session, fs, path, size);
+    const bytes = digest.bytes ?? stored;
+    if (bytes !== undefined && bytes !== size) {
+      throw new VerificationFailedError(`Uploaded ${path} on ${this.description} has ${bytes} bytes, expected ${size}; removing it.`);
+    }
     if (digest.sha256 !== sha256) {
       throw new VerificationFailedError(
         `Uploaded ${path} on ${this.description} has SHA-256 ${digest.sha256}, expected ${sha256} (checked by ${digest.verifiedBy}); removing it.`,
@@ -322,11 +366,11 @@ export class SftpDestination implements Destination {
   }
 
   private async remoteSha256(session: SshSession, fs: RemoteFs, path: string, size: number): Promise<RemoteDigest> {
-    if (this.useRemoteSha256sum) {
+    if (this.useRemoteSha256sum && size > this.readBackUpToBytes) {
       const viaExec = await this.sha256sumOverExec(session, path);
       if (viaExec !== undefined) return { sha256: viaExec, verifiedBy: 'remote-sha256sum' };
     }
-    return { sha256: await sha256OverSftp(fs, path, size), verifiedBy: 'read-back' };
+    return { ...(await sha256OverSftp(fs, path, size)), verifiedBy: 'read-back' };
   }
 
   /** The remote `sha256sum` of `path`, or undefined when the server cannot give one (we then read the file back). */

@@ -112,4 +112,26 @@ describe('the ledger hot path (SQL under the chain lock)', () => {
       rejected: { code: 'PDF_INVALID', reason: 'Not a PDF.' },
     });
   });
+
+  test('a quick send records the check, the route and the delivery in one transaction, found by plain SQL', async () => {
+    const em = orm.em.fork();
+    await em.execute(`insert into remote_folder (base_path, folder, folder_tag, label, created_at, updated_at) values ('viral_load', 'quickclinic', '77', 'BHP', now(), now()) on conflict do nothing`);
+    const run = 'run-q';
+    const { resultFileId } = await ledger.registerUpload({ ...upload(run, '/upload/q.pdf'), sha256: '56'.repeat(32) });
+    const identification = { label: 'BHP', identifier: '066-77000001-3', hint: '77' };
+    expect(await ledger.routeFile({ resultFileId, runId: run, attempt: 0, identification, pages: 2, deferRouted: true })).toEqual({ clinicFolder: 'viral_load/quickclinic' });
+    expect(await events(resultFileId)).toEqual([['RECEIVED', 'RECEIVED']]);
+    const delivery = { remotePath: 'viral_load/quickclinic/q.pdf', renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'read-back' as const };
+    await ledger.recordSent({ resultFileId, runId: run, destination: 'viral_load/quickclinic', delivery, sha256: '56'.repeat(32), routed: { attempt: 0, identification, pages: 2 } });
+    expect(await events(resultFileId)).toEqual([
+      ['RECEIVED', 'RECEIVED'],
+      ['VALIDATED', null],
+      ['ROUTED', 'RECEIVED'],
+      ['SENT', 'SENT'],
+    ]);
+    const row = await orm.em.fork().findOneOrFail(ResultFile, { id: resultFileId });
+    expect(row).toMatchObject({ state: 'SENT', identifier: '066-77000001-3', clinicFolder: 'viral_load/quickclinic', remotePath: 'viral_load/quickclinic/q.pdf' });
+    expect(await ledger.routeFile({ resultFileId, runId: 'run-other', attempt: 0, identification: { ...identification, hint: '78' }, pages: 2, deferRouted: true })).toBeNull();
+    expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true, firstBreak: null });
+  });
 });

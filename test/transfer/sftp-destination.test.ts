@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { conflictNameFor, DeliveryRequest, temporaryNameFor } from '../../src/transfer/destination';
@@ -41,6 +41,9 @@ function destination(overrides: Partial<SftpDestinationOptions> = {}, server: Ss
     privateKeyFile: server.privateKeyFile,
     knownHostsFile: server.knownHostsFile,
     basePath: server.remoteRoot,
+    // Most tests here exercise the remote sha256sum and the look before the upload, which files above the read-back
+    // size take; the small-file defaults have tests of their own.
+    readBackUpToBytes: 0,
     ...overrides,
   });
   openDestinations.push(dest);
@@ -172,6 +175,35 @@ describe('SftpDestination', () => {
     }
     expect(await listTree(remote('bulk'))).toHaveLength(50);
     expect((await acceptedLogins()) - loginsBefore).toBe(2);
+  });
+
+  it('by default verifies a small file by reading it back and meets a taken name only at the rename, never replacing it', async () => {
+    const dest = destination({ readBackUpToBytes: undefined });
+    const request = await localFile(randomBytes(100_000), { folder: 'small/clinic', fileName: 's.pdf' });
+    expect(await dest.deliver(request)).toEqual({ remotePath: 'small/clinic/s.pdf', renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'read-back' });
+    const before = await stat(remote('small/clinic/s.pdf'));
+    // Sent again (a retry whose first attempt's result was lost): uploaded under the temp name, found identical at the rename.
+    expect(await dest.deliver(request)).toEqual({ remotePath: 'small/clinic/s.pdf', renamedBecauseOfConflict: false, alreadyPresent: true, verifiedBy: 'read-back' });
+    expect((await stat(remote('small/clinic/s.pdf'))).ino).toBe(before.ino);
+    const different = await localFile(randomBytes(90_000), { folder: 'small/clinic', fileName: 's.pdf' });
+    const renamed = await dest.deliver(different);
+    expect(renamed).toMatchObject({ remotePath: `small/clinic/${conflictNameFor('s.pdf', different.sha256)}`, renamedBecauseOfConflict: true, verifiedBy: 'read-back' });
+    expect(await sha256OfFile(remote('small/clinic/s.pdf'))).toBe(request.sha256);
+    expect(await listTree(remote('small'))).toEqual(['clinic/s.pdf', `clinic/${conflictNameFor('s.pdf', different.sha256)}`].sort());
+    // A size that does not match what was written fails the read-back's count.
+    const short = await localFile('twelve bytes', { folder: 'small/size', fileName: 'x.pdf' });
+    await expect(dest.deliver({ ...short, size: 13 })).rejects.toThrow(/12 bytes, expected 13/);
+    expect(await listTree(remote('small/size'))).toEqual([]);
+  });
+
+  it('finds a clinic folder again after someone removed it on server B', async () => {
+    const dest = destination({ readBackUpToBytes: undefined });
+    await dest.deliver(await localFile('first', { folder: 'removed/clinic', fileName: 'a.pdf' }));
+    await rm(remote('removed'), { recursive: true });
+    const second = await localFile('second', { folder: 'removed/clinic', fileName: 'b.pdf' });
+    // The first attempt fails where the folder was remembered; the retry looks again and makes it.
+    await expect(dest.deliver(second)).rejects.toThrow();
+    expect(await dest.deliver(second)).toMatchObject({ remotePath: 'removed/clinic/b.pdf', alreadyPresent: false });
   });
 
   it('verifies by reading the file back when remote sha256sum is not allowed', async () => {

@@ -34,6 +34,9 @@ test('a small routed file is checked, sent, archived and recorded in the one ste
     archivePath: '/data/archive/066-99000001-3.pdf',
   });
   expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'recordSent', 'archiveOriginal', 'recordArchived']);
+  // One transaction records the check, the route and the delivery.
+  expect(fakes.inputsTo('routeFile')[0]).toMatchObject({ deferRouted: true });
+  expect(fakes.inputsTo('recordSent')[0]).toMatchObject({ routed: { attempt: 0, pages: 1 }, destination: FAKE_CLINIC_FOLDER });
 });
 
 test('a file above the quick-send size is routed and left to the transfer activity', async () => {
@@ -41,6 +44,7 @@ test('a file above the quick-send size is routed and left to the transfer activi
   const intake = await fakes.activities.receiveAndSend({ ...input, sizeBytes: QUICK_SEND_DEFAULT_MAX_BYTES + 1 });
   expect(intake).toMatchObject({ kind: 'routed', clinicFolder: FAKE_CLINIC_FOLDER });
   expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile']);
+  expect(fakes.inputsTo('routeFile')[0]?.deferRouted).toBe(false);
 });
 
 test('a quick send that fails records nothing of it and leaves the file routed, for the transfer activity', async () => {
@@ -50,7 +54,10 @@ test('a quick send that fails records nothing of it and leaves the file routed, 
     },
   });
   expect(await fakes.activities.receiveAndSend(input)).toMatchObject({ kind: 'routed', clinicFolder: FAKE_CLINIC_FOLDER });
-  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile']);
+  // The route is looked up before the quick send and recorded with its delivery; the send failed, so it is recorded now.
+  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'routeFile']);
+  expect(fakes.inputsTo('routeFile').map((r) => r.deferRouted)).toEqual([true, undefined]);
+  expect(fakes.inputsTo('transferFile')[0]).toMatchObject({ checkedJustNow: true });
 });
 
 describe('run again after a crash, it resumes from what the run recorded', () => {

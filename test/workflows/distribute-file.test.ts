@@ -16,7 +16,7 @@ import type { distributeFile } from '../../src/workflows/distribute-file';
 import type { distributeFileV2, distributeFileV3 } from '../../src/workflows/distribute-file-v2';
 import type { FileState } from '../../src/domain/file-state';
 import { waitFor } from '../harness/wait-for';
-import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn } from './fake-activities';
+import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn, type ActivityName } from './fake-activities';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from './workflow-env';
 
 jest.setTimeout(60_000);
@@ -204,8 +204,9 @@ describe.each([
       return status;
     });
     expect(result).toMatchObject({ state: 'SUPERSEDED', reason, clinicFolder: FAKE_CLINIC_FOLDER });
-    const transfers: 'transferFile'[] = Array(1 + quickSends).fill('transferFile');
-    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', ...transfers, 'recordSuperseded']);
+    // A failed quick send leaves the route to be recorded after it, then the transfer activity tries.
+    const quickSend: ActivityName[] = quickSends ? ['transferFile', 'routeFile'] : [];
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', ...quickSend, 'transferFile', 'recordSuperseded']);
   });
 
   test('DUPLICATE: content already delivered is set aside and not checked or sent again', async () => {
