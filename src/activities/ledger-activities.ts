@@ -1,11 +1,14 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Identification } from '../domain/identifier-patterns';
+import type { HotPathSql } from '../db/hot-path-sql';
 import { FileLedger, type RegisterUpload, type TransitionStep } from '../db/file-ledger';
 import type { DeliveryResult } from '../transfer/destination';
 import type { AccessEvidence } from '../workflows/definitions';
 
 export interface LedgerActivityDeps {
   orm: MikroORM;
+  /** The per-file writes' own pool (src/db/hot-path-sql.ts); without it they share the ORM's. */
+  hotPath?: HotPathSql;
 }
 
 /** A checked file on its way to a clinic folder: what routeFile records. */
@@ -41,8 +44,8 @@ function routedSteps(input: RouteInput, clinicFolder: string): TransitionStep[] 
  * Database writes of the per-file workflow. They run as local activities beside the workflow (no extra round trip
  * through the Temporal server); each forks its own EntityManager and is idempotent through event keys.
  */
-export function createLedgerActivities({ orm }: LedgerActivityDeps) {
-  const ledger = () => new FileLedger(orm.em.fork());
+export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
+  const ledger = () => new FileLedger(orm.em.fork(), hotPath);
 
   return {
     async registerUpload(input: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string }) {

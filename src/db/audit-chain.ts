@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { executorOf, type SqlExecutor } from './hot-path-sql';
 import type { FileState } from '../domain/file-state';
 
 /**
@@ -74,9 +75,11 @@ export interface ChainTip {
  * time. Everything that decides what to append (the tip, which event keys exist) must be read after this, in a
  * statement of its own: under READ COMMITTED each statement sees what was committed before it started.
  */
-export async function lockChain(em: EntityManager): Promise<void> {
-  if (!em.isInTransaction()) throw new Error('Events are appended to the audit chain inside a transaction only.');
-  await em.execute('select pg_advisory_xact_lock(?, ?)', [...CHAIN_LOCK]);
+export async function lockChain(tx: SqlExecutor & { isInTransaction?(): boolean }): Promise<void> {
+  // An EntityManager can tell; a HotPathSql transaction always is one.
+  if (tx.isInTransaction && !tx.isInTransaction()) throw new Error('Events are appended to the audit chain inside a transaction only.');
+  // Constants written into the statement, no parameters: a HotPathSql transaction then sends it with its BEGIN.
+  await tx.execute(`select pg_advisory_xact_lock(${CHAIN_LOCK[0]}, ${CHAIN_LOCK[1]})`);
 }
 
 /** SQL selecting the tip's `tip_seq` and `tip_hash`; callers fold it into the one read they make after lockChain. */
@@ -130,7 +133,7 @@ export function chainedInsert(tip: ChainTip | undefined, events: readonly NewEve
  * the lock the tip could be stale, and the unique `seq` would then refuse the insert rather than fork the chain.
  */
 export async function appendChainedEvent(em: EntityManager, event: NewEvent): Promise<number> {
-  await lockChain(em);
+  await lockChain(executorOf(em));
   const [tip] = await em.execute<Array<{ tip_seq: string | null; tip_hash: string | null }>>(`select ${TIP_COLUMNS_SQL}`);
   const insert = chainedInsert(tip && tipOf(tip), [event]);
   const [row] = await em.execute<Array<{ id: string }>>(insert.sql, insert.params);

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
 import type { DeliveryResult } from '../transfer/destination';
+import { executorOf, type HotPathSql, type SqlExecutor } from './hot-path-sql';
 import { appendChainedEvent, chainedInsert, lockChain, TIP_COLUMNS_SQL, tipOf, type NewEvent } from './audit-chain';
 import { Acknowledgement, ForeignAccess, RemoteFolder, ResultFile } from './entities';
 import type { IResultFile } from './entities/result-file';
@@ -82,7 +83,19 @@ export interface FetchEvidence {
 }
 
 export class FileLedger {
-  constructor(private readonly em: EntityManager) {}
+  /**
+   * `hotPath`: the workflows' ledger activities pass their own pool (hot-path-sql.ts) for registrations and
+   * transitions. Without it (the web page's actions, the log scan) everything runs through `em`, inside its caller's
+   * transaction when there is one.
+   */
+  constructor(
+    private readonly em: EntityManager,
+    private readonly hotPath?: HotPathSql,
+  ) {}
+
+  private transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.hotPath ? this.hotPath.transaction(work) : this.em.transactional((em) => work(executorOf(em)));
+  }
 
   /**
    * Records a new upload (once per run) as RECEIVED, or as a DUPLICATE of the live delivery of the same content.
@@ -90,9 +103,9 @@ export class FileLedger {
    * same content from both finding no delivery (the partial unique index is the backstop), one read and one write.
    */
   async register(input: RegisterUpload): Promise<Registered> {
-    return this.em.transactional(async (em) => {
-      await lockChain(em);
-      const [found] = await em.execute<Array<UploadContext & { mine: { id: string; duplicateOf: string | null } | null; web_uploader: string | null }>>(
+    return this.transaction(async (tx) => {
+      await lockChain(tx);
+      const [found] = await tx.execute<Array<UploadContext & { mine: { id: string; duplicateOf: string | null } | null; web_uploader: string | null }>>(
         `select (select json_build_object('id', id::text, 'duplicateOf', duplicate_of::text) from result_file where run_id = ?) as mine,
                 (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at) from result_file
                   where sha256 = ? and state not in (${NOT_A_DELIVERY.map(() => '?').join(', ')}) order by id asc limit 1) as delivery,
@@ -106,20 +119,20 @@ export class FileLedger {
         return {
           resultFileId: Number(found.mine.id),
           duplicateOf: found.mine.duplicateOf === null ? undefined : Number(found.mine.duplicateOf),
-          recorded: await this.progressOfRun(em, input.runId),
+          recorded: await this.progressOfRun(tx, input.runId),
         };
       }
       // Files uploaded through the web page reach the workflow through the upload folder like any other, so who
       // uploaded them is found here: the newest web upload of this name and content.
       const uploadedBy = input.uploadedBy ?? found.web_uploader ?? undefined;
-      return this.insertUpload(em, found, { ...input, uploadedBy });
+      return this.insertUpload(tx, found, { ...input, uploadedBy });
     });
   }
 
   /** The steps a run has recorded, from its event keys (the ledger activities' `${runId}:<step>` keys). */
-  private async progressOfRun(em: EntityManager, runId: string): Promise<RunProgress> {
+  private async progressOfRun(tx: SqlExecutor, runId: string): Promise<RunProgress> {
     const steps = ['rejected', 'superseded', 'sent', 'archived'] as const;
-    const rows = await em.execute<Array<{ event_key: string; message: string; detail: Record<string, unknown> | null }>>(
+    const rows = await tx.execute<Array<{ event_key: string; message: string; detail: Record<string, unknown> | null }>>(
       `select event_key, message, detail from file_event where event_key in (${steps.map(() => '?').join(', ')})`,
       steps.map((step) => `${runId}:${step}`),
     );
@@ -139,9 +152,9 @@ export class FileLedger {
    * own (state DUPLICATE), so every upload is listed, and an event on the original.
    */
   async registerCopy(originalId: number, copy: RegisterUpload & { duplicatePath: string | null }): Promise<number> {
-    return this.em.transactional(async (em) => {
-      await lockChain(em);
-      const [found] = await em.execute<Array<UploadContext & { mine: string | null }>>(
+    return this.transaction(async (tx) => {
+      await lockChain(tx);
+      const [found] = await tx.execute<Array<UploadContext & { mine: string | null }>>(
         `select (select id::text from result_file where run_id = ?) as mine,
                 (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at) from result_file where id = ?) as delivery,
                 nextval(pg_get_serial_sequence('result_file', 'id'))::text as next_id,
@@ -150,7 +163,7 @@ export class FileLedger {
       );
       if (!found?.delivery) throw new Error(`There is no result_file ${originalId}.`);
       if (found.mine) return Number(found.mine);
-      return (await this.insertUpload(em, found, copy, copy.duplicatePath)).resultFileId;
+      return (await this.insertUpload(tx, found, copy, copy.duplicatePath)).resultFileId;
     });
   }
 
@@ -158,7 +171,7 @@ export class FileLedger {
    * Inserts the upload's row under the id reserved in `context` and its events (RECEIVED; for a duplicate also
    * DUPLICATE, and COPY_UPLOADED on the original) in one statement. Runs under the chain's lock.
    */
-  private async insertUpload(em: EntityManager, context: UploadContext, input: RegisterUpload, archivePath: string | null = null): Promise<Registered> {
+  private async insertUpload(tx: SqlExecutor, context: UploadContext, input: RegisterUpload, archivePath: string | null = null): Promise<Registered> {
     const id = Number(context.next_id);
     const delivery = context.delivery && { id: Number(context.delivery.id), fileName: context.delivery.fileName, uploadedAt: new Date(context.delivery.uploadedAt) };
     const row = {
@@ -210,7 +223,7 @@ export class FileLedger {
       events,
       `with inserted as (insert into result_file (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')}))`,
     );
-    await em.execute(insert.sql, [...Object.values(row), ...insert.params]);
+    await tx.execute(insert.sql, [...Object.values(row), ...insert.params]);
     return { resultFileId: id, duplicateOf: delivery?.id };
   }
 
@@ -232,10 +245,10 @@ export class FileLedger {
    */
   async transitions(resultFileId: number, steps: ReadonlyArray<TransitionStep>): Promise<void> {
     if (!steps.length) return;
-    await this.em.transactional(async (em) => {
-      await lockChain(em);
+    await this.transaction(async (tx) => {
+      await lockChain(tx);
       const keys = steps.map((s) => s.event.eventKey);
-      const [found] = await em.execute<Array<{ state: FileState | null; existing: string[]; tip_seq: string | null; tip_hash: string | null }>>(
+      const [found] = await tx.execute<Array<{ state: FileState | null; existing: string[]; tip_seq: string | null; tip_hash: string | null }>>(
         `select (select state from result_file where id = ?) as state,
                 array(select event_key from file_event where event_key in (${keys.map(() => '?').join(', ')})) as existing,
                 ${TIP_COLUMNS_SQL}`,
@@ -261,7 +274,7 @@ export class FileLedger {
       if (!events.length) return;
       const update = this.rowUpdate(resultFileId, columns);
       const insert = chainedInsert(tipOf(found), events, update.sql);
-      await em.execute(insert.sql, [...update.params, ...insert.params]);
+      await tx.execute(insert.sql, [...update.params, ...insert.params]);
     });
   }
 

@@ -6,6 +6,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { createFileActivities } from '../activities/file-activities';
 import { createFileSteps } from '../activities/file-steps';
 import { createLedgerActivities } from '../activities/ledger-activities';
+import { HotPathSql } from '../db/hot-path-sql';
 import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
 import { encryptingDataConverter } from '../temporal/data-converter';
@@ -100,7 +101,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const workflowCode: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE_PATH)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
     : { workflowsPath: require.resolve('../workflows') };
-  const ledgerActivities = createLedgerActivities({ orm: deps.orm });
+  // Each file's ledger writes go through a pool of their own (src/db/hot-path-sql.ts), beside the ORM's.
+  const hotPath = HotPathSql.forOrm(deps.orm);
+  const ledgerActivities = createLedgerActivities({ orm: deps.orm, hotPath });
   const workers: Worker[] = [
     await Worker.create({
       connection,
@@ -144,6 +147,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   }
   const closeLogSource = async () => {
     await logSource?.close();
+    await hotPath.close();
   };
   const done = Promise.all(workers.map((w) => w.run())).then(closeLogSource, async (err) => {
     await closeLogSource();

@@ -2,20 +2,25 @@ import { createLedgerActivities, type LedgerActivities } from '../../src/activit
 import { verifyChain } from '../../src/db/audit-chain';
 import { FileEvent, ResultFile } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
+import { HotPathSql } from '../../src/db/hot-path-sql';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
 
 let db: TestDatabase;
 let orm: Orm;
+let hotPath: HotPathSql;
 let ledger: LedgerActivities;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   orm = await openOrm(db.url);
   await migrate(orm);
-  ledger = createLedgerActivities({ orm });
+  // As the workers run it: the per-file writes on their own pool.
+  hotPath = HotPathSql.forOrm(orm);
+  ledger = createLedgerActivities({ orm, hotPath });
 });
 afterAll(async () => {
+  await hotPath?.close();
   await orm?.close(true);
   await db?.drop();
 });
@@ -133,5 +138,28 @@ describe('the ledger hot path (SQL under the chain lock)', () => {
     expect(row).toMatchObject({ state: 'SENT', identifier: '066-77000001-3', clinicFolder: 'viral_load/quickclinic', remotePath: 'viral_load/quickclinic/q.pdf' });
     expect(await ledger.routeFile({ resultFileId, runId: 'run-other', attempt: 0, identification: { ...identification, hint: '78' }, pages: 2, deferRouted: true })).toBeNull();
     expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true, firstBreak: null });
+  });
+
+  test('concurrent files on the hot path and a web action on the ORM extend one unbroken chain', async () => {
+    const files = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => ledger.registerUpload({ ...upload(`run-c${i}`, `/upload/c${i}.pdf`), sha256: (i + 100).toString(16).padStart(64, '0') })),
+    );
+    await Promise.all([
+      ...files.map(({ resultFileId }, i) =>
+        ledger.recordSent({
+          resultFileId,
+          runId: `run-c${i}`,
+          destination: 'viral_load/x',
+          delivery: { remotePath: `viral_load/x/c${i}.pdf`, renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'read-back' },
+          sha256: 'ff'.repeat(32),
+          routed: { attempt: 0, identification: { label: 'BHP', identifier: '066-12000001-3', hint: '12' }, pages: 1 },
+        }),
+      ),
+      // The web page's actions write through the ORM, in their own transaction.
+      new FileLedger(orm.em.fork()).transition(files[0]!.resultFileId, null, { eventKey: 'web:note:1', type: 'NOTE', message: 'checked by a person', actor: 'tech1' }),
+    ]);
+    expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true, firstBreak: null });
+    const sent = await orm.em.fork().count(FileEvent, { resultFileId: { $in: files.map((f) => f.resultFileId) }, type: 'SENT' });
+    expect(sent).toBe(24);
   });
 });
