@@ -43,6 +43,13 @@ export class HotPathSql {
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out client whose connection fails (a terminated backend, PostgreSQL restarting) emits 'error'; the pool
+    // listens only while the client is idle, and an 'error' nobody listens to ends the process. The statement under way
+    // fails on its own; the connection is then destroyed below rather than returned.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       // BEGIN waits to travel with the first statement when that one has no parameters (the audit chain's lock):
       // one round trip for both.
@@ -65,7 +72,8 @@ export class HotPathSql {
       });
       throw err;
     } finally {
-      // A connection whose rollback failed is in an unknown state: destroyed, not returned to the pool.
+      client.off('error', onError);
+      // A connection that failed, or whose rollback did, is in an unknown state: destroyed, not returned to the pool.
       client.release(broken);
     }
   }
