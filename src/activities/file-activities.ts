@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { IdentifierPatterns } from '../domain/identifier-patterns';
 import { entryKindOf, identityOfEntry, lstatOrUndefined, notARegularFileReason } from '../files/entry-kind';
 import { NotARegularFileError, openRegularFile, sha256OfBuffer, sha256OfFile } from '../files/hash';
-import { moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../files/safe-move';
+import { findInFolder, moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../files/safe-move';
 import type { Destination } from '../transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError } from '../transfer/errors';
 import { checkNameAndSize, validateResultFile, type ValidationResult } from '../validation/validate-result-file';
@@ -149,6 +149,11 @@ export function createFileActivities(deps: FileActivityDeps) {
     async archiveOriginal(input: UploadRef & { uploadedAt: string }): Promise<{ archivePath: string }> {
       const placed = await moveIntoFolder(input.uploadPath, datedFolder(deps.archiveDir, input.uploadedAt), input.fileName, input.sha256);
       return { archivePath: placed.path };
+    },
+
+    /** The archived copy of this upload, if archiveOriginal has placed it (looked for, nothing moved). */
+    async findArchived(input: UploadRef & { uploadedAt: string }): Promise<{ archivePath: string | null }> {
+      return { archivePath: (await findInFolder(datedFolder(deps.archiveDir, input.uploadedAt), input.fileName, input.sha256)) ?? null };
     },
 
     async setAsideDuplicate(input: UploadRef & { uploadedAt: string }): Promise<{ duplicatePath: string | null }> {

@@ -92,9 +92,9 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
     return { resultFileId, recorded };
   }
 
-  async function finishDelivery(input: DeliveryInput, routed?: Parameters<LedgerActivities['recordSent']>[0]['routed']) {
+  async function finishDelivery(input: DeliveryInput) {
     const { resultFileId, runId } = input;
-    await ledger.recordSent({ resultFileId, runId, destination: input.clinicFolder, delivery: input.delivery, sha256: input.sha256, routed });
+    await ledger.recordSent({ resultFileId, runId, destination: input.clinicFolder, delivery: input.delivery, sha256: input.sha256 });
     const { archivePath } = await files.archiveOriginal(input);
     await ledger.recordArchived({ resultFileId, runId, archivePath, ackTimeout: input.ackTimeout });
     return { archivePath };
@@ -113,8 +113,8 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
      * activity, which retries it where an operator can watch (the Temporal UI, the Pending page) and knows which
      * failures need a person; nothing is recorded of the failed quick attempt.
      *
-     * Run again after a crash, it resumes from what the run recorded: a file already sent is archived (or found
-     * archived) rather than checked again, since the archive may have moved it out of the upload folder already.
+     * Run again after a crash, it resumes from what the run recorded: a file recorded as sent is archived (or found
+     * archived) rather than checked again; a file found in the archive without a record is sent from there.
      */
     async receiveAndSend(input: ReceiveInput & { ackTimeout: string }): Promise<QuickIntake> {
       const registered = await register(input);
@@ -127,23 +127,40 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
         const { archivePath } = recorded.archivePath ? { archivePath: recorded.archivePath } : await finishDelivery({ ...base, clinicFolder, delivery });
         return { kind: 'delivered', resultFileId, clinicFolder, delivery, archivePath };
       }
-      const quick = input.sizeBytes <= quickSendMaxBytes;
+      // Registered before, so this step runs again after a crash, and no delivery recorded: a quick send may have sent
+      // and archived the file and died before recording both. It then continues from the archived copy (sending it
+      // again finds it at the clinic).
+      const archivedBefore = recorded ? (await files.findArchived({ ...ref(input), uploadedAt: input.uploadedAt })).archivePath : null;
+      const source = archivedBefore ? { ...input, uploadPath: archivedBefore } : input;
+      const quick = input.sizeBytes <= quickSendMaxBytes || archivedBefore !== null;
       // A quick send records the route with the delivery, in one transaction (recordSent's `routed`).
-      const intake = await checkAndRoute(input, resultFileId, quick);
+      const intake = await checkAndRoute(source, resultFileId, quick);
       if (intake.kind !== 'routed' || !quick) return intake;
       const { clinicFolder, identification, pages } = intake;
       let delivery: DeliveryResult;
       try {
         // Checked a moment ago in this step: the destination's own check against the hash is enough here (a file
         // changed since fails it, and the transfer activity then finds it superseded).
-        delivery = await files.transferFile({ ...ref(input), sizeBytes: input.sizeBytes, folder: clinicFolder, checkedJustNow: true });
-      } catch {
+        delivery = await files.transferFile({ ...ref(source), sizeBytes: input.sizeBytes, folder: clinicFolder, checkedJustNow: true });
+      } catch (err) {
+        // From the archive, only this step knows where the file is: it is retried as a whole.
+        if (archivedBefore) throw err;
         // Whatever went wrong, the transfer activity meets it again and shows it (or, if it passed, succeeds). The
         // route is recorded now, as without a quick send.
         const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages });
         return route ? { ...intake, clinicFolder: route.clinicFolder } : { kind: 'needs-folder', resultFileId, identification, pages };
       }
-      const { archivePath } = await finishDelivery({ ...base, clinicFolder, delivery }, { attempt: 0, identification, pages });
+      // Archived, then everything recorded in one transaction: check, route, delivery and archive.
+      const archivePath = archivedBefore ?? (await files.archiveOriginal({ ...ref(input), uploadedAt: input.uploadedAt })).archivePath;
+      await ledger.recordSent({
+        resultFileId,
+        runId: input.runId,
+        destination: clinicFolder,
+        delivery,
+        sha256: input.sha256,
+        routed: { attempt: 0, identification, pages },
+        archived: { archivePath, ackTimeout: input.ackTimeout },
+      });
       return { kind: 'delivered', resultFileId, clinicFolder, delivery, archivePath };
     },
 

@@ -33,6 +33,19 @@ function validatedStep({ runId, identification, pages }: RouteInput): Transition
   };
 }
 
+function archivedStep(input: { runId: string; archivePath: string; ackTimeout: string }): TransitionStep {
+  return {
+    state: 'AWAITING_ACK',
+    event: {
+      eventKey: `${input.runId}:archived`,
+      type: 'ARCHIVED',
+      message: `Original archived at ${input.archivePath}. Waiting up to ${input.ackTimeout} for the clinic to fetch it.`,
+      detail: { archivePath: input.archivePath },
+    },
+    patch: { archivePath: input.archivePath },
+  };
+}
+
 function routedSteps(input: RouteInput, clinicFolder: string): TransitionStep[] {
   return [
     validatedStep(input),
@@ -113,6 +126,8 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
       delivery: DeliveryResult;
       sha256: string;
       routed?: Omit<RouteInput, 'resultFileId' | 'runId'>;
+      /** The original, already archived: ARCHIVED (and AWAITING_ACK) in the same transaction. */
+      archived?: { archivePath: string; ackTimeout: string };
     }) {
       const { delivery } = input;
       const notes = [
@@ -130,21 +145,12 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
         patch: { remotePath: delivery.remotePath, sentAt: new Date() },
       };
       const routed = input.routed ? routedSteps({ ...input.routed, resultFileId: input.resultFileId, runId: input.runId }, input.destination) : [];
-      await ledger().transitions(input.resultFileId, [...routed, sent]);
+      const archived = input.archived ? [archivedStep({ runId: input.runId, ...input.archived })] : [];
+      await ledger().transitions(input.resultFileId, [...routed, sent, ...archived]);
     },
 
     async recordArchived(input: { resultFileId: number; runId: string; archivePath: string; ackTimeout: string }) {
-      await ledger().transition(
-        input.resultFileId,
-        'AWAITING_ACK',
-        {
-          eventKey: `${input.runId}:archived`,
-          type: 'ARCHIVED',
-          message: `Original archived at ${input.archivePath}. Waiting up to ${input.ackTimeout} for the clinic to fetch it.`,
-          detail: { archivePath: input.archivePath },
-        },
-        { archivePath: input.archivePath },
-      );
+      await ledger().transitions(input.resultFileId, [archivedStep(input)]);
     },
 
     async recordAccesses(input: { resultFileId: number; accesses: AccessEvidence[] }) {

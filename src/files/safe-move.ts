@@ -42,6 +42,14 @@ function candidates(folder: string, fileName: string, sha256: string): string[] 
  * ever losing the file: link-then-unlink on one filesystem (no-clobber), copy-verify-unlink across filesystems.
  * Idempotent: when the source is already gone and a copy with that hash sits at a candidate name, that copy is returned.
  */
+/** Where moveIntoFolder put (or would put) this content in `folder`, if it is there; nothing is moved. */
+export async function findInFolder(folder: string, fileName: string, sha256: string): Promise<string | undefined> {
+  for (const target of candidates(folder, fileName, sha256)) {
+    if ((await exists(target)) && (await holdsContent(target, sha256))) return target;
+  }
+  return undefined;
+}
+
 export async function moveIntoFolder(source: string, folder: string, fileName: string, sha256: string): Promise<PlacedFile> {
   await mkdir(folder, { recursive: true });
   const names = candidates(folder, fileName, sha256);

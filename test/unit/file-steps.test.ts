@@ -33,10 +33,14 @@ test('a small routed file is checked, sent, archived and recorded in the one ste
     delivery,
     archivePath: '/data/archive/066-99000001-3.pdf',
   });
-  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'recordSent', 'archiveOriginal', 'recordArchived']);
-  // One transaction records the check, the route and the delivery.
+  expect(fakes.namesCalled()).toEqual(['registerUpload', 'validateUpload', 'routeFile', 'transferFile', 'archiveOriginal', 'recordSent']);
+  // One transaction records the check, the route, the delivery and the archive, once the file is archived.
   expect(fakes.inputsTo('routeFile')[0]).toMatchObject({ deferRouted: true });
-  expect(fakes.inputsTo('recordSent')[0]).toMatchObject({ routed: { attempt: 0, pages: 1 }, destination: FAKE_CLINIC_FOLDER });
+  expect(fakes.inputsTo('recordSent')[0]).toMatchObject({
+    routed: { attempt: 0, pages: 1 },
+    destination: FAKE_CLINIC_FOLDER,
+    archived: { archivePath: '/data/archive/066-99000001-3.pdf', ackTimeout: '30d' },
+  });
 });
 
 test('a file above the quick-send size is routed and left to the transfer activity', async () => {
@@ -71,6 +75,30 @@ describe('run again after a crash, it resumes from what the run recorded', () =>
       archivePath: '/data/archive/066-99000001-3.pdf',
     });
     expect(fakes.namesCalled()).toEqual(['registerUpload', 'recordSent', 'archiveOriginal', 'recordArchived']);
+  });
+
+  test('sent and archived but nothing recorded: sent again from the archived copy (found at the clinic), then recorded', async () => {
+    const fakes = fakeActivities({
+      registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID, recorded: {} }),
+      findArchived: async () => ({ archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf' }),
+      transferFile: async (request) => ({ ...delivery, remotePath: `${request.folder}/${request.fileName}`, alreadyPresent: true }),
+    });
+    expect(await fakes.activities.receiveAndSend(input)).toMatchObject({
+      kind: 'delivered',
+      delivery: { alreadyPresent: true },
+      archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf',
+    });
+    // Checked and sent from where it now lies; not archived again.
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'findArchived', 'validateUpload', 'routeFile', 'transferFile', 'recordSent']);
+    expect(fakes.inputsTo('validateUpload')[0]?.uploadPath).toBe('/data/archive/2026/12/01/066-99000001-3.pdf');
+    expect(fakes.inputsTo('transferFile')[0]?.uploadPath).toBe('/data/archive/2026/12/01/066-99000001-3.pdf');
+    expect(fakes.inputsTo('recordSent')[0]?.archived).toEqual({ archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf', ackTimeout: '30d' });
+  });
+
+  test('registered before, nothing archived: checked and sent from the upload folder as the first time', async () => {
+    const fakes = registeredBefore({});
+    expect(await fakes.activities.receiveAndSend(input)).toMatchObject({ kind: 'delivered' });
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'findArchived', 'validateUpload', 'routeFile', 'transferFile', 'archiveOriginal', 'recordSent']);
   });
 
   test('sent and archived: the recorded delivery, and nothing touched', async () => {

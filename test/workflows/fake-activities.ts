@@ -56,6 +56,7 @@ function happyPath(): AllActivities {
       verifiedBy: 'remote-sha256sum',
     }),
     archiveOriginal: async (input) => ({ archivePath: `/data/archive/${input.fileName}` }),
+    findArchived: async () => ({ archivePath: null }),
     setAsideDuplicate: async (input) => ({ duplicatePath: `/data/duplicates/${input.fileName}` }),
     registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID }),
     routeFile: async () => ({ clinicFolder: FAKE_CLINIC_FOLDER }),
