@@ -4,6 +4,8 @@
 //   npm run bench -- [--runs 3] [--count 1000] [--reps 10] [--large-mib 100] [--ceiling-count N]
 //                    [--skip ceiling,batch,single,large,cpu] [--only ...] [--shared DIR] [--timeout 900] [--json] [--keep]
 //                    [--profile DIR]   (our process writes a V8 CPU profile into DIR when it stops)
+//                    [--backlog N]     (only with --only backlog: N files dropped at once, default 10000; our process's
+//                                       RSS, a signed-in file list and the Temporal UI's workflow list timed meanwhile)
 //
 // Starts, all on loopback and in temp dirs: a private OpenSSH sshd ("server B") that logs in a plain user account
 // (getresults-bench, created once if missing), `getresults start` on its embedded defaults (PostgreSQL, Temporal dev
@@ -21,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const requireProject = createRequire(path.join(ROOT, 'package.json'));
-const FIGURES = ['ceiling', 'batch', 'single', 'large', 'cpu'];
+const FIGURES = ['ceiling', 'batch', 'single', 'large', 'cpu', 'backlog'];
+/** Figures a plain run leaves out: they take long and answer another question. */
+const OPT_IN = ['backlog'];
 const BENCH_USER = 'getresults-bench';
 const HINTS = '12,17,35,13,34,11,14,15';
 
@@ -45,13 +49,15 @@ function parseArgs(argv) {
     else if (a === '--json') o.json = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--profile') o.profile = path.resolve(val());
+    else if (a === '--backlog') o.backlog = Number(val());
     else if (a === '--help' || a === '-h') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\nimport ')[0]); process.exit(0); }
     else throw new Error(`unknown argument ${a} (see --help)`);
   }
   for (const f of [...o.skip, ...(o.only ?? [])]) if (!FIGURES.includes(f)) throw new Error(`unknown figure ${f}; figures: ${FIGURES.join(', ')}`);
   for (const k of ['runs', 'count', 'reps', 'largeMib']) if (!(o[k] > 0)) throw new Error(`--${k} must be a positive number`);
   o.ceilingCount ??= o.count;
-  o.want = (f) => (o.only ? o.only.includes(f) : true) && !o.skip.includes(f);
+  o.backlog ??= 10_000;
+  o.want = (f) => (o.only ? o.only.includes(f) : !OPT_IN.includes(f)) && !o.skip.includes(f);
   return o;
 }
 
@@ -149,7 +155,7 @@ function resolveTemporal() {
 }
 function checkPrerequisites(o) {
   const need = [];
-  const delivery = o.want('batch') || o.want('single') || o.want('large');
+  const delivery = o.want('batch') || o.want('single') || o.want('large') || o.want('backlog');
   const lsync = o.want('batch') || o.want('single');
   const found = {
     sshd: fs.existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : undefined,
@@ -299,7 +305,8 @@ async function startOursOnce(b, tmp, temporalBin, st) {
   const temporalPid = kids.find((p) => procs.get(p).comm === 'temporal');
   const postgresPids = () => { const pr = allProcs(); return descendants(child.pid, pr).filter((p) => pr.get(p).comm === 'postgres'); };
   const temporalStart = temporalPid ? procs.get(temporalPid).start : undefined;
-  return { child, pid: child.pid, stop, upload, temporal, dbUrl, dest, startSeconds, temporalPid, temporalStart, postgresPids, archiveDir: path.join(dataDir, 'archive') };
+  return { child, pid: child.pid, stop, upload, temporal, dbUrl, dest, startSeconds, temporalPid, temporalStart, postgresPids, archiveDir: path.join(dataDir, 'archive'),
+    webPort: st.ports.web, uiPort: st.ports.ui };
 }
 
 async function withDb(url, fn) {
@@ -510,6 +517,59 @@ async function oursBatch(o, ours, b, pgss) {
   return res;
 }
 
+/** A technician's session on our web page: the login form's CSRF token and cookies, as a browser keeps them. */
+async function signIn(base, username, password) {
+  const jar = new Map();
+  const keep = (res) => { for (const line of res.headers.getSetCookie()) { const [pair] = line.split(';'); const i = pair.indexOf('='); jar.set(pair.slice(0, i), pair.slice(i + 1)); } };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const form = await fetch(`${base}/login`, { headers: { accept: 'text/html' } });
+  keep(form);
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+  if (!csrf) throw new Error('no CSRF token on the login page');
+  const done = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { cookie: cookie(), origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: csrf, username, password, next: '/' }) });
+  keep(done);
+  if (done.status !== 302 && done.status !== 303) throw new Error(`login answered ${done.status}`);
+  return cookie;
+}
+
+/** Times a request; undefined when it failed. */
+async function timed(url, init) {
+  const t0 = performance.now();
+  try { const res = await fetch(url, init); await res.arrayBuffer(); return res.ok ? performance.now() - t0 : undefined; } catch { return undefined; }
+}
+const percentile = (xs, p) => { const v = xs.filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : undefined; };
+
+/**
+ * --backlog N files dropped at once (issue 10's backlog figure): until all are at server B, once a second our
+ * process's RSS, a signed-in GET /files and the Temporal UI's workflow list (its HTTP API, as the page loads it).
+ */
+async function oursBacklog(o, ours, tmp) {
+  const password = `bench-${process.pid}-${Date.now()}`;
+  const pwFile = path.join(tmp, 'bench-password'); fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  const user = `benchtech${Date.now() % 100000}`;
+  sh(process.execPath, [path.join(ROOT, 'bin', 'getresults.js'), 'users', 'add', user, '--password-file', pwFile], { env: { ...process.env, DATABASE_URL: ours.dbUrl } });
+  const web = `http://127.0.0.1:${ours.webPort}`;
+  const cookie = await signIn(web, user, password);
+  const rss = [], webMs = [], uiMs = [];
+  let stop = false;
+  const sampler = (async () => {
+    while (!stop) {
+      const status = fs.readFileSync(`/proc/${ours.pid}/status`, 'utf8');
+      rss.push(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+      webMs.push(await timed(`${web}/files`, { headers: { cookie: cookie(), accept: 'text/html' } }));
+      uiMs.push(await timed(`http://127.0.0.1:${ours.uiPort}/api/v1/namespaces/default/workflows?pageSize=20`));
+      await sleep(1000);
+    }
+  })();
+  let r;
+  try { r = await drainBench({ ...o, timeout: Math.max(o.timeout, 3600) }, ['--mode', 'batch', '--count', String(o.backlog), '--upload', ours.upload, '--dest', ours.dest]); } finally { stop = true; await sampler; }
+  checkDelivery(r, 'ours backlog');
+  return { drainSeconds: r.drainSeconds, filesPerSecond: r.filesPerSecond, missing: r.missing ?? 0, badHash: r.badHash ?? 0, dupes: r.dupes ?? 0,
+    maxRssMiB: Math.max(...rss), webP50Ms: percentile(webMs, 0.5), webP95Ms: percentile(webMs, 0.95), webRequests: webMs.length, webFailed: webMs.filter((x) => x === undefined).length,
+    uiP50Ms: percentile(uiMs, 0.5), uiMaxMs: Math.max(...uiMs.filter((x) => x !== undefined)), uiFailed: uiMs.filter((x) => x === undefined).length };
+}
+
 async function scpLarge(o, b, tmp) {
   const { resultPdf } = await import(path.join(o.shared, 'mkpdf.mjs'));
   const file = path.join(tmp, `066-12${String(Date.now()).slice(-6)}-1.pdf`);
@@ -551,7 +611,7 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'getresults-bench-'));
   fs.chmodSync(tmp, 0o711);
   cleanups.push(() => (o.keep ? say(`kept ${tmp}`) : fs.rmSync(tmp, { recursive: true, force: true })));
-  const delivery = o.want('batch') || o.want('single') || o.want('large');
+  const delivery = o.want('batch') || o.want('single') || o.want('large') || o.want('backlog');
   if (delivery && !fs.existsSync(path.join(o.shared, 'drain-bench.mjs'))) throw new Error(`${o.shared}/drain-bench.mjs not found: the delivery figures need it (pass --shared DIR)`);
 
   let b;
@@ -594,6 +654,7 @@ async function main() {
           const bytes = largePad(o) + resultPdf('066-12000000-1', 0).length;
           r.oursLarge = { seconds: lr.drainSeconds, mbPerSecond: lr.drainSeconds ? bytes / 1e6 / lr.drainSeconds : undefined, delivered: lr.delivered };
         }
+        if (o.want('backlog')) { emptyFolder(ours.dest); say(`  backlog of ${o.backlog}`); r.oursBacklog = await oursBacklog(o, ours, tmp); }
         await ours.stop();
       }
       if (turn === 'lsyncd' && (o.want('batch') || o.want('single'))) {
@@ -635,6 +696,13 @@ async function main() {
     const om = med((r) => r.oursLarge?.mbPerSecond), sm = med((r) => r.scpLarge?.mbPerSecond);
     row(`large file (${o.largeMib} MiB): MB/s drop-to-verified`, `${fmt(om, 1)} MB/s (${fmt(med((r) => r.oursLarge?.seconds))} s)`, `${fmt(sm, 1)} MB/s (scp, ${fmt(med((r) => r.scpLarge?.seconds))} s)`, `${fmt(ratio(om, sm))}x`, 'target >= 0.8x');
   }
+  if (o.want('backlog')) {
+    const g = (f) => med((r) => r.oursBacklog?.[f]);
+    row(`backlog ${o.backlog} files dropped at once: drain (all at server B)`, `${fmt(g('drainSeconds'), 1)} s (${fmt(g('filesPerSecond'), 1)} files/s)`, '', '', `missing ${g('missing') ?? '?'}, bad hash ${g('badHash') ?? '?'}, twice ${g('dupes') ?? '?'}`);
+    row('backlog: RSS of the getresults process, max during the drain', `${fmt(g('maxRssMiB'), 0)} MiB`, '', '', 'target < 1 GiB');
+    row('backlog: signed-in file list (GET /files) during the drain, p50 / p95', `${fmt(g('webP50Ms'), 0)} / ${fmt(g('webP95Ms'), 0)} ms`, '', '', `target p95 < 200 ms; ${g('webRequests') ?? 0} requests`);
+    row('backlog: Temporal UI workflow list during the drain, p50 / max', `${fmt(g('uiP50Ms'), 0)} / ${fmt(g('uiMaxMs'), 0)} ms`, '', '', 'target < 2 s');
+  }
   if (o.want('batch') && o.want('cpu')) {
     const names = [...new Set(runs.flatMap((r) => Object.keys(r.oursBatch?.cpuMsPerFile ?? {})))];
     for (const n of names) row(`CPU per file during our batch: ${n}`, `${fmt(med((r) => r.oursBatch?.cpuMsPerFile?.[n]), 1)} ms`, '', '');
@@ -648,8 +716,8 @@ async function main() {
     `- machine: ${m.nproc} cores, ${m.cpu}, ${m.ramGiB} GiB RAM, ${m.kernel}; load average at start ${m.loadavg}`,
     `- software: node ${m.node}; ${m.temporal}; ${m.ssh}; ${m.lsyncd}; ${m.rsync}`,
     `- commit: ${m.commit}`,
-    `- options: --runs ${o.runs} --count ${o.count} --reps ${o.reps} --large-mib ${o.largeMib} --ceiling-count ${o.ceilingCount}${o.only ? ` --only ${o.only}` : ''}${o.skip.length ? ` --skip ${o.skip}` : ''}; medians of ${o.runs} run(s), systems in turns`,
-    `- server B: private OpenSSH sshd on loopback, user ${BENCH_USER}; ours: getresults start (embedded PostgreSQL + Temporal dev server, SFTP destination, remote sha256sum); lsyncd: default.rsyncssh, delay 0`,
+    `- options: --runs ${o.runs} --count ${o.count} --reps ${o.reps} --large-mib ${o.largeMib} --ceiling-count ${o.ceilingCount}${o.only ? ` --only ${o.only}` : ''}${o.want('backlog') ? ` --backlog ${o.backlog}` : ''}${o.skip.length ? ` --skip ${o.skip}` : ''}; medians of ${o.runs} run(s), systems in turns`,
+    `- server B: private OpenSSH sshd on loopback, user ${BENCH_USER}; ours: getresults start (embedded PostgreSQL + Temporal dev server, SFTP destination, SHA-256 verified: read back up to 1 MiB, remote sha256sum above); lsyncd: default.rsyncssh, delay 0`,
   ];
   const table = ['| figure | getresults | baseline | ratio | note |', '|---|---|---|---|---|', ...rows.map((x) => `| ${x.figure} | ${x.ours} | ${x.baseline} | ${x.ratio} | ${x.note} |`)];
   const problems = runs.flatMap((r, i) => Object.entries(r).filter(([, v]) => v && (v.missing || v.badHash || v.dupes)).map(([k, v]) => `run ${i + 1} ${k}: missing ${v.missing ?? 0}, bad hash ${v.badHash ?? 0}, dupes ${v.dupes ?? 0}`));

@@ -60,6 +60,8 @@ export interface Config {
   maxFileBytes: number;
   /** Files up to this size are sent in the workflow's first step (src/activities/file-steps.ts, receiveAndSend). */
   quickSendMaxBytes: number;
+  /** The worker's sticky cache (maxCachedWorkflows), per worker. */
+  workflowCache: number;
   accessLog: {
     /** Unset: no proof-of-receipt scanning. `sftp:/path` reads it on server B through the destination's SSH settings. */
     location?: string;
@@ -132,6 +134,12 @@ const envSchema = z.object({
     .describe('How new uploads are noticed: inotify (kernel events through inotifywait, from inotify-tools), poll (size polling), or auto (inotify when inotifywait is installed).'),
   GETRESULTS_WATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16).describe('Files hashed and submitted at once.'),
   GETRESULTS_MAX_FILE_MB: z.coerce.number().positive().default(100).describe('Largest file accepted, in MiB.'),
+  GETRESULTS_WORKFLOW_CACHE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('Workflows each worker keeps in memory between their tasks. A file waits days for its receipt with nothing to do; a run that left the cache is replayed from its short history when its next event comes.'),
   GETRESULTS_QUICK_SEND_MAX_MB: z.coerce
     .number()
     .min(0)
@@ -288,6 +296,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     watcher: { stableMs: env.GETRESULTS_STABLE_MS, concurrency: env.GETRESULTS_WATCH_CONCURRENCY, detection: env.GETRESULTS_WATCH_DETECTION },
     maxFileBytes: Math.round(env.GETRESULTS_MAX_FILE_MB * 1024 * 1024),
     quickSendMaxBytes: Math.round(env.GETRESULTS_QUICK_SEND_MAX_MB * 1024 * 1024),
+    workflowCache: env.GETRESULTS_WORKFLOW_CACHE,
     accessLog: {
       location: env.GETRESULTS_ACCESS_LOG,
       rotatedLocation: env.GETRESULTS_ACCESS_LOG_ROTATED ?? (env.GETRESULTS_ACCESS_LOG ? `${env.GETRESULTS_ACCESS_LOG}.1` : undefined),
