@@ -231,10 +231,14 @@ export class SftpDestination implements Destination {
 
   private async deliverWith(session: SshSession, request: DeliveryRequest, segments: string[], sha256: string): Promise<DeliveryResult> {
     const folder = posix.join(this.basePath, ...segments);
+    const known = this.knownFolders.has(folder);
     try {
       return await this.deliverInto(folder, session, request, segments, sha256);
     } catch (err) {
       this.knownFolders.delete(folder);
+      // The folder we remembered is gone (someone removed it on server B): make it again and go on, rather than fail
+      // this attempt and wait for the retry.
+      if (known && isNoSuchFile(err)) return this.deliverInto(folder, session, request, segments, sha256);
       throw err;
     }
   }

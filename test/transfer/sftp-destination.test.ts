@@ -201,9 +201,9 @@ describe('SftpDestination', () => {
     await dest.deliver(await localFile('first', { folder: 'removed/clinic', fileName: 'a.pdf' }));
     await rm(remote('removed'), { recursive: true });
     const second = await localFile('second', { folder: 'removed/clinic', fileName: 'b.pdf' });
-    // The first attempt fails where the folder was remembered; the retry looks again and makes it.
-    await expect(dest.deliver(second)).rejects.toThrow();
+    // The remembered folder is gone: the delivery finds that out, makes it again and goes on.
     expect(await dest.deliver(second)).toMatchObject({ remotePath: 'removed/clinic/b.pdf', alreadyPresent: false });
+    expect(await sha256OfFile(remote('removed/clinic/b.pdf'))).toBe(second.sha256);
   });
 
   it('verifies by reading the file back when remote sha256sum is not allowed', async () => {
