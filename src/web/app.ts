@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -122,6 +123,12 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
       referrerPolicy: 'same-origin',
     }),
   );
+  // No page of ours may come back from the browser's cache or a proxy's: after Sign out, Back must show the login page,
+  // not a file list from a shared lab PC's cache. Responses that chose their own policy (a PDF) keep it.
+  app.use('*', async (c, next) => {
+    await next();
+    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+  });
   app.route('/health', createHealthRoutes(deps.healthChecks));
   app.use('*', bodyLimits({ uploadBytes: deps.maxUploadBytes ?? deps.maxFileBytes * 5, renderPage }));
   app.use('*', requestEntityManager({ orm: deps.orm }));
@@ -150,9 +157,13 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
       }
       return err.getResponse();
     }
-    // Details go to the log, not the page: they may name paths or SQL.
-    process.stderr.write(`${new Date().toISOString()} web: ${c.req.method} ${c.req.path} failed: ${err.stack ?? err.message}\n`);
-    return errorPage(renderPage, c, 500, 'Something went wrong', 'The error was logged. Try again; if it persists, tell an operator.');
+    // The log gets the error's kind and a request id, never its message or the URL: a database error's message holds
+    // the statement with its values (identifiers, file names), and a URL may carry a search with a newline in it.
+    const requestId = randomBytes(6).toString('hex');
+    const { code: rawCode } = err as { code?: unknown };
+    const code = typeof rawCode === 'string' && /^\w{1,12}$/.test(rawCode) ? ` (code ${rawCode})` : '';
+    process.stderr.write(`${new Date().toISOString()} web: request ${requestId} ${c.req.method} ${c.req.routePath} failed: ${err.name}${code}\n`);
+    return errorPage(renderPage, c, 500, 'Something went wrong', `The error was logged as request ${requestId}. Try again; if it persists, tell an operator that number.`);
   });
   return app;
 }

@@ -172,9 +172,16 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     expect(await auditEvents()).toBe(before);
   });
 
-  it('signs out, after which pages send the visitor back to the login form', async () => {
-    await page.goto(`${base}/`);
+  it('signs out, after which Back and every page send the visitor back to the login form', async () => {
+    await page.goto(`${base}/files`);
+    expect(await page.locator('h1').first().textContent()).not.toBe('Sign in');
     await Promise.all([page.waitForURL(`${base}/login`), page.click('header form button[type=submit]')]);
+    // Back on a shared lab PC: the file list is not shown from the browser's cache (Cache-Control: no-store); it is
+    // asked for again, and without a session the answer is the login form.
+    await page.goBack();
+    await page.waitForLoadState();
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(await page.locator('h1').first().textContent()).toBe('Sign in');
     await page.goto(`${base}/files`);
     expect(new URL(page.url()).pathname).toBe('/login');
   });

@@ -288,7 +288,10 @@ describe('files', () => {
     const state = await (await b.request('/files?state=NEEDS_FOLDER')).text();
     expect(state).toContain(`/files/${evilId}"`);
     expect(state).not.toContain(`/files/${pdfId}"`);
-    expect((await b.request('/files?state=BOGUS&page=-3&from=yesterday')).status).toBe(200);
+    // A filter that cannot be one is refused in words (issue 11), not silently dropped: test/web/hardening.test.ts.
+    const bogus = await b.request('/files?state=BOGUS&page=-3&from=yesterday');
+    expect(bogus.status).toBe(400);
+    expect(await bogus.text()).toContain('There is no such state.');
   });
 
   it('shows the timeline, the reason in plain words, the Temporal link and the PDF frame', async () => {

@@ -2,30 +2,62 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { FILE_STATES, type FileState } from '../../domain/file-state';
 
-const day = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/)
-  .optional()
-  .catch(undefined);
-const text = (max: number) =>
+/** A real calendar day, YYYY-MM-DD, in years PostgreSQL and a person would use. */
+const day = (label: string) =>
   z
     .string()
     .trim()
-    .max(max)
-    .optional()
-    .catch(undefined)
-    .transform((v) => v || undefined);
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || isCalendarDay(v), { message: `The ${label} date must be a real day, written YYYY-MM-DD.` })
+    .optional();
 
-/** The list's filters, from the query string. Bad values are dropped, not errors: a filter link should never 400. */
+function isCalendarDay(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return y >= 1900 && y <= 2999 && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** Free text: trimmed, bounded, and without control characters (PostgreSQL refuses NUL; a newline has no place in a filter). */
+const text = (label: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, { message: `The ${label} filter is longer than ${max} characters.` })
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), { message: `The ${label} filter holds a character that cannot be searched for.` })
+    .transform((v) => v || undefined)
+    .optional();
+
+/**
+ * The list's filters, from the query string. A value that cannot be a filter (a date that is no day, a state that
+ * does not exist, a control character) is refused with a plain message and a 400, never passed to the database.
+ */
 export const fileFiltersSchema = z.object({
-  state: z.enum(FILE_STATES).optional().catch(undefined),
-  clinic: text(255),
-  from: day,
-  to: day,
-  by: text(64),
-  q: text(200),
-  page: z.coerce.number().int().min(1).max(100_000).optional().catch(undefined),
+  state: z
+    .string()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || (FILE_STATES as readonly string[]).includes(v), { message: 'There is no such state.' })
+    .transform((v) => v as FileState | undefined)
+    .optional(),
+  clinic: text('clinic', 255),
+  from: day('from'),
+  to: day('to'),
+  by: text('uploaded-by', 64),
+  q: text('search', 200),
+  page: z
+    .string()
+    .transform((v) => v || undefined)
+    .refine((v) => v === undefined || (/^\d{1,6}$/.test(v) && Number(v) >= 1 && Number(v) <= 100_000), { message: 'The page must be a number from 1 to 100,000.' })
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .optional(),
 });
+
+/** The filters, or the first reason they cannot be used, in words for the page. */
+export function parseFileFilters(query: Record<string, string>): { ok: true; filters: FileFilters } | { ok: false; problem: string } {
+  const parsed = fileFiltersSchema.safeParse(query);
+  return parsed.success ? { ok: true, filters: parsed.data } : { ok: false, problem: parsed.error.issues[0]?.message ?? 'A filter could not be read.' };
+}
 
 export type FileFilters = z.infer<typeof fileFiltersSchema>;
 

@@ -15,9 +15,26 @@ export interface AuthRouteDeps {
   throttle?: ThrottleOptions;
 }
 
-/** Only local paths: `next` must never send a user to another site after signing in. */
-function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) && !/[\r\n]/.test(value) ? value : '/';
+/**
+ * Where to go after signing in: a path on this site, or `/`. Browsers drop tabs and newlines from URLs and read a
+ * backslash as a slash, so `/\t/evil.example` or `/\\evil.example` would leave the site: a value with a control
+ * character or a backslash is refused, and so is a path holding an encoded slash, backslash or control character, or
+ * anything that does not resolve to a path on this origin.
+ */
+export function safeNext(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 2000) return '/';
+  if (/[\u0000-\u001f\u007f\\]/.test(value)) return '/';
+  // Encoded, in the path: a slash or backslash some server or proxy may decode, or a control character.
+  if (/%(2f|5c|[01][0-9a-f]|7f)/i.test(value.split(/[?#]/)[0] ?? '')) return '/';
+  if (!value.startsWith('/') || value.startsWith('//')) return '/';
+  const base = 'http://this.invalid';
+  let url: URL;
+  try {
+    url = new URL(value, base);
+  } catch {
+    return '/';
+  }
+  return url.origin === base ? `${url.pathname}${url.search}${url.hash}` : '/';
 }
 
 /** `/login` and `/logout`. */

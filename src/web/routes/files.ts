@@ -1,3 +1,4 @@
+import { HTTPException } from 'hono/http-exception';
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
 import { loadFilePage } from '../files/file-page-query';
-import { COUNT_CAP, PAGE_SIZE, fileFiltersSchema, listFiles, type FileFilters } from '../files/file-query';
+import { COUNT_CAP, PAGE_SIZE, listFiles, parseFileFilters, type FileFilters } from '../files/file-query';
 import { canResend, requestResend } from '../files/resend-action';
 import { FILE_STATES } from '../../domain/file-state';
 import { bytes, html, query, when, type Html } from '../views/html';
@@ -82,7 +83,9 @@ export function createFileRoutes(deps: FileRouteDeps) {
   const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.workflows);
 
   app.get('/', async (c) => {
-    const filters = fileFiltersSchema.parse(c.req.query());
+    const parsed = parseFileFilters(c.req.query());
+    if (!parsed.ok) throw new HTTPException(400, { message: `${parsed.problem} Change the filter and search again.` });
+    const { filters } = parsed;
     const { rows, total, moreThan, page, hasNext } = await listFiles(c.get('em'), filters);
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     // Counted exactly up to COUNT_CAP (see listFiles); beyond it the number of pages is not known, only that more follow.

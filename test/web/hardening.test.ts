@@ -1,0 +1,110 @@
+import { safeNext } from '../../src/web/routes/auth';
+import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
+
+/**
+ * Issue 11's web findings, tried as a signed-in technician and as an outsider: what a shared lab PC's cache may keep,
+ * where `next` may send a browser, and what malformed filters do to the page and the log.
+ */
+let env: WebTestEnv;
+
+beforeAll(async () => {
+  env = await startWebTestEnv();
+  await seedFile(env.orm, { fileName: '066-12000001-3.pdf', identifier: '066-12000001-3', state: 'AWAITING_ACK', clinicFolder: 'viral_load/digawana' });
+});
+afterAll(async () => env?.close());
+
+async function signedIn(): Promise<TestBrowser> {
+  const b = new TestBrowser(env.app);
+  expect((await b.login('tom')).status).toBe(303);
+  await b.request('/');
+  return b;
+}
+
+/** What the web app writes to stderr while `work` runs. */
+async function stderrOf(work: () => Promise<unknown>): Promise<string> {
+  const written: string[] = [];
+  const original = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    await work();
+  } finally {
+    process.stderr.write = original;
+  }
+  return written.join('');
+}
+
+describe('no page is kept by the browser or a proxy', () => {
+  it.each(['/', '/files', '/files?state=SENT', '/pending', '/upload', '/login'])('GET %s answers Cache-Control: no-store', async (url) => {
+    const b = url === '/login' ? new TestBrowser(env.app) : await signedIn();
+    const res = await b.request(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('a redirect to the login form is not kept either', async () => {
+    const res = await new TestBrowser(env.app).request('/files', { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+describe('after signing in, `next` only leads to a path on this site', () => {
+  it.each([
+    ['/\t/other.example/x', '/'],
+    ['/\n/other.example', '/'],
+    ['/\r\nLocation: https://other.example', '/'],
+    ['/\\other.example', '/'],
+    ['\\\\other.example', '/'],
+    ['//other.example/x', '/'],
+    ['https://other.example/', '/'],
+    ['/%2F/other.example', '/'],
+    ['/%5Cother.example', '/'],
+    ['/%09/other.example', '/'],
+    ['javascript:alert(1)', '/'],
+    ['', '/'],
+    ['/files?state=SENT', '/files?state=SENT'],
+    ['/files/12#events', '/files/12#events'],
+    ['/files?q=066-12%2F3', '/files?q=066-12%2F3'],
+  ])('%j -> %j', (next, expected) => {
+    expect(safeNext(next)).toBe(expected);
+  });
+
+  it('through the login form: GET /login?next=/%09/other-host/ of a signed-in user stays on this site', async () => {
+    const b = await signedIn();
+    const res = await b.request('/login?next=/%09/other-host/files', { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/');
+  });
+});
+
+describe('malformed filters get a 400 with a plain message, and nothing of them in the log', () => {
+  it.each([
+    ['/files?to=9999-99-99', 'The to date must be a real day'],
+    ['/files?from=2026-02-30', 'The from date must be a real day'],
+    ['/files?clinic=%00', 'The clinic filter holds a character'],
+    ['/files?q=066-12000001-3%00', 'The search filter holds a character'],
+    ['/files?q=066-12000001-3%0AFORGED%20log%20line', 'The search filter holds a character'],
+    ['/files?state=NOPE', 'There is no such state.'],
+    ['/files?page=-1', 'The page must be a number'],
+  ])('%s', async (url, message) => {
+    const b = await signedIn();
+    let res!: Response;
+    const log = await stderrOf(async () => {
+      res = await b.request(url);
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain(message);
+    expect(log).not.toContain('066-12000001-3');
+    expect(log).not.toContain('FORGED');
+  });
+
+  it('good filters still work, an empty one is no filter', async () => {
+    const b = await signedIn();
+    const res = await b.request('/files?q=12000001&state=AWAITING_ACK&from=2020-01-01&to=&clinic=&page=1');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('066-12000001-3.pdf');
+  });
+});
