@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { IdentifierPatterns } from '../domain/identifier-patterns';
 import { entryKindOf, identityOfEntry, lstatOrUndefined, notARegularFileReason } from '../files/entry-kind';
 import { NotARegularFileError, openRegularFile, sha256OfBuffer, sha256OfFile } from '../files/hash';
+import { isInFolderTree, isInUploadFolder, OUTSIDE_UPLOAD_FOLDER } from '../files/upload-folder';
 import { findInFolder, moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../files/safe-move';
 import type { Destination } from '../transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError } from '../transfer/errors';
@@ -11,6 +12,8 @@ import { checkNameAndSize, validateResultFile, type ValidationResult } from '../
 import { FAILURE_TYPES } from '../workflows/names';
 
 export interface FileActivityDeps {
+  /** This host's upload folder: the only place a file given to these activities may be (src/files/upload-folder.ts). */
+  uploadDir: string;
   patterns: IdentifierPatterns;
   destination: Destination;
   maxFileBytes: number;
@@ -54,10 +57,19 @@ function datedFolder(root: string, isoTime: string): string {
 
 /** Activities that touch the uploaded file; they run on the task queue of the host that holds it. */
 export function createFileActivities(deps: FileActivityDeps) {
+  /** For steps that come only after validateUpload accepted the path: reaching one with another path is a bug or a forgery. */
+  const refuseOutsideUploadFolder = async (file: string) => {
+    if (!(await isInUploadFolder(deps.uploadDir, file))) throw ApplicationFailure.nonRetryable(OUTSIDE_UPLOAD_FOLDER.reason, OUTSIDE_UPLOAD_FOLDER.code);
+  };
   const settleMs = deps.settleMs ?? 60_000;
 
   return {
-    async validateUpload(ref: UploadRef): Promise<ValidateOutcome> {
+    /** `archivedCopy`: the quick send resuming after a crash checks the copy it archived (file-steps.ts). */
+    async validateUpload(ref: UploadRef & { archivedCopy?: boolean }): Promise<ValidateOutcome> {
+      const allowed = ref.archivedCopy ? await isInFolderTree(deps.archiveDir, ref.uploadPath) : await isInUploadFolder(deps.uploadDir, ref.uploadPath);
+      if (!allowed) {
+        return { outcome: 'rejected', result: { ok: false, ...OUTSIDE_UPLOAD_FOLDER } };
+      }
       // lstat: a symlink is judged as what it is, never by what it points at.
       const info = await lstatOrUndefined(ref.uploadPath);
       if (!info) {
@@ -86,6 +98,9 @@ export function createFileActivities(deps: FileActivityDeps) {
     },
 
     async quarantineRejected(input: UploadRef & { uploadedAt: string; code: string; reason: string }): Promise<{ rejectedPath: string }> {
+      // Not ours to move: the rejection is recorded, the path left alone.
+      if (input.code === OUTSIDE_UPLOAD_FOLDER.code) return { rejectedPath: input.uploadPath };
+      await refuseOutsideUploadFolder(input.uploadPath);
       const folder = datedFolder(deps.rejectedDir, input.uploadedAt);
       let placedPath: string;
       let note: string | undefined;
@@ -111,6 +126,11 @@ export function createFileActivities(deps: FileActivityDeps) {
      */
     async transferFile(input: UploadRef & { sizeBytes: number; folder: string; checkedJustNow?: boolean }) {
       const ctx = Context.current();
+      // Only an upload, or its archived copy (a quick send resuming after a crash sends that, file-steps.ts), leaves
+      // this host.
+      if (!(await isInUploadFolder(deps.uploadDir, input.uploadPath)) && !(await isInFolderTree(deps.archiveDir, input.uploadPath))) {
+        throw ApplicationFailure.nonRetryable(OUTSIDE_UPLOAD_FOLDER.reason, FAILURE_TYPES.fileSuperseded);
+      }
       // The file may have been replaced or removed since it was checked (say while it waited for a folder): never send
       // content that was not validated. The destination checks the copy against this hash too.
       const current = input.checkedJustNow
@@ -147,6 +167,7 @@ export function createFileActivities(deps: FileActivityDeps) {
     },
 
     async archiveOriginal(input: UploadRef & { uploadedAt: string }): Promise<{ archivePath: string }> {
+      await refuseOutsideUploadFolder(input.uploadPath);
       const placed = await moveIntoFolder(input.uploadPath, datedFolder(deps.archiveDir, input.uploadedAt), input.fileName, input.sha256);
       return { archivePath: placed.path };
     },
@@ -156,7 +177,9 @@ export function createFileActivities(deps: FileActivityDeps) {
       return { archivePath: (await findInFolder(datedFolder(deps.archiveDir, input.uploadedAt), input.fileName, input.sha256)) ?? null };
     },
 
-    async setAsideDuplicate(input: UploadRef & { uploadedAt: string }): Promise<{ duplicatePath: string | null }> {
+    /** `refused`: the path (from a copyUploaded signal) is not in the upload folder; nothing was touched. */
+    async setAsideDuplicate(input: UploadRef & { uploadedAt: string }): Promise<{ duplicatePath: string | null; refused?: string }> {
+      if (!(await isInUploadFolder(deps.uploadDir, input.uploadPath))) return { duplicatePath: null, refused: OUTSIDE_UPLOAD_FOLDER.reason };
       const info = await lstatOrUndefined(input.uploadPath);
       if (!info) return { duplicatePath: null };
       const placed = await moveIntoFolder(input.uploadPath, datedFolder(deps.duplicatesDir, input.uploadedAt), input.fileName, input.sha256);

@@ -65,8 +65,12 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
    * Checks a registered upload and looks its clinic folder up. Repeating it checks the file again where it still
    * lies: nothing here moves it.
    */
-  async function checkAndRoute(input: ReceiveInput, resultFileId: number, deferRouted = false): Promise<Exclude<Intake, { kind: 'duplicate' }>> {
-    const checked = await files.validateUpload({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256 });
+  async function checkAndRoute(
+    input: ReceiveInput & { archivedCopy?: boolean },
+    resultFileId: number,
+    deferRouted = false,
+  ): Promise<Exclude<Intake, { kind: 'duplicate' }>> {
+    const checked = await files.validateUpload({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256, archivedCopy: input.archivedCopy });
     if (checked.outcome === 'superseded') {
       await ledger.recordSuperseded({ resultFileId, runId: input.runId, reason: checked.reason });
       return { kind: 'superseded', resultFileId, reason: checked.reason };
@@ -131,7 +135,7 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
       // and archived the file and died before recording both. It then continues from the archived copy (sending it
       // again finds it at the clinic).
       const archivedBefore = recorded ? (await files.findArchived({ ...ref(input), uploadedAt: input.uploadedAt })).archivePath : null;
-      const source = archivedBefore ? { ...input, uploadPath: archivedBefore } : input;
+      const source = archivedBefore ? { ...input, uploadPath: archivedBefore, archivedCopy: true } : input;
       const quick = input.sizeBytes <= quickSendMaxBytes || archivedBefore !== null;
       // A quick send records the route with the delivery, in one transaction (recordSent's `routed`).
       const intake = await checkAndRoute(source, resultFileId, quick);
@@ -179,7 +183,12 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
       resultFileId: number;
       copy: { workflowId: string; runId: string; uploadPath: string; fileName: string; sha256: string; sizeBytes: number; uploadedAt: string; uploadedBy?: string };
     }) {
-      const { duplicatePath } = await files.setAsideDuplicate(input.copy);
+      const { duplicatePath, refused } = await files.setAsideDuplicate(input.copy);
+      if (refused) {
+        // A copyUploaded signal naming a path outside the upload folder: nothing was touched; the attempt is kept.
+        await ledger.recordRefusedPath({ resultFileId: input.resultFileId, runId: input.copy.runId, path: input.copy.uploadPath, reason: refused });
+        return { duplicatePath: null };
+      }
       await ledger.recordCopySetAside({ resultFileId: input.resultFileId, duplicatePath, copy: input.copy });
       return { duplicatePath };
     },

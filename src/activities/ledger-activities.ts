@@ -160,6 +160,16 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
       );
     },
 
+    /** A message named a path outside the upload folder (src/files/upload-folder.ts): kept on the file's timeline. */
+    async recordRefusedPath(input: { resultFileId: number; runId: string; path: string; reason: string }) {
+      await ledger().transition(input.resultFileId, null, {
+        eventKey: `${input.runId}:refused-path`,
+        type: 'REFUSED_PATH',
+        message: `A copy was announced at ${JSON.stringify(input.path)}, which is not in the upload folder: nothing there was touched. ${input.reason}`,
+        detail: { path: input.path },
+      });
+    },
+
     async recordUnacknowledged(input: { resultFileId: number; runId: string; ackTimeout: string }) {
       const reason = `Nobody fetched the file within ${input.ackTimeout} of sending. Call the clinic.`;
       await ledger().transition(

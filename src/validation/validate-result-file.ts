@@ -14,7 +14,9 @@ export type RejectionCode =
   | 'PDF_NO_TEXT'
   | 'IDENTIFIER_NOT_IN_TEXT'
   /** A symlink, FIFO, folder, socket or device in the upload folder: never followed, opened or read. */
-  | 'NOT_A_REGULAR_FILE';
+  | 'NOT_A_REGULAR_FILE'
+  /** A workflow input whose path is not in the upload folder (a forged start): nothing there is read or moved. */
+  | 'OUTSIDE_UPLOAD_FOLDER';
 
 export type ValidationResult =
   | { ok: true; identification: Identification; pages: number }

@@ -120,6 +120,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   ];
   if (deps.serveFiles !== false) {
     const fileActivities = createFileActivities({
+      uploadDir: config.uploadDir,
       patterns: new IdentifierPatterns(config.patterns),
       destination: deps.destination,
       maxFileBytes: config.maxFileBytes,

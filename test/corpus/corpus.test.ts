@@ -309,6 +309,7 @@ describe('a file replaced or swapped while it is being checked (the file activit
     const content = resultPdf('066-12000001-3');
     writeFileSync(file, content);
     const activities = createFileActivities({
+      uploadDir: path.join(dir, 'upload'),
       patterns,
       destination: noDestination,
       maxFileBytes: 1 << 20,

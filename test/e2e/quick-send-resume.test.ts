@@ -41,6 +41,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'gr-quick-'));
   for (const sub of ['upload', 'server-b']) mkdirSync(path.join(dir, sub));
   files = createFileActivities({
+    uploadDir: path.join(dir, 'upload'),
     patterns: new IdentifierPatterns(SEED_PATTERNS),
     destination: new LocalDestination(path.join(dir, 'server-b')),
     maxFileBytes: 1 << 20,

@@ -69,6 +69,7 @@ function happyPath(): AllActivities {
     recordUnacknowledged: async () => undefined,
     recordResent: async () => undefined,
     recordCopySetAside: async () => FAKE_RESULT_FILE_ID + 1,
+    recordRefusedPath: async () => undefined,
     scanAccessLogOnce: async () => emptyScan,
   };
 }
