@@ -111,6 +111,8 @@ async function startWeb(
     temporalNamespace: config.temporal.namespace,
     temporalUiUrl: temporal.uiUrl,
     pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
+    trustProxy: config.web.trustProxy,
+    sessionIdleMs: config.web.sessionIdleMs,
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     codec: temporal.payloadCodec && {
       codec: temporal.payloadCodec,

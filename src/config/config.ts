@@ -49,7 +49,7 @@ export interface Config {
   /** Unset means `getresults start` runs an embedded PostgreSQL. */
   databaseUrl?: string;
   embeddedPostgresPort: number;
-  web: { host: string; port: number };
+  web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number };
   /** Names this upload host; its file activities run on a task queue of their own. */
   hostId: string;
   patterns: IdentifierPattern[];
@@ -113,6 +113,15 @@ const envSchema = z.object({
   GETRESULTS_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329).describe('Port of the embedded PostgreSQL.'),
   GETRESULTS_WEB_HOST: z.string().default('127.0.0.1').describe('Address the web page listens on.'),
   GETRESULTS_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('Port of the web page.'),
+  GETRESULTS_SESSION_IDLE_MINUTES: z.coerce
+    .number()
+    .positive()
+    .default(30)
+    .describe('A web session unused this long ends (it ends 12 hours after sign-in in any case).'),
+  GETRESULTS_TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('true when the web page is reached only through a reverse proxy that sets X-Forwarded-For: login throttling then counts the client\'s address, not the proxy\'s.'),
   GETRESULTS_HOST_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, dot, dash and underscore')
@@ -287,7 +296,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
-    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT },
+    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000 },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
     patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],
     foldersCsv: env.GETRESULTS_FOLDERS_CSV ? path.resolve(env.GETRESULTS_FOLDERS_CSV) : SEED_FOLDERS_CSV,

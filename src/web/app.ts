@@ -51,7 +51,9 @@ export interface WebDeps {
   trustProxy?: boolean;
   /** The site's public origin when a proxy rewrites Host (e.g. https://results.lab.example). */
   publicOrigin?: string;
-  loginThrottle?: ThrottleOptions;
+  loginThrottle?: Partial<ThrottleOptions>;
+  /** A session unused this long ends (default SESSION_IDLE_MS, 30 minutes). */
+  sessionIdleMs?: number;
   /** The Temporal codec endpoint at /codec (present when this process has the payload keys). */
   codec?: CodecRouteDeps;
 }
@@ -133,7 +135,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.use('*', bodyLimits({ uploadBytes: deps.maxUploadBytes ?? deps.maxFileBytes * 5, renderPage }));
   app.use('*', requestEntityManager({ orm: deps.orm }));
   app.use('*', clientIp({ trustProxy }));
-  app.use('*', loadSession());
+  app.use('*', loadSession({ idleMs: deps.sessionIdleMs }));
   // Before the login gate and CSRF checks: the codec answers CORS preflights and does its own session-or-token check.
   if (deps.codec) app.route('/codec', createCodecRoutes(deps.codec));
   app.use('*', requireLogin({ publicPaths: PUBLIC_PATHS }));

@@ -108,3 +108,44 @@ describe('malformed filters get a 400 with a plain message, and nothing of them 
     expect(await res.text()).toContain('066-12000001-3.pdf');
   });
 });
+
+describe('password spraying from one address is slowed down', () => {
+  let sprayEnv: WebTestEnv;
+  beforeAll(async () => {
+    sprayEnv = await startWebTestEnv({ trustProxy: true });
+  });
+  afterAll(async () => sprayEnv?.close());
+
+  it('ten wrong passwords over ten user names from one address: the eleventh try waits, with how long; another address does not', async () => {
+    const from = (ip: string) => new TestBrowser(sprayEnv.app, { 'x-forwarded-for': ip });
+    for (let i = 0; i < 10; i++) {
+      const res = await from('198.51.100.7').login(`user${i}`, 'wrong password');
+      expect(res.status).toBe(401);
+    }
+    // Even the right password for a real user, from that address.
+    const held = await from('198.51.100.7').login('tom');
+    expect(held.status).toBe(429);
+    expect(Number(held.headers.get('retry-after'))).toBeGreaterThan(800);
+    expect(await held.text()).toContain('Too many wrong passwords from this computer, for any user name. Try again in 15 minutes.');
+    expect((await from('198.51.100.8').login('tom')).status).toBe(303);
+  });
+});
+
+
+describe('a session left unused ends', () => {
+  async function lastSeenMinutesAgo(minutes: number): Promise<void> {
+    await env.orm.em.fork().execute(`update web_session set last_seen_at = now() - interval '${minutes} minutes'`);
+  }
+
+  it('used within 30 minutes it goes on, and the use counts; after 30 idle minutes the login form answers', async () => {
+    const b = await signedIn();
+    await lastSeenMinutesAgo(29);
+    expect((await b.request('/files', { redirect: 'manual' })).status).toBe(200);
+    const [row] = await env.orm.em.fork().execute<Array<{ idle_s: number }>>(`select min(extract(epoch from now() - last_seen_at))::float as idle_s from web_session`);
+    expect(row!.idle_s).toBeLessThan(60);
+    await lastSeenMinutesAgo(31);
+    const res = await b.request('/files', { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/login?next=%2Ffiles');
+  });
+});

@@ -25,6 +25,8 @@ export const WebSession = defineEntity({
       .index(),
     createdAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime().index(),
+    /** The last request seen with this session, within a minute: after GETRESULTS_SESSION_IDLE_MINUTES without one it ends. */
+    lastSeenAt: p.datetime(),
     ip: p.string().length(64).nullable(),
   }),
 });

@@ -5,6 +5,7 @@ import { Migration0003AccessLogScan } from './0003-access-log-scan';
 import { Migration0004EventHashChain } from './0004-event-hash-chain';
 import { Migration0005ClinicReceiptRule } from './0005-clinic-receipt-rule';
 import { Migration0006ListByStateAndClinic } from './0006-list-by-state-and-clinic';
+import { Migration0007SessionIdleTimeout } from './0007-session-idle-timeout';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0004-event-hash-chain', class: Migration0004EventHashChain },
   { name: '0005-clinic-receipt-rule', class: Migration0005ClinicReceiptRule },
   { name: '0006-list-by-state-and-clinic', class: Migration0006ListByStateAndClinic },
+  { name: '0007-session-idle-timeout', class: Migration0007SessionIdleTimeout },
 ];

@@ -5,6 +5,10 @@ import type { IUser } from '../../db/entities/user';
 
 export const SESSION_COOKIE = 'gr_session';
 export const SESSION_LIFETIME_MS = 12 * 60 * 60 * 1000;
+/** A session unused this long ends too (a lab PC left signed in); GETRESULTS_SESSION_IDLE_MINUTES. */
+export const SESSION_IDLE_MS = 30 * 60 * 1000;
+/** How stale `lastSeenAt` may get before a request writes it again: not a database write on every request. */
+const LAST_SEEN_GRANULARITY_MS = 60 * 1000;
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -33,18 +37,28 @@ export interface ActiveSession {
 export async function createSession(em: EntityManager, user: IUser, ip: string, now = new Date()): Promise<ActiveSession> {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_MS);
-  em.create(WebSession, { tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, ip });
+  em.create(WebSession, { tokenHash: hashToken(token), userId: user.id, createdAt: now, expiresAt, lastSeenAt: now, ip });
   // Housekeeping rides on logins: expired rows go, so the table stays the size of the signed-in population.
   await em.flush();
   await em.nativeDelete(WebSession, { expiresAt: { $lt: now } });
   return { token, user, expiresAt };
 }
 
-/** The session for a cookie token, or undefined when unknown, expired, or its user is disabled or gone. */
-export async function findSession(em: EntityManager, token: string, now = new Date()): Promise<ActiveSession | undefined> {
+/**
+ * The session for a cookie token, or undefined when unknown, expired, unused for `idleMs`, or its user is disabled or
+ * gone. Finding it counts as using it.
+ */
+export async function findSession(em: EntityManager, token: string, now = new Date(), idleMs = SESSION_IDLE_MS): Promise<ActiveSession | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
-  const session = await em.findOne(WebSession, { tokenHash: hashToken(token), expiresAt: { $gt: now } });
+  const session = await em.findOne(WebSession, {
+    tokenHash: hashToken(token),
+    expiresAt: { $gt: now },
+    lastSeenAt: { $gt: new Date(now.getTime() - idleMs) },
+  });
   if (!session) return undefined;
+  if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
+    await em.nativeUpdate(WebSession, { tokenHash: session.tokenHash }, { lastSeenAt: now });
+  }
   const user = await em.findOne(User, { id: session.userId, disabled: false });
   return user ? { token, user, expiresAt: session.expiresAt } : undefined;
 }

@@ -24,10 +24,10 @@ export function clearSessionCookie(c: Context): void {
 }
 
 /** Finds the signed-in user from the session cookie (if any); refusing anonymous callers is `requireLogin`'s job. */
-export function loadSession(): MiddlewareHandler<BaseEnv> {
+export function loadSession(options: { idleMs?: number } = {}): MiddlewareHandler<BaseEnv> {
   return async function loadSession(c, next) {
     const token = getCookie(c, SESSION_COOKIE);
-    c.set('session', token ? await findSession(c.get('em'), token) : undefined);
+    c.set('session', token ? await findSession(c.get('em'), token, new Date(), options.idleMs) : undefined);
     await next();
   };
 }

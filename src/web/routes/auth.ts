@@ -12,7 +12,7 @@ import { csrfField, flash, type RenderPage } from '../views/layout';
 export interface AuthRouteDeps {
   renderPage: RenderPage;
   trustProxy: boolean;
-  throttle?: ThrottleOptions;
+  throttle?: Partial<ThrottleOptions>;
 }
 
 /**
@@ -71,11 +71,16 @@ export function createAuthRoutes(deps: AuthRouteDeps) {
     const em = c.get('em');
     const ip = c.get('clientIp');
     const throttle = new LoginThrottle(em, deps.throttle);
-    const wait = await throttle.waitMs(username, ip);
-    if (wait > 0) {
-      const minutes = Math.ceil(wait / 60_000);
-      c.header('Retry-After', String(Math.ceil(wait / 1000)));
-      return form(c, { next, username, status: 429, message: `Too many wrong passwords. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.` });
+    const wait = await throttle.wait(username, ip);
+    if (wait.ms > 0) {
+      const minutes = Math.ceil(wait.ms / 60_000);
+      const when = `Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      c.header('Retry-After', String(Math.ceil(wait.ms / 1000)));
+      const message =
+        wait.by === 'address'
+          ? `Too many wrong passwords from this computer, for any user name. ${when}`
+          : `Too many wrong passwords. ${when}`;
+      return form(c, { next, username, status: 429, message });
     }
     const user = await authenticate(em, username, password);
     if (!user) {
