@@ -98,14 +98,15 @@ export default defineConfig(
     },
   },
 
-  // The workflow sandbox: workflow files may import values from @temporalio/workflow, each other (./name, never back
-  // out through ..) and the pure domain module only.
+  // The workflow sandbox: workflow files may import values from @temporalio/workflow, the SDK's own duration helpers
+  // (@temporalio/common/lib/time, pure and bundled with it), each other (./name, never back out through ..) and the
+  // pure domain module only.
   {
     files: ['src/workflows/**/*.ts'],
     rules: {
       ...sandboxImports(
-        String.raw`@temporalio/workflow|\./[\w-]+(?:/[\w-]+)*|\.\./domain/file-state`,
-        '@temporalio/workflow, ./ modules and ../domain/file-state',
+        String.raw`@temporalio/workflow|@temporalio/common/lib/time|\./[\w-]+(?:/[\w-]+)*|\.\./domain/file-state`,
+        '@temporalio/workflow, @temporalio/common/lib/time, ./ modules and ../domain/file-state',
       ),
       'no-restricted-globals': [
         'error',

@@ -153,11 +153,15 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
       await ledger().transitions(input.resultFileId, [archivedStep(input)]);
     },
 
-    async recordAccesses(input: { resultFileId: number; accesses: AccessEvidence[] }) {
-      await ledger().recordAccesses(
-        input.resultFileId,
-        input.accesses.map((a) => ({ ...a, accessedAt: new Date(a.accessedAt) })),
-      );
+    /**
+     * The fetches an `accessed` signal claims, checked against what the log scan recorded for this file (issue 11): a
+     * signal can be sent by anyone who reaches Temporal, so it is only a wake-up. Evidence the scan recorded for this
+     * file is `verified`; any other is refused, kept on the file's timeline as RECEIPT_REFUSED, and acknowledges
+     * nothing. (The name is the activity's since v1: recorded histories name it.) Runs recorded before this answered
+     * undefined, which their workflow code took as accepted.
+     */
+    async recordAccesses(input: { resultFileId: number; accesses: AccessEvidence[] }): Promise<{ verifiedKeys: string[] }> {
+      return ledger().checkSignalledAccesses(input.resultFileId, input.accesses);
     },
 
     /** A message named a path outside the upload folder (src/files/upload-folder.ts): kept on the file's timeline. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
 import type { DeliveryResult } from '../transfer/destination';
@@ -359,6 +360,43 @@ export class FileLedger {
         first = false;
       }
     });
+  }
+
+  /**
+   * Which of the fetches a workflow was told about the log scan recorded for this file (an acknowledgement row with
+   * that evidence key and file); the others are kept as RECEIPT_REFUSED events, once per claimed key. Claimed values
+   * are shortened: they come from whoever sent the signal.
+   */
+  async checkSignalledAccesses(
+    resultFileId: number,
+    claimed: ReadonlyArray<{ evidenceKey: string; client?: string; requestLine?: string }>,
+  ): Promise<{ verifiedKeys: string[] }> {
+    const keys = [...new Set(claimed.map((c) => String(c.evidenceKey).slice(0, 200)))];
+    if (!keys.length) return { verifiedKeys: [] };
+    const rows = await this.em.execute<Array<{ evidence_key: string }>>(
+      `select evidence_key from acknowledgement where result_file_id = ? and evidence_key in (${keys.map(() => '?').join(', ')})`,
+      [resultFileId, ...keys],
+    );
+    const verified = new Set(rows.map((r) => r.evidence_key));
+    const short = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value) : '?').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 120);
+    const refused = claimed.filter((c) => !verified.has(String(c.evidenceKey).slice(0, 200)));
+    if (refused.length) {
+      await this.transitions(
+        resultFileId,
+        refused.map((c) => ({
+          state: null,
+          event: {
+            eventKey: `receipt-refused:${createHash('sha256').update(String(c.evidenceKey)).digest('hex')}`,
+            type: 'RECEIPT_REFUSED',
+            message:
+              `A receipt signal claimed a fetch (from ${short(c.client)}, ${short(c.requestLine)}) that no log scan recorded: ` +
+              'it was refused and acknowledged nothing. Someone who can reach Temporal sent it; tell an operator.',
+            detail: { claimedEvidenceKey: short(c.evidenceKey) },
+          },
+        })),
+      );
+    }
+    return { verifiedKeys: [...verified] };
   }
 
   /** Evidence of a fetch of a file we have no delivery for: kept, never lost, so an operator can look into it. */

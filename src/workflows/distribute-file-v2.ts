@@ -8,6 +8,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { msToNumber, type Duration } from '@temporalio/common/lib/time';
 import type { FileActivities } from '../activities/file-activities';
 import type { FileSteps } from '../activities/file-steps';
 import type { DeliveryResult } from '../transfer/destination';
@@ -88,7 +89,10 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
   setHandler(retrySignal, () => {
     retryRequested = true;
   });
+  /** Evidence keys the check refused: sent again, they wake nothing. */
+  const refusedKeys = new Set<string>();
   setHandler(accessedSignal, (evidence) => {
+    if (refusedKeys.has(evidence.evidenceKey)) return;
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
   });
   setHandler(copyUploadedSignal, (copy) => {
@@ -200,15 +204,28 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
   status.archivePath = archivePath;
   status.state = 'AWAITING_ACK';
 
-  const fetched = await condition(() => accesses.length > 0, input.ackTimeout);
-  if (!fetched) {
-    await ledger.recordUnacknowledged({ resultFileId, runId, ackTimeout: input.ackTimeout });
-    return finish({ ...status, state: 'UNACKNOWLEDGED', reason: `Not fetched within ${input.ackTimeout}.` });
+  // An `accessed` signal is a wake-up, not proof: anyone who reaches Temporal can send one. Its fetches count only as
+  // far as the log scan recorded them for this file (ledger.recordAccesses checks); the wait goes on otherwise, to the
+  // same deadline.
+  const deadline = Date.now() + msToNumber(input.ackTimeout);
+  let wait: Duration = input.ackTimeout;
+  for (;;) {
+    const fetched = await condition(() => accesses.length > 0, wait);
+    if (!fetched) {
+      await ledger.recordUnacknowledged({ resultFileId, runId, ackTimeout: input.ackTimeout });
+      return finish({ ...status, state: 'UNACKNOWLEDGED', reason: `Not fetched within ${input.ackTimeout}.` });
+    }
+    const evidence = accesses.splice(0, accesses.length);
+    const checked = await ledger.recordAccesses({ resultFileId, accesses: evidence });
+    // Runs recorded before the check existed got no answer (undefined): their evidence was taken as it came.
+    const verified = checked === undefined ? evidence : evidence.filter((e) => checked.verifiedKeys.includes(e.evidenceKey));
+    for (const e of evidence) if (!verified.includes(e)) refusedKeys.add(e.evidenceKey);
+    if (verified.length) {
+      status.accesses = verified.length;
+      status.acknowledgedAt = verified.map((e) => e.accessedAt).sort()[0];
+      status.state = 'ACKNOWLEDGED';
+      return finish(status);
+    }
+    wait = Math.max(1, deadline - Date.now());
   }
-  const evidence = accesses.splice(0, accesses.length);
-  await ledger.recordAccesses({ resultFileId, accesses: evidence });
-  status.accesses = evidence.length;
-  status.acknowledgedAt = evidence.map((e) => e.accessedAt).sort()[0];
-  status.state = 'ACKNOWLEDGED';
-  return finish(status);
 }

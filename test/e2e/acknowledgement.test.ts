@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,6 +125,28 @@ describe('proof of receipt from a real Apache access log', () => {
       throw new Error(`${err.message}: ${JSON.stringify(history.events?.slice(-8).map((e) => [e.eventType, e.workflowExecutionSignaledEventAttributes?.signalName]))} ${(await handle.describe()).status.name}`);
     });
     expect(await handle.result()).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
+  });
+
+  it('refuses a forged receipt sent with the temporal CLI (plain JSON, no payload key): the file waits, the attempt is kept, a real fetch then acknowledges', async () => {
+    drop('066-12000019-3.pdf');
+    const sent = await rowFor('066-12000019-3.pdf', 'AWAITING_ACK');
+    const forged = JSON.stringify({ evidenceKey: 'forged-1', accessedAt: new Date().toISOString(), client: '6.6.6.6', requestLine: 'GET /forged HTTP/1.1', status: 200 });
+    const cli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
+    execFileSync(cli, ['workflow', 'signal', '--address', stack.temporal.address, '--workflow-id', sent.workflow_id, '--name', 'accessed', '--input', forged], { stdio: 'pipe' });
+    const refused = await waitFor('the forged receipt to be refused', async () => (await stack.events(sent.id)).find((e) => e.type === 'RECEIPT_REFUSED'));
+    expect(refused.message).toContain('6.6.6.6');
+    expect((await stack.fileRows()).find((r) => r.id === sent.id)!.state).toBe('AWAITING_ACK');
+    expect(await acknowledgements(sent.id)).toEqual([]);
+    const handle = stack.temporalClient.workflow.getHandle(sent.workflow_id);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    // The same forgery again wakes nothing; a real fetch, found by the scan, acknowledges.
+    execFileSync(cli, ['workflow', 'signal', '--address', stack.temporal.address, '--workflow-id', sent.workflow_id, '--name', 'accessed', '--input', forged], { stdio: 'pipe' });
+    expect((await http(`${apache.url}/${sent.remote_path}`)).status).toBe(200);
+    expect(await scanNow()).toMatchObject({ acknowledged: 1 });
+    await waitFor('the workflow to complete', async () => (await handle.describe()).status.name === 'COMPLETED', { timeoutMs: 20_000 });
+    expect(await handle.result()).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
+    expect(await acknowledgements(sent.id)).toEqual([{ client: '127.0.0.1', status: 200, first: true, request_line: expect.stringContaining('066-12000019-3.pdf') }]);
+    expect((await stack.events(sent.id)).filter((e) => e.type === 'RECEIPT_REFUSED')).toHaveLength(1);
   });
 
   it('counts a range request (206), keeps later fetches as extra evidence, and records fetches of unknown files', async () => {

@@ -344,6 +344,49 @@ describe.each([
   });
 });
 
+describe.each(['distributeFileV2', 'distributeFileV3'] as const)('%s: a receipt signal is a wake-up, not proof', (workflowType) => {
+  test('a fetch the log scan did not record is refused and the file waits on, to the same deadline; a recorded one acknowledges', async () => {
+    const fakes = fakeActivities({
+      recordAccesses: async (input) => ({ verifiedKeys: input.accesses.filter((a) => a.evidenceKey.startsWith('log:')).map((a) => a.evidenceKey) }),
+    });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+        taskQueue,
+        workflowId: env.workflowId('file'),
+        args: [inputFor(taskQueue)],
+      });
+      await stateIs(handle, 'AWAITING_ACK');
+      await handle.signal(accessedSignal, evidence('forged-1', '2026-12-02T09:00:00.000Z'));
+      await waitFor('the forged receipt to be checked', () => fakes.inputsTo('recordAccesses').length === 1);
+      expect((await handle.query(statusQuery)).state).toBe('AWAITING_ACK');
+      // Sent again, the refused key wakes nothing; the real one acknowledges.
+      await handle.signal(accessedSignal, evidence('forged-1', '2026-12-02T09:00:00.000Z'));
+      await handle.signal(accessedSignal, evidence('log:1:900', '2026-12-02T10:00:00.000Z'));
+      const status = await handle.result();
+      await env.recordHistory(handle, `${workflowType === 'distributeFileV2' ? 'distribute-file-v2' : 'distribute-file-v3'}-receipt-refused-then-acknowledged`);
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1, acknowledgedAt: '2026-12-02T10:00:00.000Z' });
+    expect(fakes.inputsTo('recordAccesses').map((r) => r.accesses.map((a) => a.evidenceKey))).toEqual([['forged-1'], ['log:1:900']]);
+  });
+
+  test('refused evidence does not extend the wait: the file is unacknowledged at its deadline', async () => {
+    const fakes = fakeActivities({ recordAccesses: async () => ({ verifiedKeys: [] }) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+        taskQueue,
+        workflowId: env.workflowId('file'),
+        args: [inputFor(taskQueue, { ackTimeout: '3s' })],
+      });
+      await stateIs(handle, 'AWAITING_ACK');
+      await handle.signal(accessedSignal, evidence('forged-2', '2026-12-02T09:00:00.000Z'));
+      return handle.result();
+    });
+    expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', reason: 'Not fetched within 3s.' });
+    expect(fakes.namesCalled().slice(-2)).toEqual(['recordAccesses', 'recordUnacknowledged']);
+  });
+});
+
 describe('each version takes fewer round trips than the one before', () => {
   /** History events up to the wait for the clinic's fetch, and the workflow tasks among them. */
   async function historyUntilAwaitingAck(workflowType: 'distributeFile' | 'distributeFileV2' | 'distributeFileV3', overrides: Partial<DistributeFileInput> = {}) {

@@ -65,7 +65,7 @@ function happyPath(): AllActivities {
     recordTransferBlocked: async () => undefined,
     recordSent: async () => undefined,
     recordArchived: async () => undefined,
-    recordAccesses: async () => undefined,
+    recordAccesses: async (input) => ({ verifiedKeys: input.accesses.map((a) => a.evidenceKey) }),
     recordUnacknowledged: async () => undefined,
     recordResent: async () => undefined,
     recordCopySetAside: async () => FAKE_RESULT_FILE_ID + 1,
