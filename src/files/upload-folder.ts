@@ -11,8 +11,21 @@ import path from 'node:path';
 export async function isInUploadFolder(uploadDir: string, file: string): Promise<boolean> {
   const name = path.basename(file);
   if (!path.isAbsolute(file) || name === '' || name === '.' || name === '..' || path.resolve(file) !== file) return false;
-  const [folder, parent] = await Promise.all([realpath(uploadDir), realpath(path.dirname(file)).catch(() => undefined)]);
+  // The upload folder's own real path is looked up once per process (it is configuration); the file's folder each time.
+  const [folder, parent] = await Promise.all([realUploadFolder(uploadDir), realpath(path.dirname(file)).catch(() => undefined)]);
   return parent === folder;
+}
+
+const realUploadFolders = new Map<string, Promise<string>>();
+function realUploadFolder(uploadDir: string): Promise<string> {
+  let found = realUploadFolders.get(uploadDir);
+  if (!found) {
+    found = realpath(uploadDir);
+    // A folder not there yet (or unreadable) is looked up again next time.
+    found.catch(() => realUploadFolders.delete(uploadDir));
+    realUploadFolders.set(uploadDir, found);
+  }
+  return found;
 }
 
 /** Whether `file` lies somewhere below `root`, by real paths (the archive's dated folders). */
