@@ -18,6 +18,7 @@ import { createDashboardRoutes } from './routes/dashboard';
 import { createFileRoutes } from './routes/files';
 import { createFolderRoutes } from './routes/folders';
 import { createPendingRoutes } from './routes/pending';
+import { createSecurityRoutes } from './routes/security';
 import { createReceiptRoutes } from './routes/receipts';
 import { createUploadRoutes } from './routes/upload';
 import { html } from './views/html';
@@ -142,6 +143,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.use('*', csrfProtection({ trustProxy, publicOrigin: deps.publicOrigin }));
   app.use('/folders/*', requireAdmin());
   app.use('/folders', requireAdmin());
+  app.use('/security', requireAdmin());
 
   app.route('/', createAuthRoutes({ renderPage, trustProxy, throttle: deps.loginThrottle }));
   app.route('/', createDashboardRoutes({ renderPage }));
@@ -150,6 +152,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.route('/receipts', createReceiptRoutes({ renderPage }));
   app.route('/upload', createUploadRoutes({ renderPage, ...deps }));
   app.route('/folders', createFolderRoutes({ renderPage, workflows: deps.workflows }));
+  app.route('/security', createSecurityRoutes({ renderPage }));
 
   app.notFound((c) => errorPage(renderPage, c, 404, 'Not found', 'There is no such page or file.'));
   app.onError((err, c) => {

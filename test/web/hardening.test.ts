@@ -1,3 +1,4 @@
+import { FileLedger } from '../../src/db/file-ledger';
 import { safeNext } from '../../src/web/routes/auth';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
@@ -13,9 +14,9 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.close());
 
-async function signedIn(): Promise<TestBrowser> {
+async function signedIn(username = 'tom'): Promise<TestBrowser> {
   const b = new TestBrowser(env.app);
-  expect((await b.login('tom')).status).toBe(303);
+  expect((await b.login(username)).status).toBe(303);
   await b.request('/');
   return b;
 }
@@ -149,3 +150,19 @@ describe('a session left unused ends', () => {
     expect(res.headers.get('location')).toBe('/login?next=%2Ffiles');
   });
 });
+
+describe('security events, for admins', () => {
+  it('a refused receipt signal is listed on /security for an admin; a technician is refused the page', async () => {
+    const id = await seedFile(env.orm, { fileName: '066-12000077-3.pdf', identifier: '066-12000077-3', state: 'AWAITING_ACK' });
+    const checked = await new FileLedger(env.orm.em.fork()).checkSignalledAccesses(id, [
+      { evidenceKey: 'forged-77', client: '6.6.6.6', requestLine: 'GET /forged HTTP/1.1' },
+    ]);
+    expect(checked).toEqual({ verifiedKeys: [] });
+    const page = await (await (await signedIn('ada')).request('/security')).text();
+    expect(page).toContain('066-12000077-3.pdf');
+    expect(page).toContain('RECEIPT_REFUSED');
+    expect(page).toContain('6.6.6.6');
+    expect((await (await signedIn('tom')).request('/security')).status).toBe(403);
+  });
+});
+

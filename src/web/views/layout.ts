@@ -40,7 +40,7 @@ export interface PageOptions {
   body: Html;
   status?: ContentfulStatusCode;
   /** Which header link is the current page. */
-  nav?: 'dashboard' | 'files' | 'pending' | 'receipts' | 'upload' | 'folders';
+  nav?: 'dashboard' | 'files' | 'pending' | 'receipts' | 'upload' | 'folders' | 'security';
 }
 
 export interface LayoutDeps {
@@ -75,7 +75,7 @@ export function createLayout(deps: LayoutDeps) {
           <a href="/pending"${current('pending')}>Pending</a>
           <a href="/receipts"${current('receipts')}>Receipts</a>
           <a href="/upload"${current('upload')}>Upload</a>
-          ${session.user.role === 'admin' ? html`<a href="/folders"${current('folders')}>Remote folders</a>` : ''}
+          ${session.user.role === 'admin' ? html`<a href="/folders"${current('folders')}>Remote folders</a> <a href="/security"${current('security')}>Security</a>` : ''}
           ${deps.temporalUiUrl ? html`<a href="${deps.temporalUiUrl}" target="_blank" rel="noopener noreferrer">Temporal UI ↗</a>` : ''}
           <span class="right"><span>${session.user.username}${session.user.role === 'admin' ? ' (admin)' : ''}</span>
             <form method="post" action="/logout">${csrfField(c)}<button type="submit">Sign out</button></form></span>`
