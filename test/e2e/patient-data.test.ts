@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import path from 'node:path';
 import { accessedSignal, statusQuery } from '../../src/workflows/definitions';
 import { resultPdf } from '../harness/pdf';
+import { recordFetchAsTheScanDoes } from '../harness/record-fetch';
 import { startStack, type ChildHandle, type ResultFileRow, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
 
@@ -77,13 +78,16 @@ describe('patient data never reaches Temporal or our logs in clear', () => {
     const first = delivered[0]!;
     const handle = stack.temporalClient.workflow.getHandle(first.workflow_id);
     expect(await handle.query(statusQuery)).toMatchObject({ state: 'AWAITING_ACK', clinicFolder: first.clinic_folder });
-    await handle.signal(accessedSignal, {
+    const fetch = {
       evidenceKey: 'test:patient-data:1',
       accessedAt: '2026-11-27T10:00:00.000Z',
       client: '198.51.100.7',
       requestLine: `GET /${first.remote_path} HTTP/1.1`,
       status: 200,
-    });
+    };
+    // As the log scan does: the fetch recorded first, then the workflow woken (it checks the record).
+    await recordFetchAsTheScanDoes(stack.db.url, first.id, fetch);
+    await handle.signal(accessedSignal, fetch);
     expect((await handle.result()).state).toBe('ACKNOWLEDGED');
     // The reason names the identifier from the file name (the one the text lacks); it comes back decrypted.
     expect((await stack.temporalClient.workflow.getHandle(rejected.workflow_id).result()).reason).toContain('066-24681357-2');

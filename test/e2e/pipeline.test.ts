@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from
 import path from 'node:path';
 import { accessedSignal, statusQuery } from '../../src/workflows/definitions';
 import { resultPdf } from '../harness/pdf';
+import { recordFetchAsTheScanDoes } from '../harness/record-fetch';
 import { listTree, sha256OfBuffer, sha256OfFile } from '../harness/sshd';
 import { startStack, type ChildHandle, type ResultFileRow, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
@@ -59,14 +60,17 @@ describe('the per-file workflow on real Temporal, PostgreSQL and OpenSSH', () =>
 
     const handle = stack.temporalClient.workflow.getHandle(row.workflow_id);
     expect(await handle.query(statusQuery)).toMatchObject({ state: 'AWAITING_ACK', clinicFolder: 'viral_load/digawana' });
-    await handle.signal(accessedSignal, {
+    const fetch = {
       evidenceKey: 'test:access.log:1',
       accessedAt: '2026-11-27T10:00:00.000Z',
       client: '198.51.100.7',
       requestLine: 'GET /viral_load/digawana/066-12000001-3.pdf HTTP/1.1',
       status: 200,
       bytes: content.length,
-    });
+    };
+    // What the log scan does on finding the fetch: record it, then wake the workflow (which checks the record).
+    await recordFetchAsTheScanDoes(stack.db.url, row.id, fetch);
+    await handle.signal(accessedSignal, fetch);
     const acknowledged = await rowFor('066-12000001-3.pdf', 'ACKNOWLEDGED');
     expect((await handle.result()).state).toBe('ACKNOWLEDGED');
     const events = await stack.events(acknowledged.id);
