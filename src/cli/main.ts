@@ -113,6 +113,7 @@ async function startWeb(
     pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
     trustProxy: config.web.trustProxy,
     sessionIdleMs: config.web.sessionIdleMs,
+    maxConcurrentUploads: config.web.maxConcurrentUploads,
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     codec: temporal.payloadCodec && {
       codec: temporal.payloadCodec,

@@ -49,7 +49,7 @@ export interface Config {
   /** Unset means `getresults start` runs an embedded PostgreSQL. */
   databaseUrl?: string;
   embeddedPostgresPort: number;
-  web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number };
+  web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number };
   /** Names this upload host; its file activities run on a task queue of their own. */
   hostId: string;
   patterns: IdentifierPattern[];
@@ -113,6 +113,13 @@ const envSchema = z.object({
   GETRESULTS_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329).describe('Port of the embedded PostgreSQL.'),
   GETRESULTS_WEB_HOST: z.string().default('127.0.0.1').describe('Address the web page listens on.'),
   GETRESULTS_WEB_PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('Port of the web page.'),
+  GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .describe('Upload requests the web page receives at once (each may hold up to 5 times GETRESULTS_MAX_FILE_MB while it is read); more are asked to send again in a few seconds.'),
   GETRESULTS_SESSION_IDLE_MINUTES: z.coerce
     .number()
     .positive()
@@ -296,7 +303,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
-    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000 },
+    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
     patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],
     foldersCsv: env.GETRESULTS_FOLDERS_CSV ? path.resolve(env.GETRESULTS_FOLDERS_CSV) : SEED_FOLDERS_CSV,

@@ -20,7 +20,7 @@ import { createFolderRoutes } from './routes/folders';
 import { createPendingRoutes } from './routes/pending';
 import { createSecurityRoutes } from './routes/security';
 import { createReceiptRoutes } from './routes/receipts';
-import { createUploadRoutes } from './routes/upload';
+import { boundUploads, createUploadRoutes } from './routes/upload';
 import { html } from './views/html';
 import { createLayout, type RenderPage } from './views/layout';
 
@@ -33,6 +33,8 @@ export interface WebDeps {
   maxFileBytes: number;
   /** Largest upload request (several files at once); default 5 × maxFileBytes. */
   maxUploadBytes?: number;
+  /** Upload requests received at once; default 4 (GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS). */
+  maxConcurrentUploads?: number;
   /** Absent when no Temporal address is configured: retry is then unavailable, everything else works. */
   workflows?: ResultWorkflows;
   temporalNamespace: string;
@@ -133,6 +135,8 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
   });
   app.route('/health', createHealthRoutes(deps.healthChecks));
+  // Before the size limit, which buffers a body sent without a length, and the CSRF check, which parses the form.
+  app.use('/upload', boundUploads(deps.maxConcurrentUploads ?? 4, renderPage));
   app.use('*', bodyLimits({ uploadBytes: deps.maxUploadBytes ?? deps.maxFileBytes * 5, renderPage }));
   app.use('*', requestEntityManager({ orm: deps.orm }));
   app.use('*', clientIp({ trustProxy }));

@@ -166,3 +166,43 @@ describe('security events, for admins', () => {
   });
 });
 
+
+describe('concurrent uploads are bounded', () => {
+  let uploadEnv: WebTestEnv;
+  beforeAll(async () => {
+    uploadEnv = await startWebTestEnv({ maxConcurrentUploads: 1 });
+  });
+  afterAll(async () => uploadEnv?.close());
+
+  it('while one upload is being received, the next is asked to send again and nothing of it is saved; then uploads go on', async () => {
+    const b = new TestBrowser(uploadEnv.app);
+    expect((await b.login('tom')).status).toBe(303);
+    await b.request('/upload');
+    const boundary = 'bound4ry';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${b.csrf}\r\n--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="066-12000088-3.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\n`;
+    let finish!: () => void;
+    const slowBody = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode(head));
+        await new Promise<void>((resolve) => (finish = resolve));
+        controller.enqueue(new TextEncoder().encode(`%%EOF\n\r\n--${boundary}--\r\n`));
+        controller.close();
+      },
+    });
+    const first = b.request('/upload', { method: 'POST', body: slowBody, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, duplex: 'half' } as RequestInit);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const form = new FormData();
+    form.append('_csrf', b.csrf);
+    form.append('files', new File(['%PDF-1.4\n%%EOF\n'], '066-12000089-3.pdf', { type: 'application/pdf' }));
+    const second = await b.request('/upload', { method: 'POST', body: form });
+    expect(second.status).toBe(503);
+    expect(second.headers.get('retry-after')).toBe('5');
+    expect(await second.text()).toContain('nothing was saved');
+    finish();
+    expect((await first).status).toBe(200);
+    const again = new FormData();
+    again.append('_csrf', b.csrf);
+    again.append('files', new File(['%PDF-1.4\n%%EOF\n'], '066-12000089-3.pdf', { type: 'application/pdf' }));
+    expect((await b.request('/upload', { method: 'POST', body: again })).status).toBe(200);
+  });
+});

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { ResultFile, WebUpload } from '../../db/entities';
 import { signedIn, type BaseEnv } from '../context';
 import { checkUploadName, looksLikePdf, sha256Of, storeUpload } from '../uploads/store-upload';
@@ -12,6 +12,33 @@ export interface UploadRouteDeps {
   uploadDir: string;
   maxFileBytes: number;
   maxUploadBytes?: number;
+}
+
+/**
+ * At most `max` upload requests are read at once: each may hold up to the upload limit in memory while its form is
+ * buffered or parsed (the size limit, the CSRF check, the route), so beyond the bound a request is turned away before
+ * its body is read. Mounted before all of them (src/web/app.ts).
+ */
+export function boundUploads(max: number, renderPage: RenderPage): MiddlewareHandler<BaseEnv> {
+  let inFlight = 0;
+  return async function boundUploads(c, next) {
+    if (c.req.method !== 'POST') return next();
+    if (inFlight >= max) {
+      c.header('Retry-After', '5');
+      return renderPage(c, {
+        title: 'Upload',
+        nav: 'upload',
+        status: 503,
+        body: html`<h1>Upload results</h1><p>Several uploads are being received right now, so this one was not taken and nothing was saved. Send it again in a few seconds.</p><p><a href="/upload">Back to Upload</a></p>`,
+      });
+    }
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+  };
 }
 
 interface Outcome {
