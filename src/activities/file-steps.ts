@@ -154,8 +154,10 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
         const route = await ledger.routeFile({ resultFileId, runId: input.runId, attempt: 0, identification, pages });
         return route ? { ...intake, clinicFolder: route.clinicFolder } : { kind: 'needs-folder', resultFileId, identification, pages };
       }
-      // Archived, then everything recorded in one transaction: check, route, delivery and archive.
-      const archivePath = archivedBefore ?? (await files.archiveOriginal({ ...ref(input), uploadedAt: input.uploadedAt })).archivePath;
+      // Archived, then everything recorded in one transaction: check, route, delivery and archive. Also after a resume
+      // from the archive: a crash between the archive's link and its unlink leaves the upload in place too, and
+      // archiveOriginal (which finds its own earlier result) removes it.
+      const { archivePath } = await files.archiveOriginal({ ...ref(input), uploadedAt: input.uploadedAt });
       await ledger.recordSent({
         resultFileId,
         runId: input.runId,

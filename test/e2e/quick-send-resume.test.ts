@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,4 +123,22 @@ test('the first attempt died after sending and archiving, before recording: the 
   expect(readdirSync(path.join(dir, 'server-b', 'viral_load', 'digawana')).filter((f) => f.includes('12000002'))).toEqual(['066-12000002-3.pdf']);
   expect(existsSync(input.uploadPath)).toBe(false);
   expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true });
+});
+
+test('the first attempt died between the archive\'s link and its unlink: the upload left in place is removed, the file recorded once', async () => {
+  const input = upload('066-12000003-3', 'run-half-archived');
+  const { resultFileId } = await ledger.registerUpload(input);
+  await asLocalActivity(() =>
+    files.transferFile({ uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256, sizeBytes: input.sizeBytes, folder: 'viral_load/digawana' }),
+  );
+  // What moveIntoFolder had done when the worker died: the archive's hard link made, the upload not yet unlinked.
+  const archived = path.join(dir, 'archive', '2026', '12', '02', input.fileName);
+  mkdirSync(path.dirname(archived), { recursive: true });
+  linkSync(input.uploadPath, archived);
+
+  const again = await asLocalActivity(() => steps.receiveAndSend(input));
+  expect(again).toMatchObject({ kind: 'delivered', resultFileId, archivePath: archived, delivery: { alreadyPresent: true } });
+  expect(existsSync(input.uploadPath)).toBe(false);
+  expect(existsSync(archived)).toBe(true);
+  expect(await trail(resultFileId)).toMatchObject({ state: 'AWAITING_ACK', archivePath: archived, events: DELIVERED_TRAIL });
 });

@@ -81,6 +81,7 @@ describe('run again after a crash, it resumes from what the run recorded', () =>
     const fakes = fakeActivities({
       registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID, recorded: {} }),
       findArchived: async () => ({ archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf' }),
+      archiveOriginal: async () => ({ archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf' }),
       transferFile: async (request) => ({ ...delivery, remotePath: `${request.folder}/${request.fileName}`, alreadyPresent: true }),
     });
     expect(await fakes.activities.receiveAndSend(input)).toMatchObject({
@@ -88,8 +89,9 @@ describe('run again after a crash, it resumes from what the run recorded', () =>
       delivery: { alreadyPresent: true },
       archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf',
     });
-    // Checked and sent from where it now lies; not archived again.
-    expect(fakes.namesCalled()).toEqual(['registerUpload', 'findArchived', 'validateUpload', 'routeFile', 'transferFile', 'recordSent']);
+    // Checked and sent from where it now lies; the archive step runs again, which finds its earlier result (and removes
+    // an upload left in place by a crash between link and unlink).
+    expect(fakes.namesCalled()).toEqual(['registerUpload', 'findArchived', 'validateUpload', 'routeFile', 'transferFile', 'archiveOriginal', 'recordSent']);
     expect(fakes.inputsTo('validateUpload')[0]?.uploadPath).toBe('/data/archive/2026/12/01/066-99000001-3.pdf');
     expect(fakes.inputsTo('transferFile')[0]?.uploadPath).toBe('/data/archive/2026/12/01/066-99000001-3.pdf');
     expect(fakes.inputsTo('recordSent')[0]?.archived).toEqual({ archivePath: '/data/archive/2026/12/01/066-99000001-3.pdf', ackTimeout: '30d' });
