@@ -112,8 +112,8 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
     },
 
     /**
-     * receiveFile, then, for a routed file up to quickSendMaxBytes, the transfer and finishDelivery in the same step:
-     * the whole happy path in one local activity. A quick send that fails for any reason is left to the transfer
+     * receiveFile, then, for a routed file up to quickSendMaxBytes, the transfer, the archive and one transaction that
+     * records check, route, delivery and archive, in the same step: the whole happy path in one local activity. A quick send that fails for any reason is left to the transfer
      * activity, which retries it where an operator can watch (the Temporal UI, the Pending page) and knows which
      * failures need a person; nothing is recorded of the failed quick attempt.
      *
@@ -124,11 +124,12 @@ export function createFileSteps({ files, ledger, quickSendMaxBytes = QUICK_SEND_
       const registered = await register(input);
       if (registered.intake) return registered.intake;
       const { resultFileId, recorded } = registered;
-      const base = { resultFileId, runId: input.runId, uploadPath: input.uploadPath, fileName: input.fileName, sha256: input.sha256, uploadedAt: input.uploadedAt, ackTimeout: input.ackTimeout };
       if (recorded?.sent) {
+        // Recorded as delivered (the step died after its transaction, before its workflow task completed): that stands.
+        // SENT without ARCHIVED is finished as finishDelivery would (it records SENT before it archives).
         const { destination: clinicFolder, remotePath, renamedBecauseOfConflict, alreadyPresent, verifiedBy } = recorded.sent;
         const delivery: DeliveryResult = { remotePath, renamedBecauseOfConflict, alreadyPresent, verifiedBy };
-        const { archivePath } = recorded.archivePath ? { archivePath: recorded.archivePath } : await finishDelivery({ ...base, clinicFolder, delivery });
+        const { archivePath } = recorded.archivePath ? { archivePath: recorded.archivePath } : await finishDelivery({ ...ref(input), resultFileId, runId: input.runId, uploadedAt: input.uploadedAt, ackTimeout: input.ackTimeout, clinicFolder, delivery });
         return { kind: 'delivered', resultFileId, clinicFolder, delivery, archivePath };
       }
       // Registered before, so this step runs again after a crash, and no delivery recorded: a quick send may have sent

@@ -3,18 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createFileActivities, type FileActivities } from '../../src/activities/file-activities';
+import type { FileActivities } from '../../src/activities/file-activities';
 import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
 import { createLedgerActivities, type LedgerActivities } from '../../src/activities/ledger-activities';
-import { SEED_PATTERNS } from '../../src/config/patterns';
 import { verifyChain } from '../../src/db/audit-chain';
 import { FileEvent, ResultFile } from '../../src/db/entities';
 import { HotPathSql } from '../../src/db/hot-path-sql';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
-import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
 import { sha256OfBuffer } from '../../src/files/hash';
-import { LocalDestination } from '../../src/transfer/local-destination';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
+import { fileActivitiesIn } from '../harness/file-activities-in';
 import { resultPdf } from '../harness/pdf';
 
 /**
@@ -40,15 +38,7 @@ beforeAll(async () => {
   hotPath = HotPathSql.forOrm(orm);
   dir = await mkdtemp(path.join(os.tmpdir(), 'gr-quick-'));
   for (const sub of ['upload', 'server-b']) mkdirSync(path.join(dir, sub));
-  files = createFileActivities({
-    uploadDir: path.join(dir, 'upload'),
-    patterns: new IdentifierPatterns(SEED_PATTERNS),
-    destination: new LocalDestination(path.join(dir, 'server-b')),
-    maxFileBytes: 1 << 20,
-    archiveDir: path.join(dir, 'archive'),
-    rejectedDir: path.join(dir, 'rejected'),
-    duplicatesDir: path.join(dir, 'duplicates'),
-  });
+  files = fileActivitiesIn(dir);
   ledger = createLedgerActivities({ orm, hotPath });
   steps = createFileSteps({ files, ledger });
 });

@@ -4,11 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { createFileActivities, type FileActivities } from '../../src/activities/file-activities';
-import { SEED_PATTERNS } from '../../src/config/patterns';
-import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
+import type { FileActivities } from '../../src/activities/file-activities';
 import { sha256OfBuffer } from '../../src/files/hash';
-import { LocalDestination } from '../../src/transfer/local-destination';
+import { fileActivitiesIn } from '../harness/file-activities-in';
 import { resultPdf } from '../harness/pdf';
 
 /**
@@ -27,15 +25,7 @@ beforeAll(async () => {
   outsideFile = path.join(dir, 'outside', '066-12000001-3.pdf');
   writeFileSync(outsideFile, content);
   symlinkSync(path.join(dir, 'outside'), path.join(dir, 'upload', 'linked'));
-  files = createFileActivities({
-    uploadDir: path.join(dir, 'upload'),
-    patterns: new IdentifierPatterns(SEED_PATTERNS),
-    destination: new LocalDestination(path.join(dir, 'server-b')),
-    maxFileBytes: 1 << 20,
-    archiveDir: path.join(dir, 'archive'),
-    rejectedDir: path.join(dir, 'rejected'),
-    duplicatesDir: path.join(dir, 'duplicates'),
-  });
+  files = fileActivitiesIn(dir);
 });
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
