@@ -174,6 +174,19 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
       });
     },
 
+    /**
+     * A workflow input or signal that the workflow refused: sent without our payload encryption, or without the shape
+     * its name promises (src/workflows/untrusted-messages.ts). `seq` counts the run's refusals, so a retry lands once.
+     */
+    async recordRefusedMessage(input: { workflowId: string; runId: string; seq: number; what: string; reason: string }) {
+      await ledger().recordRefusedMessage({
+        workflowId: input.workflowId,
+        runId: input.runId,
+        eventKey: `${input.runId}:refused-message:${input.seq}`,
+        message: `A ${input.what} was refused and changed nothing: ${input.reason}.`,
+      });
+    },
+
     async recordUnacknowledged(input: { resultFileId: number; runId: string; ackTimeout: string }) {
       const reason = `Nobody fetched the file within ${input.ackTimeout} of sending. Call the clinic.`;
       await ledger().transition(

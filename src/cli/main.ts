@@ -93,7 +93,7 @@ async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers
 async function startWeb(
   config: Config,
   orm: Orm,
-  temporal: { uiUrl?: string; workflows?: ResultWorkflows; payloadCodec?: PayloadCodec },
+  temporal: { uiUrl?: string; workflows?: ResultWorkflows; payloadCodec?: AesGcmPayloadCodec },
   stoppers: Stopper[],
 ) {
   const checks: Record<string, () => Promise<void>> = {
@@ -116,7 +116,7 @@ async function startWeb(
     maxConcurrentUploads: config.web.maxConcurrentUploads,
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     codec: temporal.payloadCodec && {
-      codec: temporal.payloadCodec,
+      codec: temporal.payloadCodec.forDisplay(),
       namespace: config.temporal.namespace,
       allowedOrigins: temporal.uiUrl ? [new URL(temporal.uiUrl).origin] : [],
       tokens: config.codecTokenFile ? readCodecTokens(config.codecTokenFile) : undefined,
@@ -297,7 +297,7 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
     const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults web'));
     stoppers.push(() => orm.close());
     // With TEMPORAL_ADDRESS the key is required; without it, a configured key still serves /codec.
-    let payloadCodec: PayloadCodec | undefined;
+    let payloadCodec: AesGcmPayloadCodec | undefined;
     let workflows: ResultWorkflows | undefined;
     if (config.temporal.address) {
       payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)');

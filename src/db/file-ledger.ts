@@ -399,6 +399,24 @@ export class FileLedger {
     return { verifiedKeys: [...verified] };
   }
 
+  /**
+   * A message a workflow refused (src/workflows/untrusted-messages.ts): on the timeline of the file that workflow
+   * holds, or, when it holds none yet (a forged start, a signal before the file was registered), in security_event.
+   * Once per event key.
+   */
+  async recordRefusedMessage(input: { workflowId: string; runId: string; eventKey: string; message: string }): Promise<void> {
+    // The run that registered a file has its run id on the row (unique, indexed).
+    const [file] = await this.em.execute<Array<{ id: string }>>(`select id from result_file where run_id = ?`, [input.runId]);
+    if (file) {
+      await this.transition(Number(file.id), null, { eventKey: input.eventKey, type: 'REFUSED_MESSAGE', message: input.message, detail: { workflowId: input.workflowId } });
+      return;
+    }
+    await this.em.execute(
+      `insert into security_event (event_key, type, workflow_id, run_id, message, at) values (?, 'REFUSED_MESSAGE', ?, ?, ?, now()) on conflict (event_key) do nothing`,
+      [input.eventKey, input.workflowId, input.runId, input.message],
+    );
+  }
+
   /** Evidence of a fetch of a file we have no delivery for: kept, never lost, so an operator can look into it. */
   async recordUnmatchedAccess(access: FetchEvidence & { remotePath: string }): Promise<boolean> {
     const inserted = await this.em.getConnection().execute(

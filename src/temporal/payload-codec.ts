@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { UNENCRYPTED_PAYLOAD_KEY, type UnencryptedPayloadMark } from '../workflows/untrusted-messages';
 
 /**
  * Patient data (file names, identifiers, clinic folders) travels through Temporal inside payloads: workflow inputs,
@@ -139,8 +140,29 @@ export async function createKeysFile(file: string): Promise<PayloadKeyRing> {
   return { currentKeyId: id, keys: new Map([[id, key]]) };
 }
 
+/**
+ * What decode does with a payload that is not ours (issue 11). `mark`, for every process that acts on payloads: the
+ * payload is replaced by an `UnencryptedPayloadMark` naming only its encoding and size, so a workflow input or signal
+ * sent in clear (the `temporal` CLI, the UI's signal form) is never believed; the workflow records and ignores it
+ * (src/workflows/untrusted-messages.ts). Throwing instead would fail every later workflow task of that file. `pass`,
+ * for the codec server that only shows payloads to a person in the Temporal UI: a clear payload is shown as sent.
+ */
+export type UnencryptedPayloads = 'mark' | 'pass';
+
+const JSON_ENCODING = 'json/plain';
+
+function markUnencrypted(payload: Payload): Payload {
+  const mark: UnencryptedPayloadMark = {
+    [UNENCRYPTED_PAYLOAD_KEY]: { encoding: (text(payload.metadata?.[METADATA_ENCODING_KEY]) ?? 'none').slice(0, 64), bytes: payload.data?.length ?? 0 },
+  };
+  return { metadata: { [METADATA_ENCODING_KEY]: utf8(JSON_ENCODING) }, data: utf8(JSON.stringify(mark)) };
+}
+
 export class AesGcmPayloadCodec implements PayloadCodec {
-  constructor(private readonly ring: PayloadKeyRing) {
+  constructor(
+    private readonly ring: PayloadKeyRing,
+    private readonly unencrypted: UnencryptedPayloads = 'mark',
+  ) {
     for (const [id, key] of ring.keys) {
       if (key.length !== KEY_BYTES) throw new Error(`Payload key "${id}" is ${key.length} bytes; AES-256 needs ${KEY_BYTES}.`);
     }
@@ -155,9 +177,16 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     return payloads.map((payload) => this.encrypt(payload));
   }
 
-  /** Payloads that are not ours (written before encryption was turned on) pass through unchanged. */
   async decode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((payload) => (text(payload.metadata?.[METADATA_ENCODING_KEY]) === ENCRYPTED_ENCODING ? this.decrypt(payload) : payload));
+    return payloads.map((payload) => {
+      if (text(payload.metadata?.[METADATA_ENCODING_KEY]) === ENCRYPTED_ENCODING) return this.decrypt(payload);
+      return this.unencrypted === 'mark' ? markUnencrypted(payload) : payload;
+    });
+  }
+
+  /** The same keys, with clear payloads passed through: for the codec server (see UnencryptedPayloads). */
+  forDisplay(): AesGcmPayloadCodec {
+    return new AesGcmPayloadCodec(this.ring, 'pass');
   }
 
   private encrypt(payload: Payload): Payload {

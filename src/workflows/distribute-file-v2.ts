@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -24,6 +25,7 @@ import {
   type FileStatus,
 } from './definitions';
 import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
+import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isAccessEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
 
 /** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
 const steps = proxyLocalActivities<FileSteps & Pick<FileActivities, 'setAsideDuplicate'>>({
@@ -85,17 +87,29 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
   /** Until archived or quarantined, our file sits at input.uploadPath. */
   let originalInPlace = true;
 
+  // A message that is not ours (sent in clear, or without its shape) is recorded and ignored, so that it neither acts
+  // nor wedges the run (untrusted-messages.ts). patched() is reached only then: other runs carry no marker.
+  let refusals = 0;
+  const refuse = (what: string, value: unknown, expected: string) =>
+    ledger.recordRefusedMessage({ workflowId, runId, seq: ++refusals, what, reason: whyRefused(value, expected) });
+  if (!isDistributeFileInput(input) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) {
+    await refuse('workflow start', input, 'the input of a file workflow');
+    throw ApplicationFailure.nonRetryable('Started with an input that is not ours: nothing was done (see the Security page).', FAILURE_TYPES.refusedInput);
+  }
+
   setHandler(statusQuery, () => status);
   setHandler(retrySignal, () => {
     retryRequested = true;
   });
   /** Evidence keys the check refused: sent again, they wake nothing. */
   const refusedKeys = new Set<string>();
-  setHandler(accessedSignal, (evidence) => {
+  setHandler(accessedSignal, async (evidence) => {
+    if (!isAccessEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
     if (refusedKeys.has(evidence.evidenceKey)) return;
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
   });
-  setHandler(copyUploadedSignal, (copy) => {
+  setHandler(copyUploadedSignal, async (copy) => {
+    if (!isCopyUploaded(copy) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('copyUploaded signal', copy, 'an announced copy');
     // The watcher re-announces a file it already submitted (e.g. after a restart): our own file, still in place, is no
     // copy. Once ours has been moved away, a file at the same path is a new upload of the same content.
     const reannounced = copy.uploadPath === input.uploadPath && originalInPlace;
@@ -123,6 +137,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
     await steps.setAsideDuplicate({ ...ref, uploadedAt: input.uploadedAt });
     status.state = 'DUPLICATE';
     status.reason = `Same content as file #${intake.duplicateOf}, which was already received; not sent again.`;
+    await condition(allHandlersFinished); // a refusal being recorded
     return status;
   }
 

@@ -6,6 +6,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -24,6 +25,7 @@ import {
   type FileStatus,
 } from './definitions';
 import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
+import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isAccessEvidence, isCopyUploaded, whyRefused } from './untrusted-messages';
 
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30s',
@@ -86,10 +88,18 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   setHandler(retrySignal, () => {
     retryRequested = true;
   });
-  setHandler(accessedSignal, (evidence) => {
+  // The one change since v1 was frozen (issue 11): a signal that is not ours is recorded and ignored instead of being
+  // believed (a clear receipt) or wedging the run (no input). Behind a patch reached only by such a signal, so every
+  // run that never met one replays as recorded. No new v1 runs start, so a forged start needs no check here.
+  let refusals = 0;
+  const refuse = (what: string, value: unknown, expected: string) =>
+    ledger.recordRefusedMessage({ workflowId, runId, seq: ++refusals, what, reason: whyRefused(value, expected) });
+  setHandler(accessedSignal, async (evidence) => {
+    if (!isAccessEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
   });
-  setHandler(copyUploadedSignal, (copy) => {
+  setHandler(copyUploadedSignal, async (copy) => {
+    if (!isCopyUploaded(copy) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('copyUploaded signal', copy, 'an announced copy');
     // The watcher re-announces a file it already submitted (e.g. after a restart): our own file, still in place, is no
     // copy. Once ours has been moved away, a file at the same path is a new upload of the same content.
     const reannounced = copy.uploadPath === input.uploadPath && originalInPlace;

@@ -36,6 +36,8 @@ export const FAILURE_TYPES = {
   fileSuperseded: 'FileSuperseded',
   fileStillBeingWritten: 'FileStillBeingWritten',
   resendFailed: 'ResendFailed',
+  /** A workflow started with an input that is not ours (src/workflows/untrusted-messages.ts): nothing was done. */
+  refusedInput: 'RefusedInput',
 } as const;
 
 /** Transfer failures that need a person (a host key, a login), not another attempt. */

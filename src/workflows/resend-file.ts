@@ -1,7 +1,8 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { FileActivities } from '../activities/file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
 import { FAILURE_TYPES } from './names';
+import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isResendFileInput, whyRefused } from './untrusted-messages';
 
 export interface ResendFileInput {
   resultFileId: number;
@@ -31,7 +32,12 @@ const ledger = proxyLocalActivities<LedgerActivities>({
  * is recorded too. The file's state does not change: it was delivered before and still is.
  */
 export async function resendFile(input: ResendFileInput): Promise<ResendOutcome> {
-  const { workflowId } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
+  // Anyone who reaches Temporal can start one: an input that is not ours is recorded and nothing is sent.
+  if (!isResendFileInput(input) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) {
+    await ledger.recordRefusedMessage({ workflowId, runId, seq: 0, what: 'resend start', reason: whyRefused(input, 'the input of a resend') });
+    throw ApplicationFailure.nonRetryable('Started with an input that is not ours: nothing was sent (see the Security page).', FAILURE_TYPES.refusedInput);
+  }
   const files = proxyActivities<FileActivities>({
     taskQueue: input.fileTaskQueue,
     startToCloseTimeout: '2h',

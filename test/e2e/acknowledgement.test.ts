@@ -127,26 +127,55 @@ describe('proof of receipt from a real Apache access log', () => {
     expect(await handle.result()).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
   });
 
-  it('refuses a forged receipt sent with the temporal CLI (plain JSON, no payload key): the file waits, the attempt is kept, a real fetch then acknowledges', async () => {
+  it('refuses messages forged with the temporal CLI (plain JSON, no payload key): the file waits, nothing outside is touched, each attempt is kept, a real fetch then acknowledges', async () => {
     drop('066-12000019-3.pdf');
     const sent = await rowFor('066-12000019-3.pdf', 'AWAITING_ACK');
-    const forged = JSON.stringify({ evidenceKey: 'forged-1', accessedAt: new Date().toISOString(), client: '6.6.6.6', requestLine: 'GET /forged HTTP/1.1', status: 200 });
     const cli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
-    execFileSync(cli, ['workflow', 'signal', '--address', stack.temporal.address, '--workflow-id', sent.workflow_id, '--name', 'accessed', '--input', forged], { stdio: 'pipe' });
-    const refused = await waitFor('the forged receipt to be refused', async () => (await stack.events(sent.id)).find((e) => e.type === 'RECEIPT_REFUSED'));
-    expect(refused.message).toContain('6.6.6.6');
+    const temporal = (args: string[]) => execFileSync(cli, [...args, '--address', stack.temporal.address], { stdio: 'pipe' }).toString();
+    const signal = (name: string, input: unknown) => temporal(['workflow', 'signal', '--workflow-id', sent.workflow_id, '--name', name, '--input', JSON.stringify(input)]);
+    // A file of the worker's that a forged copy announcement or start points at (the worker may run as root).
+    const outside = path.join(mkdtempSync(path.join(os.tmpdir(), 'gr-outside-')), 'precious.pdf');
+    writeFileSync(outside, '%PDF-1.4 not for the clinic');
+    const forged = { evidenceKey: 'forged-1', accessedAt: new Date().toISOString(), client: '6.6.6.6', requestLine: 'GET /forged HTTP/1.1', status: 200 };
+    signal('accessed', forged);
+    signal('copyUploaded', { uploadPath: outside, fileName: 'precious.pdf', uploadedAt: new Date().toISOString() });
+    const refused = await waitFor('both forgeries to be refused', async () => {
+      const events = (await stack.events(sent.id)).filter((e) => e.type === 'REFUSED_MESSAGE');
+      return events.length === 2 && events;
+    });
+    expect(refused.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^A receipt signal \(accessed\) was refused and changed nothing: it arrived without our payload encryption/),
+      expect.stringMatching(/^A copyUploaded signal was refused and changed nothing: it arrived without our payload encryption/),
+    ]);
+    // The sender's content is not believed, nor written anywhere.
+    expect(JSON.stringify(refused)).not.toContain('6.6.6.6');
     expect((await stack.fileRows()).find((r) => r.id === sent.id)!.state).toBe('AWAITING_ACK');
     expect(await acknowledgements(sent.id)).toEqual([]);
     const handle = stack.temporalClient.workflow.getHandle(sent.workflow_id);
     expect((await handle.describe()).status.name).toBe('RUNNING');
-    // The same forgery again wakes nothing; a real fetch, found by the scan, acknowledges.
-    execFileSync(cli, ['workflow', 'signal', '--address', stack.temporal.address, '--workflow-id', sent.workflow_id, '--name', 'accessed', '--input', forged], { stdio: 'pipe' });
+
+    // A forged start of a file workflow on this host's queue: recorded as belonging to no file, nothing done.
+    const forgedStart = `file-${'f'.repeat(64)}`;
+    temporal([
+      'workflow', 'start', '--type', 'distributeFileV3', '--task-queue', `getresults-files-${stack.env.GETRESULTS_HOST_ID}`,
+      '--workflow-id', forgedStart, '--input', JSON.stringify({ uploadPath: outside, fileName: 'precious.pdf', sha256: 'f'.repeat(64), sizeBytes: 27 }),
+    ]);
+    const startHandle = stack.temporalClient.workflow.getHandle(forgedStart);
+    await expect(startHandle.result()).rejects.toMatchObject({ cause: { type: 'RefusedInput' } });
+    const security = await stack.pg.query('select type, workflow_id, message from security_event where workflow_id = $1', [forgedStart]);
+    expect(security.rows).toEqual([{ type: 'REFUSED_MESSAGE', workflow_id: forgedStart, message: expect.stringMatching(/^A workflow start was refused .*without our payload encryption/) }]);
+    expect((await stack.fileRows()).some((r) => r.workflow_id === forgedStart)).toBe(false);
+    expect(readFileSync(outside, 'utf8')).toBe('%PDF-1.4 not for the clinic');
+
+    // The same forgeries again wake nothing; a real fetch, found by the scan, acknowledges.
+    signal('accessed', forged);
     expect((await http(`${apache.url}/${sent.remote_path}`)).status).toBe(200);
     expect(await scanNow()).toMatchObject({ acknowledged: 1 });
     await waitFor('the workflow to complete', async () => (await handle.describe()).status.name === 'COMPLETED', { timeoutMs: 20_000 });
     expect(await handle.result()).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
     expect(await acknowledgements(sent.id)).toEqual([{ client: '127.0.0.1', status: 200, first: true, request_line: expect.stringContaining('066-12000019-3.pdf') }]);
-    expect((await stack.events(sent.id)).filter((e) => e.type === 'RECEIPT_REFUSED')).toHaveLength(1);
+    expect((await stack.events(sent.id)).filter((e) => e.type === 'REFUSED_MESSAGE')).toHaveLength(3);
+    expect(readFileSync(outside, 'utf8')).toBe('%PDF-1.4 not for the clinic');
   });
 
   it('counts a range request (206), keeps later fetches as extra evidence, and records fetches of unknown files', async () => {

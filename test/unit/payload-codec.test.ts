@@ -9,6 +9,7 @@ import type { ActiveSession } from '../../src/web/auth/sessions';
 import type { BaseEnv } from '../../src/web/context';
 import { createCodecRoutes } from '../../src/web/routes/codec';
 import { failureConverter } from '../../src/temporal/data-converter';
+import { UNENCRYPTED_PAYLOAD_KEY, isUnencryptedPayload, whyRefused } from '../../src/workflows/untrusted-messages';
 import {
   AesGcmPayloadCodec,
   ENCRYPTED_ENCODING,
@@ -43,10 +44,20 @@ describe('the AES-256-GCM payload codec', () => {
     expect(Buffer.from(again!.data!).equals(Buffer.from(encoded!.data!))).toBe(false);
   });
 
-  it('passes payloads that are not encrypted through unchanged', async () => {
+  it('hands the workflows a mark, not the content, for a payload sent without our encryption; shows it as sent for display', async () => {
     const codec = new AesGcmPayloadCodec(ring('k1', { k1 }));
-    const plain = defaultPayloadConverter.toPayload('old data');
-    expect(await codec.decode([plain])).toEqual([plain]);
+    const forged = defaultPayloadConverter.toPayload({ evidenceKey: 'forged-1', client: '6.6.6.6' });
+    const [marked] = await codec.decode([forged]);
+    const value: unknown = defaultPayloadConverter.fromPayload(marked!);
+    expect(isUnencryptedPayload(value)).toBe(true);
+    expect(value).toEqual({ [UNENCRYPTED_PAYLOAD_KEY]: { encoding: 'json/plain', bytes: forged.data!.length } });
+    expect(JSON.stringify(value)).not.toContain('6.6.6.6');
+    expect(whyRefused(value, 'a receipt')).toMatch(/without our payload encryption \(json\/plain, \d+ bytes\)/);
+    // The codec server only shows payloads to a person: there a clear one is shown as it was sent.
+    expect(await codec.forDisplay().decode([forged])).toEqual([forged]);
+    // Our own payloads decode as before, in both.
+    const [ours] = await codec.encode([forged]);
+    expect(defaultPayloadConverter.fromPayload(await codec.decode([ours!]).then((p) => p[0]!))).toEqual({ evidenceKey: 'forged-1', client: '6.6.6.6' });
   });
 
   it('refuses, naming the key, a payload encrypted with a key it does not know', async () => {
@@ -152,7 +163,8 @@ describe('the codec endpoint (/codec/encode, /codec/decode)', () => {
   };
   const app = new Hono<BaseEnv>()
     .use('*', async (c, next) => {
-      c.set('session', c.req.header('x-test-session') ? session : undefined);
+      const as = c.req.header('x-test-session');
+      c.set('session', as === 'admin' ? { ...session, user: { ...session.user, username: 'ada', role: 'admin' } } : as ? session : undefined);
       await next();
     })
     .route('/codec', createCodecRoutes({ codec, namespace: 'default', allowedOrigins: [UI], tokens: [TOKEN] }));
@@ -174,9 +186,13 @@ describe('the codec endpoint (/codec/encode, /codec/decode)', () => {
     expect(Buffer.from(payloads[0]!.metadata.encoding!, 'base64').toString()).toBe('json/plain');
   });
 
-  it('encodes and decodes for a bearer token, and answers the UI\'s preflight', async () => {
+  it('encodes for a signed-in admin only, decodes for a bearer token, and answers the UI\'s preflight', async () => {
     const plain = asJson(defaultPayloadConverter.toPayload(SECRET));
-    const enc = await post('encode', { payloads: [plain] }, { authorization: `Bearer ${TOKEN}` });
+    const byToken = await post('encode', { payloads: [plain] }, { authorization: `Bearer ${TOKEN}` });
+    expect(byToken.status).toBe(403);
+    expect(((await byToken.json()) as { error: string }).error).toMatch(/admin/);
+    expect((await post('encode', { payloads: [plain] }, { 'x-test-session': '1' })).status).toBe(403);
+    const enc = await post('encode', { payloads: [plain] }, { 'x-test-session': 'admin' });
     expect(enc.status).toBe(200);
     const encoded = ((await enc.json()) as { payloads: unknown[] }).payloads;
     expect(JSON.stringify(encoded)).not.toContain(Buffer.from('066-12000001-3').toString('base64').slice(0, 12));

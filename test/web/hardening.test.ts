@@ -164,6 +164,22 @@ describe('security events, for admins', () => {
     expect(page).toContain('6.6.6.6');
     expect((await (await signedIn('tom')).request('/security')).status).toBe(403);
   });
+
+  it('a refused message lists under its file, or, when it belongs to no file (a forged start), under its workflow', async () => {
+    const id = await seedFile(env.orm, { fileName: '066-12000078-3.pdf', identifier: '066-12000078-3', state: 'AWAITING_ACK' });
+    const [{ run_id: runId }] = await env.orm.em.fork().execute<Array<{ run_id: string }>>('select run_id from result_file where id = ?', [id]);
+    const ledger = new FileLedger(env.orm.em.fork());
+    const refusal = (workflowId: string, run: string) => ({ workflowId, runId: run, eventKey: `${run}:refused-message:1`, message: `A copyUploaded signal was refused (${workflowId}).` });
+    await ledger.recordRefusedMessage(refusal('file-of-78', runId));
+    await ledger.recordRefusedMessage(refusal('file-of-78', runId)); // a retried activity lands once
+    await ledger.recordRefusedMessage(refusal('file-forged-start', 'run-forged'));
+    await ledger.recordRefusedMessage(refusal('file-forged-start', 'run-forged'));
+    const page = await (await (await signedIn('ada')).request('/security')).text();
+    expect(page.match(/A copyUploaded signal was refused \(file-of-78\)/g)).toHaveLength(1);
+    expect(page).toMatch(/<a href="\/files\/\d+">066-12000078-3.pdf<\/a><\/td><td>REFUSED_MESSAGE/);
+    expect(page.match(/A copyUploaded signal was refused \(file-forged-start\)/g)).toHaveLength(1);
+    expect(page).toContain('workflow <code>file-forged-start</code>');
+  });
 });
 
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { defineSignal } from '@temporalio/workflow';
 import { QUICK_SEND_DEFAULT_MAX_BYTES } from '../../src/activities/file-steps';
 import type { DeliveryResult } from '../../src/transfer/destination';
 import {
@@ -15,6 +16,7 @@ import {
 import type { distributeFile } from '../../src/workflows/distribute-file';
 import type { distributeFileV2, distributeFileV3 } from '../../src/workflows/distribute-file-v2';
 import type { FileState } from '../../src/domain/file-state';
+import { UNENCRYPTED_PAYLOAD_KEY } from '../../src/workflows/untrusted-messages';
 import { waitFor } from '../harness/wait-for';
 import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn, type ActivityName } from './fake-activities';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from './workflow-env';
@@ -384,6 +386,74 @@ describe.each(['distributeFileV2', 'distributeFileV3'] as const)('%s: a receipt 
     });
     expect(result).toMatchObject({ state: 'UNACKNOWLEDGED', reason: 'Not fetched within 3s.' });
     expect(fakes.namesCalled().slice(-2)).toEqual(['recordAccesses', 'recordUnacknowledged']);
+  });
+});
+
+/** What the payload codec hands a workflow in place of a payload sent in clear (src/temporal/payload-codec.ts). */
+const SENT_IN_CLEAR = { [UNENCRYPTED_PAYLOAD_KEY]: { encoding: 'json/plain', bytes: 120 } };
+const anyAccessed = defineSignal<[unknown?]>('accessed');
+const anyCopyUploaded = defineSignal<[unknown?]>('copyUploaded');
+
+describe.each(['distributeFile', 'distributeFileV2', 'distributeFileV3'] as const)('%s: messages that are not ours', (workflowType) => {
+  test('a signal sent in clear or without its input is recorded and ignored, without wedging the run: a real receipt then acknowledges', async () => {
+    const fakes = fakeActivities();
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+        taskQueue,
+        workflowId: env.workflowId('file'),
+        args: [inputFor(taskQueue)],
+      });
+      await stateIs(handle, 'AWAITING_ACK');
+      await handle.signal(anyAccessed, SENT_IN_CLEAR);
+      await handle.signal(anyAccessed);
+      await handle.signal(anyCopyUploaded, SENT_IN_CLEAR);
+      await handle.signal(anyCopyUploaded, 'not a copy');
+      await waitFor('the refusals to be recorded', () => fakes.inputsTo('recordRefusedMessage').length === 4);
+      expect((await handle.query(statusQuery)).state).toBe('AWAITING_ACK');
+      await handle.signal(accessedSignal, evidence('log:1:900', '2026-12-02T10:00:00.000Z'));
+      const status = await handle.result();
+      await env.recordHistory(handle, `${workflowType === 'distributeFile' ? 'distribute-file' : workflowType === 'distributeFileV2' ? 'distribute-file-v2' : 'distribute-file-v3'}-messages-not-ours-refused`);
+      return status;
+    });
+    expect(result).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
+    const refused = fakes.inputsTo('recordRefusedMessage');
+    expect(refused.map((r) => [r.seq, r.what])).toEqual([
+      [1, 'receipt signal (accessed)'],
+      [2, 'receipt signal (accessed)'],
+      [3, 'copyUploaded signal'],
+      [4, 'copyUploaded signal'],
+    ]);
+    expect(refused.map((r) => r.reason)).toEqual([
+      'it arrived without our payload encryption (json/plain, 120 bytes), so it was not sent by a getresults process',
+      'it carried nothing where a receipt belongs',
+      'it arrived without our payload encryption (json/plain, 120 bytes), so it was not sent by a getresults process',
+      'it is not an announced copy',
+    ]);
+    // Only the real receipt was checked against the log scan's records; no copy was set aside.
+    expect(fakes.inputsTo('recordAccesses').map((r) => r.accesses.map((a) => a.evidenceKey))).toEqual([['log:1:900']]);
+    expect(fakes.namesCalled()).not.toContain('recordCopySetAside');
+  });
+});
+
+describe.each(['distributeFileV2', 'distributeFileV3', 'resendFile'] as const)('%s: a start with an input that is not ours', (workflowType) => {
+  test.each([
+    ['sent in clear', SENT_IN_CLEAR, /without our payload encryption/],
+    ['without its shape', { uploadPath: '/etc/passwd' }, /^it is not the input of a/],
+  ])('%s: is recorded, touches nothing and fails the run as RefusedInput', async (_case, input, reason) => {
+    const fakes = fakeActivities();
+    const failure = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start(workflowType, { taskQueue, workflowId: env.workflowId('forged'), args: [input] });
+      return handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    });
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('RefusedInput');
+    expect(fakes.namesCalled()).toEqual(['recordRefusedMessage']);
+    expect(fakes.inputsTo('recordRefusedMessage')[0]!.reason).toMatch(reason);
   });
 });
 

@@ -70,6 +70,7 @@ function happyPath(): AllActivities {
     recordResent: async () => undefined,
     recordCopySetAside: async () => FAKE_RESULT_FILE_ID + 1,
     recordRefusedPath: async () => undefined,
+    recordRefusedMessage: async () => undefined,
     scanAccessLogOnce: async () => emptyScan,
   };
 }

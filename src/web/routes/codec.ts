@@ -10,6 +10,10 @@ import type { BaseEnv } from '../context';
  * `{"payloads": [...]}`, payloads in proto JSON: metadata values and data in base64). Only for a signed-in user of this
  * web page (the UI sends the session cookie when "include credentials" is on) or a holder of a codec token; the
  * Temporal UI's origin is allowed cross-origin, with credentials.
+ *
+ * Encoding is for admins only: an encrypted payload is what the workflows take as a message from a getresults
+ * process (a clear one they record and ignore), so a technician's session or a codec token may read payloads but not
+ * make them. The workflows still check every message they get (src/workflows/untrusted-messages.ts).
  */
 export interface CodecRouteDeps {
   codec: PayloadCodec;
@@ -82,7 +86,11 @@ export function createCodecRoutes(deps: CodecRouteDeps) {
   );
 
   const handle = (operation: 'encode' | 'decode') => async (c: Context<BaseEnv>) => {
-    if (!c.get('session') && !hasToken(c)) return c.json({ error: 'Sign in to the getresults web page, or send a codec token.' }, 401);
+    const session = c.get('session');
+    if (!session && !hasToken(c)) return c.json({ error: 'Sign in to the getresults web page, or send a codec token.' }, 401);
+    if (operation === 'encode' && session?.user.role !== 'admin') {
+      return c.json({ error: 'Only an admin signed in to the getresults web page may encode payloads; a codec token decodes only.' }, 403);
+    }
     // A session cookie alone must not let another site use the codec: only our own pages and the Temporal UI may.
     const origin = c.req.header('origin');
     if (origin && origin !== new URL(c.req.url).origin && !allowed.has(origin)) {
