@@ -28,7 +28,8 @@ import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
 import { registerAuditCommands } from './audit-commands';
-import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalAddress, untilStopSignal } from './runtime';
+import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalAddress, requireTemporalEndpoint, untilStopSignal } from './runtime';
+import type { TemporalEndpoint } from '../temporal/connection-security';
 
 type Stopper = () => Promise<void>;
 
@@ -40,8 +41,9 @@ async function stopAll(stoppers: Stopper[]): Promise<void> {
 }
 
 /** For a process without workers: its one connection to Temporal, closed once the parts using it have stopped. */
-async function connectWorkflows(config: Config, address: string, payloadCodec: PayloadCodec, stoppers: Stopper[]): Promise<ResultWorkflows> {
-  const { workflows, close } = await connectResultWorkflows({ address, namespace: config.temporal.namespace, payloadCodec });
+async function connectWorkflows(config: Config, command: string, payloadCodec: PayloadCodec, stoppers: Stopper[]): Promise<ResultWorkflows> {
+  const endpoint = requireTemporalEndpoint(config, command);
+  const { workflows, close } = await connectResultWorkflows({ endpoint, namespace: config.temporal.namespace, payloadCodec }, command);
   stoppers.push(close);
   return workflows;
 }
@@ -51,10 +53,10 @@ async function connectWorkflows(config: Config, address: string, payloadCodec: P
  * log scan) uses too. It is closed once, after the workers have stopped: they hold it until then.
  */
 async function startWorkersWithConnection(
-  deps: Omit<WorkerDeps, 'connection' | 'workflows'> & { temporalAddress: string },
+  deps: Omit<WorkerDeps, 'connection' | 'workflows'> & { temporalEndpoint: TemporalEndpoint; command: string },
   stoppers: Stopper[],
 ): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows }> {
-  const connection = await connectForWorkers(deps.temporalAddress);
+  const connection = await connectForWorkers(deps.temporalEndpoint, deps.command);
   stoppers.push(() => connection.close());
   // A file submitted in this process can go straight to this process's worker of its host queue (eager start).
   const workflows = resultWorkflowsOn(
@@ -202,9 +204,9 @@ async function commandStart(): Promise<void> {
     await seedFoldersIfEmpty(orm, config);
     const firstAdminFile = await ensureFirstAdmin(orm, config);
 
-    let temporalAddress = config.temporal.address;
+    let temporalEndpoint = config.temporal.address ? requireTemporalEndpoint(config, 'getresults start') : undefined;
     let temporalUi = config.temporal.uiUrl;
-    if (!temporalAddress) {
+    if (!temporalEndpoint) {
       const dev = await startDevServer({
         cliPath: config.temporal.cliPath,
         port: config.temporal.devServerPort,
@@ -216,13 +218,17 @@ async function commandStart(): Promise<void> {
         uiCodecEndpoint: `${webBaseUrl(config)}/codec`,
       });
       stoppers.push(() => dev.stop());
-      temporalAddress = dev.address;
+      // The embedded dev server listens on loopback only, in plain gRPC: the TLS settings are for a real cluster.
+      temporalEndpoint = { address: dev.address, tls: false };
       temporalUi ??= dev.uiUrl;
     }
 
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const { workers, workflows } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec: payloadKeys.codec }, stoppers);
+    const { workers, workflows } = await startWorkersWithConnection(
+      { config, temporalEndpoint, command: 'getresults start', orm, destination, payloadCodec: payloadKeys.codec },
+      stoppers,
+    );
     const detection = await startWatcher(config, workflows, stoppers);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
@@ -244,7 +250,7 @@ async function commandStart(): Promise<void> {
         ? [`  First login:     user "admin", password in ${firstAdminFile} (change it: getresults users passwd admin)`]
         : []),
       `  Temporal UI:     ${temporalUi ?? '(set TEMPORAL_UI_URL to show it here)'}`,
-      `  Temporal:        ${temporalAddress} namespace ${config.temporal.namespace}`,
+      `  Temporal:        ${temporalEndpoint.address}${temporalEndpoint.tls ? ' (TLS)' : ''} namespace ${config.temporal.namespace}`,
       `  Payload key:     ${payloadKeys.shown}`,
       `  Database:        ${databaseShown}`,
       'Press Ctrl+C to stop.',
@@ -259,7 +265,7 @@ async function commandStart(): Promise<void> {
 
 async function commandWorker(opts: { files: boolean }): Promise<void> {
   const config = loadConfig();
-  const temporalAddress = requireTemporalAddress(config, 'getresults worker');
+  const temporalEndpoint = requireTemporalEndpoint(config, 'getresults worker');
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults worker');
   const stoppers: Stopper[] = [];
   try {
@@ -267,7 +273,10 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
     stoppers.push(() => orm.close());
     const destination = createDestination(config.destination);
     stoppers.push(() => destination.close());
-    const { workers } = await startWorkersWithConnection({ config, temporalAddress, orm, destination, payloadCodec, serveFiles: opts.files }, stoppers);
+    const { workers } = await startWorkersWithConnection(
+      { config, temporalEndpoint, command: 'getresults worker', orm, destination, payloadCodec, serveFiles: opts.files },
+      stoppers,
+    );
     log(`Worker running (host ${config.hostId}, destination ${destination.description}).`);
     await Promise.race([untilStopSignal(), workers.done]);
   } finally {
@@ -277,11 +286,11 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
 
 async function commandWatch(): Promise<void> {
   const config = loadConfig();
-  const temporalAddress = requireTemporalAddress(config, 'getresults watch');
+  requireTemporalAddress(config, 'getresults watch');
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults watch');
   const stoppers: Stopper[] = [];
   try {
-    const detection = await startWatcher(config, await connectWorkflows(config, temporalAddress, payloadCodec, stoppers), stoppers);
+    const detection = await startWatcher(config, await connectWorkflows(config, 'getresults watch', payloadCodec, stoppers), stoppers);
     log(`Watching ${config.uploadDir} (host ${config.hostId}; ${detection}).`);
     await untilStopSignal();
   } finally {
@@ -301,7 +310,7 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
     let workflows: ResultWorkflows | undefined;
     if (config.temporal.address) {
       payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web (with TEMPORAL_ADDRESS)');
-      workflows = await connectWorkflows(config, config.temporal.address, payloadCodec, stoppers);
+      workflows = await connectWorkflows(config, 'getresults web', payloadCodec, stoppers);
     } else if (loadKeyRing(config.payloadKeys)) {
       payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web');
     }
@@ -333,11 +342,15 @@ async function commandFoldersLoad(csv: string): Promise<void> {
     for (const c of summary.changed) log(`  changed ${c.label} ${c.folderTag}: ${c.from} -> ${c.to}`);
     for (const w of warnings) log(`  note: ${w}`);
     if (config.temporal.address) {
-      const { workflows, close } = await connectResultWorkflows({
-        address: config.temporal.address,
-        namespace: config.temporal.namespace,
-        payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults folders load (with TEMPORAL_ADDRESS)'),
-      });
+      const command = 'getresults folders load';
+      const { workflows, close } = await connectResultWorkflows(
+        {
+          endpoint: requireTemporalEndpoint(config, command),
+          namespace: config.temporal.namespace,
+          payloadCodec: requirePayloadCodec(config.payloadKeys, `${command} (with TEMPORAL_ADDRESS)`),
+        },
+        command,
+      );
       try {
         const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, ['NEEDS_FOLDER']);
         log(`Asked ${signalled} file(s) waiting for a folder to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
@@ -355,11 +368,14 @@ async function commandFoldersLoad(csv: string): Promise<void> {
 async function commandSchedule(): Promise<void> {
   const config = loadConfig();
   if (!config.accessLog.location) throw new Error('GETRESULTS_ACCESS_LOG is not set: there is no access log to scan.');
-  const { workflows, close } = await connectResultWorkflows({
-    address: requireTemporalAddress(config, 'getresults schedule'),
-    namespace: config.temporal.namespace,
-    payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults schedule'),
-  });
+  const { workflows, close } = await connectResultWorkflows(
+    {
+      endpoint: requireTemporalEndpoint(config, 'getresults schedule'),
+      namespace: config.temporal.namespace,
+      payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults schedule'),
+    },
+    'getresults schedule',
+  );
   try {
     const outcome = await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
     log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
@@ -372,11 +388,10 @@ async function commandRetry(opts: { state: string[] }): Promise<void> {
   const config = loadConfig();
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults retry');
   const orm = await openOrm(requireDatabaseUrl(config, 'getresults retry'));
-  const { workflows, close } = await connectResultWorkflows({
-    address: requireTemporalAddress(config, 'getresults retry'),
-    namespace: config.temporal.namespace,
-    payloadCodec,
-  });
+  const { workflows, close } = await connectResultWorkflows(
+    { endpoint: requireTemporalEndpoint(config, 'getresults retry'), namespace: config.temporal.namespace, payloadCodec },
+    'getresults retry',
+  );
   try {
     const states = opts.state.map((s) => s.toUpperCase()) as Array<'NEEDS_FOLDER' | 'TRANSFER_BLOCKED'>;
     const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, states);

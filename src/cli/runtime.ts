@@ -1,3 +1,4 @@
+import { temporalEndpoint, type TemporalEndpoint } from '../temporal/connection-security';
 import type { Config } from '../config/config';
 import { migrate, openOrm, type Orm } from '../db/orm';
 
@@ -17,6 +18,11 @@ export function requireDatabaseUrl(config: Config, command: string): string {
 export function requireTemporalAddress(config: Config, command: string): string {
   if (config.temporal.address) return config.temporal.address;
   throw new Error(`${command} needs TEMPORAL_ADDRESS (host:port of the Temporal frontend). Only "getresults start" runs a dev server by itself.`);
+}
+
+/** TEMPORAL_ADDRESS with its TLS and API key settings, files read (src/temporal/connection-security.ts). */
+export function requireTemporalEndpoint(config: Config, command: string): TemporalEndpoint {
+  return temporalEndpoint(requireTemporalAddress(config, command), config.temporal.connection);
 }
 
 export async function openMigratedOrm(url: string): Promise<Orm> {

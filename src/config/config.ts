@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time';
+import type { TemporalConnectionSettings } from '../temporal/connection-security';
 import { z } from 'zod';
 import type { IdentifierPattern } from '../domain/identifier-patterns';
 import { SEED_PATTERNS, loadPatternsFile } from './patterns';
@@ -45,6 +46,8 @@ export interface Config {
     devServerPort: number;
     devServerUiPort: number;
     uiUrl?: string;
+    /** TLS, mutual TLS and API key for a Temporal at `address` (src/temporal/connection-security.ts). */
+    connection: TemporalConnectionSettings;
   };
   /** Unset means `getresults start` runs an embedded PostgreSQL. */
   databaseUrl?: string;
@@ -106,6 +109,16 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().optional().describe('Temporal frontend host:port; unset, `start` runs a local dev server.'),
   TEMPORAL_NAMESPACE: z.string().default('default').describe('Temporal namespace.'),
   TEMPORAL_CLI_PATH: z.string().optional().describe('The temporal CLI binary used for the dev server (default: temporal on PATH).'),
+  TEMPORAL_TLS: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('TLS to TEMPORAL_ADDRESS; unset, on when any TEMPORAL_TLS_* setting or an API key is given (the temporal CLI\'s rule).'),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional().describe('PEM file of the CA that signed the Temporal server\'s certificate (unset: the system\'s public CAs).'),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional().describe('PEM client certificate for mutual TLS (with TEMPORAL_TLS_CLIENT_KEY_PATH).'),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional().describe('PEM private key of TEMPORAL_TLS_CLIENT_CERT_PATH (mode 600; never logged).'),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional().describe('Name to expect in the server\'s certificate when it is not the host in TEMPORAL_ADDRESS.'),
+  TEMPORAL_API_KEY: z.string().optional().describe('API key sent with every Temporal call (Temporal Cloud); prefer TEMPORAL_API_KEY_FILE. Never logged.'),
+  TEMPORAL_API_KEY_FILE: z.string().optional().describe('File holding the API key (mode 600), instead of TEMPORAL_API_KEY.'),
   TEMPORAL_UI_URL: z.string().optional().describe('Temporal UI base URL shown to users (default: the dev server\'s).'),
   GETRESULTS_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233).describe('Dev server gRPC port.'),
   GETRESULTS_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233).describe('Dev server UI port.'),
@@ -300,6 +313,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       devServerPort: env.GETRESULTS_TEMPORAL_PORT,
       devServerUiPort: env.GETRESULTS_TEMPORAL_UI_PORT,
       uiUrl: env.TEMPORAL_UI_URL,
+      connection: {
+        tls: env.TEMPORAL_TLS === undefined ? undefined : env.TEMPORAL_TLS === 'true',
+        caFile: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH && path.resolve(env.TEMPORAL_TLS_SERVER_CA_CERT_PATH),
+        certFile: env.TEMPORAL_TLS_CLIENT_CERT_PATH && path.resolve(env.TEMPORAL_TLS_CLIENT_CERT_PATH),
+        keyFile: env.TEMPORAL_TLS_CLIENT_KEY_PATH && path.resolve(env.TEMPORAL_TLS_CLIENT_KEY_PATH),
+        serverName: env.TEMPORAL_TLS_SERVER_NAME,
+        apiKey: env.TEMPORAL_API_KEY,
+        apiKeyFile: env.TEMPORAL_API_KEY_FILE && path.resolve(env.TEMPORAL_API_KEY_FILE),
+      },
     },
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,

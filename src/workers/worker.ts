@@ -9,6 +9,7 @@ import { createLedgerActivities } from '../activities/ledger-activities';
 import { HotPathSql } from '../db/hot-path-sql';
 import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
+import { explainConnectFailure, type TemporalEndpoint } from '../temporal/connection-security';
 import { encryptingDataConverter } from '../temporal/data-converter';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { Config } from '../config/config';
@@ -64,7 +65,7 @@ function logWithoutErrorDetails(entry: LogEntry): void {
  * NativeConnection exists, so everything that connects for workers comes here. Clients may share it (resultWorkflowsOn),
  * which keeps such a process at one connection.
  */
-export async function connectForWorkers(address: string): Promise<NativeConnection> {
+export async function connectForWorkers(endpoint: TemporalEndpoint, command: string): Promise<NativeConnection> {
   if (!runtimeInstalled) {
     // Our own log lines say what matters; the SDK's per-poll chatter at INFO only buries them.
     Runtime.install({ logger: new DefaultLogger('WARN', logWithoutErrorDetails), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
@@ -75,9 +76,11 @@ export async function connectForWorkers(address: string): Promise<NativeConnecti
   const deadline = Date.now() + CONNECT_PATIENCE_MS;
   for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
     try {
-      return await NativeConnection.connect({ address });
+      return await NativeConnection.connect({ address: endpoint.address, tls: endpoint.tls, apiKey: endpoint.apiKey });
     } catch (err) {
-      if (Date.now() + delay > deadline) throw err;
+      // A refused certificate or key will not get better by waiting: only a server still starting up is waited for.
+      const explained = await explainConnectFailure(err, endpoint, command);
+      if (Date.now() + delay > deadline || explained.tlsProblem) throw explained;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -54,6 +54,8 @@ export interface Stack {
   pg: PgClient;
   startWorker(extraEnv?: NodeJS.ProcessEnv): ChildHandle;
   startWatcher(extraEnv?: NodeJS.ProcessEnv): ChildHandle;
+  /** Any long-running `getresults` command (e.g. `web`), as a child the stack stops. */
+  startProcess(args: string[], extraEnv?: NodeJS.ProcessEnv): ChildHandle;
   cli(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
   fileRows(): Promise<ResultFileRow[]>;
   events(resultFileId: number): Promise<Array<{ type: string; state: string | null; message: string }>>;
@@ -133,6 +135,7 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
     pg,
     startWorker: (extraEnv) => run(['worker'], 'worker', extraEnv),
     startWatcher: (extraEnv) => run(['watch'], 'watch', extraEnv),
+    startProcess: (args, extraEnv) => run(args, args[0] ?? 'getresults', extraEnv),
     cli: (args, extraEnv = {}) =>
       new Promise((resolve) => {
         const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });

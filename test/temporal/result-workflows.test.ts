@@ -65,11 +65,11 @@ async function signalNames(run: WorkflowRun): Promise<string[]> {
 const terminate = (run: WorkflowRun) => inspector.workflow.getHandle(run.workflowId, run.runId).terminate('test');
 
 const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }>]> = [
-  ['a client Connection', () => connectResultWorkflows({ address: temporal.address, namespace: 'default', payloadCodec })],
+  ['a client Connection', () => connectResultWorkflows({ endpoint: { address: temporal.address, tls: false }, namespace: 'default', payloadCodec }, 'test')],
   [
     "a worker's NativeConnection",
     async () => {
-      const connection = await connectForWorkers(temporal.address);
+      const connection = await connectForWorkers({ address: temporal.address, tls: false }, 'test');
       return { workflows: resultWorkflowsOn(connection, { namespace: 'default', payloadCodec }), close: () => connection.close() };
     },
   ],
@@ -161,8 +161,8 @@ describe('pendingActivities on a real retrying activity', () => {
         throw new Error('Connection refused by server B');
       },
     });
-    const connection = await connectForWorkers(temporal.address);
-    const { workflows, close } = await connectResultWorkflows({ address: temporal.address, namespace: 'default', payloadCodec });
+    const connection = await connectForWorkers({ address: temporal.address, tls: false }, 'test');
+    const { workflows, close } = await connectResultWorkflows({ endpoint: { address: temporal.address, tls: false }, namespace: 'default', payloadCodec }, 'test');
     // One worker for the resend workflow and its transfer: the input names the shared queue as the file's host queue.
     const worker = await Worker.create({
       connection,
