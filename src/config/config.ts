@@ -132,7 +132,7 @@ const envSchema = z.object({
     .min(1)
     .max(64)
     .default(4)
-    .describe('Upload requests the web page receives at once (each may hold up to 5 times GETRESULTS_MAX_FILE_MB while it is read); more are asked to send again in a few seconds.'),
+    .describe('Upload requests the web page receives at once (each streams to disk as it arrives, up to 5 times GETRESULTS_MAX_FILE_MB); more are asked to send again in a few seconds.'),
   GETRESULTS_SESSION_IDLE_MINUTES: z.coerce
     .number()
     .positive()

@@ -93,10 +93,14 @@ function bodyLimits(options: { uploadBytes: number; renderPage: RenderPage }): M
       'Upload too large',
       `Nothing was saved: the upload is over ${Math.floor(limit / 1024 / 1024)} MiB. Send fewer or smaller files at once.`,
     );
-  const upload = bodyLimit({ maxSize: options.uploadBytes, onError: tooLarge(options.uploadBytes) });
   const form = bodyLimit({ maxSize: FORM_LIMIT_BYTES, onError: tooLarge(FORM_LIMIT_BYTES) });
   return async function bodyLimits(c, next) {
-    return c.req.path === '/upload' ? upload(c, next) : form(c, next);
+    if (c.req.path !== '/upload') return form(c, next);
+    // The upload route counts the bytes as they stream to disk and stops at the limit; a declared length over it is
+    // refused before a byte is read. (Hono's bodyLimit would buffer a body sent without a length.)
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (declared > options.uploadBytes) return tooLarge(options.uploadBytes)(c);
+    return next();
   };
 }
 
@@ -135,7 +139,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
   });
   app.route('/health', createHealthRoutes(deps.healthChecks));
-  // Before the size limit, which buffers a body sent without a length, and the CSRF check, which parses the form.
+  // Before anything reads the body: beyond the bound an upload is turned away unread.
   app.use('/upload', boundUploads(deps.maxConcurrentUploads ?? 4, renderPage));
   app.use('*', bodyLimits({ uploadBytes: deps.maxUploadBytes ?? deps.maxFileBytes * 5, renderPage }));
   app.use('*', requestEntityManager({ orm: deps.orm }));
@@ -144,7 +148,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   // Before the login gate and CSRF checks: the codec answers CORS preflights and does its own session-or-token check.
   if (deps.codec) app.route('/codec', createCodecRoutes(deps.codec));
   app.use('*', requireLogin({ publicPaths: PUBLIC_PATHS }));
-  app.use('*', csrfProtection({ trustProxy, publicOrigin: deps.publicOrigin }));
+  app.use('*', csrfProtection({ trustProxy, publicOrigin: deps.publicOrigin, streamedFormPaths: ['/upload'] }));
   app.use('/folders/*', requireAdmin());
   app.use('/folders', requireAdmin());
   app.use('/security', requireAdmin());

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { findInotifywait } from '../../src/trigger/inotify-events';
 import { watchUploads, type Detection, type PickUpReason, type UploadWatcher } from '../../src/trigger/watcher';
-import { storeUpload } from '../../src/web/uploads/store-upload';
+import { receiveUploadForm } from '../../src/web/uploads/receive-upload';
+import { commitStaged } from '../../src/web/uploads/store-upload';
 import { resultPdf } from '../harness/pdf';
 import { waitFor } from '../harness/wait-for';
 
@@ -99,7 +100,17 @@ describe.each(detections)('upload watcher (%s)', (detection) => {
   test('a web upload (linked into place whole) is taken, its hidden temporary file never', async () => {
     await startWatcher();
     const content = resultPdf('066-12000004-3');
-    expect(await storeUpload(dir, '066-12000004-3.pdf', content)).toMatchObject({ stored: true });
+    // As the upload page does it: streamed to a hidden staged file, then linked into place.
+    const form = new FormData();
+    form.append('_csrf', 'token');
+    form.append('files', new File([content], '066-12000004-3.pdf', { type: 'application/pdf' }));
+    const received = await receiveUploadForm(new Request('http://web.test/upload', { method: 'POST', body: form }), dir, { maxFileBytes: 1 << 20, maxUploadBytes: 1 << 22 }, {
+      field: '_csrf',
+      accepts: (t) => t === 'token',
+    });
+    const [staged] = received.ok ? received.files : [];
+    if (!staged?.staged) throw new Error(`not staged: ${JSON.stringify(received)}`);
+    expect(await commitStaged(dir, staged.tempPath, staged.name)).toMatchObject({ stored: true });
     await waitFor('the file to be taken', () => taken.length > 0);
     await watcher.idle();
     expect(taken).toEqual([{ name: '066-12000004-3.pdf', why: detection === 'inotify' ? 'whole-pdf' : 'polled', sha256: sha(content) }]);

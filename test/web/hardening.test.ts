@@ -1,5 +1,9 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { FileLedger } from '../../src/db/file-ledger';
 import { safeNext } from '../../src/web/routes/auth';
+import { resultPdf } from '../harness/pdf';
+import { waitFor } from '../harness/wait-for';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
 /**
@@ -220,5 +224,91 @@ describe('concurrent uploads are bounded', () => {
     again.append('_csrf', b.csrf);
     again.append('files', new File(['%PDF-1.4\n%%EOF\n'], '066-12000089-3.pdf', { type: 'application/pdf' }));
     expect((await b.request('/upload', { method: 'POST', body: again })).status).toBe(200);
+  });
+});
+
+describe('uploads stream to disk within the size limit', () => {
+  let streamEnv: WebTestEnv;
+  let b: TestBrowser;
+  const MAX_FILE = 4 * 1024 * 1024;
+  const MAX_UPLOAD = 6 * 1024 * 1024;
+  const boundary = 'str3am';
+  const enc = new TextEncoder();
+  const fieldPart = (csrf: string) => `--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${csrf}\r\n`;
+  const fileHead = (name: string) => `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="${name}"\r\nContent-Type: application/pdf\r\n\r\n`;
+  const end = `\r\n--${boundary}--\r\n`;
+  /** A body sent in chunks without a length, as a browser on a slow line; `gate` holds it after the first chunks. */
+  const streamed = (chunks: Array<Uint8Array | string>, gate?: Promise<void>, fail?: boolean) =>
+    new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for (const [i, chunk] of chunks.entries()) {
+          if (gate && i === chunks.length - 1) await gate;
+          if (fail && i === chunks.length - 1) return controller.error(new Error('connection lost'));
+          controller.enqueue(typeof chunk === 'string' ? enc.encode(chunk) : chunk);
+        }
+        controller.close();
+      },
+    });
+  const post = (body: ReadableStream<Uint8Array>) =>
+    b.request('/upload', { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, duplex: 'half' } as RequestInit);
+  const leftovers = () => readdirSync(streamEnv.uploadDir).filter((n) => n.endsWith('.part'));
+
+  beforeAll(async () => {
+    streamEnv = await startWebTestEnv({ maxFileBytes: MAX_FILE, maxUploadBytes: MAX_UPLOAD });
+    b = new TestBrowser(streamEnv.app);
+    expect((await b.login('tom')).status).toBe(303);
+    await b.request('/upload');
+  });
+  afterAll(async () => streamEnv?.close());
+
+  it('writes a file to a hidden staged file while it is still arriving, and names it only when the form is complete', async () => {
+    const pdf = resultPdf('066-12000090-3', { paddingBytes: 3 * 1024 * 1024 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const answer = post(streamed([fieldPart(b.csrf), fileHead('066-12000090-3.pdf'), pdf.subarray(0, 2 * 1024 * 1024), Buffer.concat([pdf.subarray(2 * 1024 * 1024), Buffer.from(end)])], gate));
+    // Two MiB of it are on disk before the rest is sent: the request is not held in memory.
+    const staged = await waitFor('the first part on disk', () => {
+      const part = leftovers()[0];
+      return part && statSync(path.join(streamEnv.uploadDir, part)).size >= 2 * 1024 * 1024 && part;
+    });
+    expect(staged).toMatch(/^\.066-12000090-3\.pdf\.[0-9a-f]{12}\.part$/);
+    expect(readdirSync(streamEnv.uploadDir)).not.toContain('066-12000090-3.pdf');
+    release();
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('1 of 1 file(s) saved');
+    expect(readFileSync(path.join(streamEnv.uploadDir, '066-12000090-3.pdf')).equals(pdf)).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('stops an upload sent without a length at the limit: 413, and nothing of it is left', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const chunks: Array<Uint8Array | string> = [fieldPart(b.csrf), fileHead('066-12000091-3.pdf'), '%PDF-1.4\n', chunk, chunk, chunk, end, fileHead('066-12000092-3.pdf'), '%PDF-1.4\n', chunk, chunk, chunk, chunk, end];
+    const res = await post(streamed(chunks));
+    expect(res.status).toBe(413);
+    expect(await res.text()).toContain('Nothing was saved: the upload is over 6 MiB');
+    expect(readdirSync(streamEnv.uploadDir).filter((n) => n.includes('1200009'))).toEqual(['066-12000090-3.pdf']);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses a declared length over the limit before reading the body', async () => {
+    const res = await b.request('/upload', {
+      method: 'POST',
+      body: 'x',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(MAX_UPLOAD + 1) },
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it('keeps nothing of an upload that breaks off, and nothing of a file sent before the form\'s token', async () => {
+    const broken = await post(streamed([fieldPart(b.csrf), fileHead('066-12000093-3.pdf'), '%PDF-1.4\n', Buffer.alloc(512 * 1024, 0x20), 'never sent'], undefined, true));
+    expect(broken.status).toBe(400);
+    expect(await broken.text()).toContain('broke off');
+    const tokenLast = await post(streamed([fileHead('066-12000094-3.pdf'), '%PDF-1.4\n%%EOF\n', `\r\n${fieldPart(b.csrf)}`, `--${boundary}--\r\n`]));
+    expect(tokenLast.status).toBe(403);
+    const wrongToken = await post(streamed([fieldPart('not-the-token'), fileHead('066-12000095-3.pdf'), '%PDF-1.4\n%%EOF\n', end]));
+    expect(wrongToken.status).toBe(403);
+    expect(readdirSync(streamEnv.uploadDir).filter((n) => /1200009[345]/.test(n))).toEqual([]);
+    expect(leftovers()).toEqual([]);
   });
 });

@@ -210,7 +210,7 @@ describe('upload', () => {
       body: multipart(
         [
           { name: '..\\evil.pdf', data: pdf },
-          { name: 'x\u0001y.pdf', data: pdf },
+          { name: 'dir/evil2.pdf', data: pdf },
           { name: 'evil\u202Efdp.exe.pdf', data: pdf },
           { name: '.hidden.pdf', data: pdf },
           { name: 'notes.txt', data: pdf },
@@ -221,10 +221,18 @@ describe('upload', () => {
     });
     const text = await res.text();
     expect(text).toContain('0 of 6 file(s) saved');
-    expect(text).toContain('folder separator');
+    expect(text.match(/folder separator/g)).toHaveLength(2);
     expect(text).toContain('control or text-direction');
     expect(text).toContain('not a PDF');
-    expect(readdirSync(env.uploadDir).filter((n) => /evil|hidden|notes|fake|x.y/.test(n))).toEqual([]);
+    expect(readdirSync(env.uploadDir).filter((n) => /evil|hidden|notes|fake|x.y|\.part$/.test(n))).toEqual([]);
+  });
+
+  it('refuses a form whose file name holds a control character (sent raw in the part header) as a whole, saving nothing', async () => {
+    const before = readdirSync(env.uploadDir).sort();
+    const res = await b.request('/upload', { method: 'POST', body: multipart([{ name: 'good.pdf', data: resultPdf('066-12000005-3') }, { name: 'x\u0001y.pdf', data: resultPdf('066-12000006-3') }], b.csrf) });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Is there a file whose name holds control characters?');
+    expect(readdirSync(env.uploadDir).sort()).toEqual(before);
   });
 
   it('stores HTML-ish and quoted names as they are, and shows them escaped', async () => {

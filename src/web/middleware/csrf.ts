@@ -34,7 +34,17 @@ async function submittedToken(c: Context): Promise<string | undefined> {
  * carry the token bound to the caller's session. SameSite=Lax alone would leave same-site subdomains and old
  * browsers open.
  */
-export function csrfProtection(options: { trustProxy: boolean; publicOrigin?: string }): MiddlewareHandler<BaseEnv> {
+export function csrfProtection(options: {
+  trustProxy: boolean;
+  publicOrigin?: string;
+  /**
+   * Paths whose route reads a multipart form itself, as it streams in (the upload page): the token is checked there,
+   * from the form's first field, before any file reaches the disk (src/web/uploads/receive-upload.ts). Parsing the
+   * form here would hold the whole upload in memory first.
+   */
+  streamedFormPaths?: readonly string[];
+}): MiddlewareHandler<BaseEnv> {
+  const streamed = new Set(options.streamedFormPaths ?? []);
   const allowed = (c: Context, value: string) =>
     sameOrigin(c, value) || (options.publicOrigin !== undefined && new URL(value).origin === options.publicOrigin);
   return async function csrfProtection(c, next) {
@@ -60,6 +70,9 @@ export function csrfProtection(options: { trustProxy: boolean; publicOrigin?: st
     }
     if (origin === 'null' || (origin === undefined && referer !== undefined && !allowed(c, referer))) {
       return c.text('Refused: this form was sent from another site.', 403);
+    }
+    if (streamed.has(c.req.path) && (c.req.header('content-type') ?? '').startsWith('multipart/form-data') && !c.req.header('x-csrf-token')) {
+      return next(); // the route checks the token (see streamedFormPaths)
     }
     const sent = await submittedToken(c);
     if (!sent || !sameToken(sent, token)) {

@@ -2,7 +2,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { ResultFile, WebUpload } from '../../db/entities';
 import { signedIn, type BaseEnv } from '../context';
-import { checkUploadName, looksLikePdf, sha256Of, storeUpload } from '../uploads/store-upload';
+import { sameToken } from '../auth/sessions';
+import { CSRF_FIELD } from '../middleware/csrf';
+import { discardStaged, receiveUploadForm } from '../uploads/receive-upload';
+import { commitStaged } from '../uploads/store-upload';
 import { bytes, html, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 import { stateBadge } from './files';
@@ -15,9 +18,9 @@ export interface UploadRouteDeps {
 }
 
 /**
- * At most `max` upload requests are read at once: each may hold up to the upload limit in memory while its form is
- * buffered or parsed (the size limit, the CSRF check, the route), so beyond the bound a request is turned away before
- * its body is read. Mounted before all of them (src/web/app.ts).
+ * At most `max` upload requests are received at once. Each streams to disk (receive-upload.ts), so the bound is on
+ * disk writes and open files rather than memory; beyond it a request is turned away before its body is read. Mounted
+ * before anything reads the body (src/web/app.ts).
  */
 export function boundUploads(max: number, renderPage: RenderPage): MiddlewareHandler<BaseEnv> {
   let inFlight = 0;
@@ -117,41 +120,47 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
   app.post('/', async (c) => {
     const em = c.get('em');
     const username = signedIn(c).user.username;
-    const form = await c.req.parseBody({ all: true });
-    const files = ([] as unknown[]).concat(form.files ?? []).filter((f): f is File => f instanceof File && f.name !== '');
+    const expected = c.get('csrfToken');
+    const form = await receiveUploadForm(
+      c.req.raw,
+      deps.uploadDir,
+      { maxFileBytes: deps.maxFileBytes, maxUploadBytes },
+      { field: CSRF_FIELD, accepts: (token) => sameToken(token, expected) },
+    );
+    if (!form.ok) {
+      if (form.status === 403) return c.text(form.problem, 403);
+      const title = form.status === 413 ? 'Upload too large' : 'Upload not received';
+      return deps.renderPage(c, { title, nav: 'upload', status: form.status, body: html`<h1>${title}</h1><p>${form.problem}</p><p><a href="/upload">Back to Upload</a></p>` });
+    }
+    const files = form.files;
     const outcomes: Outcome[] = [];
     const namesThisTime = new Set<string>();
-    for (const file of files) {
-      const check = checkUploadName(file.name);
-      if (!check.ok) {
-        outcomes.push({ name: file.name, saved: false, problem: check.problem, warnings: [] });
-        continue;
+    try {
+      for (const [index, file] of files.entries()) {
+        if (!file.staged) {
+          outcomes.push({ name: file.name, saved: false, problem: file.problem, warnings: [] });
+          continue;
+        }
+        if (namesThisTime.has(file.name)) {
+          await discardStaged([file]);
+          outcomes.push({ name: file.name, saved: false, problem: 'Another file of this upload has the same name.', warnings: [] });
+          continue;
+        }
+        namesThisTime.add(file.name);
+        const warnings = await earlierSightings(em, file.name, file.sha256);
+        const result = await commitStaged(deps.uploadDir, file.tempPath, file.name);
+        files[index] = { name: file.name, staged: false, problem: 'committed' }; // no longer staged: nothing left to discard
+        if (!result.stored) {
+          outcomes.push({ name: file.name, saved: false, problem: 'A file of this name is still waiting in the upload folder; it was not replaced. Try again in a minute.', warnings });
+          continue;
+        }
+        em.create(WebUpload, { username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
+        await em.flush();
+        outcomes.push({ name: file.name, saved: true, warnings });
       }
-      const name = check.name;
-      if (namesThisTime.has(name)) {
-        outcomes.push({ name, saved: false, problem: 'Another file of this upload has the same name.', warnings: [] });
-        continue;
-      }
-      namesThisTime.add(name);
-      if (file.size > deps.maxFileBytes) {
-        outcomes.push({ name, saved: false, problem: `It is larger than ${bytes(deps.maxFileBytes)}.`, warnings: [] });
-        continue;
-      }
-      const data = new Uint8Array(await file.arrayBuffer());
-      if (!looksLikePdf(data)) {
-        outcomes.push({ name, saved: false, problem: 'It is not a PDF (no %PDF- header).', warnings: [] });
-        continue;
-      }
-      const sha256 = sha256Of(data);
-      const warnings = await earlierSightings(em, name, sha256);
-      const result = await storeUpload(deps.uploadDir, name, data);
-      if (!result.stored) {
-        outcomes.push({ name, saved: false, problem: 'A file of this name is still waiting in the upload folder; it was not replaced. Try again in a minute.', warnings });
-        continue;
-      }
-      em.create(WebUpload, { username, fileName: name, sha256, sizeBytes: data.length, uploadedAt: new Date() });
-      await em.flush();
-      outcomes.push({ name, saved: true, warnings });
+    } finally {
+      // A failure part-way (the database, say) leaves no staged file behind.
+      await discardStaged(files);
     }
     const saved = outcomes.filter((o) => o.saved).length;
     const body = html`<h1>Upload results</h1>

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { link, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isTransientName } from '../../trigger/ignored-names';
@@ -32,36 +31,25 @@ export function looksLikePdf(data: Uint8Array): boolean {
   return Buffer.from(data.subarray(0, 1024)).includes('%PDF-');
 }
 
-export function sha256Of(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 export type StoreResult = { stored: true; path: string } | { stored: false; reason: 'exists' };
 
 /**
- * Writes one upload so the watcher only ever sees it complete: a hidden `.part` file (which the watcher ignores),
- * flushed to disk, then given its real name. The real name comes by hard link rather than rename, because link
- * refuses to replace a file of the same name still waiting in the folder, where rename would silently overwrite it.
+ * Gives a staged upload (a hidden `.part` file in the upload folder, already flushed to disk: receive-upload.ts) its
+ * real name, so the watcher only ever sees it complete. By hard link rather than rename, because link refuses to
+ * replace a file of the same name still waiting in the folder, where rename would silently overwrite it. The staged
+ * file is gone afterwards either way.
  */
-export async function storeUpload(uploadDir: string, name: string, data: Uint8Array): Promise<StoreResult> {
+export async function commitStaged(uploadDir: string, tempPath: string, name: string): Promise<StoreResult> {
   const folder = path.resolve(uploadDir);
   const target = path.join(folder, name);
-  if (path.dirname(target) !== folder) throw new Error('refusing a name outside the upload folder');
-  const temp = path.join(folder, `.${name}.${randomBytes(6).toString('hex')}.part`);
-  const handle = await open(temp, 'wx', 0o640);
+  if (path.dirname(target) !== folder || path.dirname(tempPath) !== folder) throw new Error('refusing a name outside the upload folder');
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temp, target);
+    await link(tempPath, target);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { stored: false, reason: 'exists' };
     throw err;
   } finally {
-    await unlink(temp).catch(() => undefined);
+    await unlink(tempPath).catch(() => undefined);
   }
   // The new directory entry must survive a crash too, or the upload could vanish after we said "saved".
   const dir = await open(folder, 'r');
