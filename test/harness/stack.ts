@@ -68,7 +68,17 @@ export interface Stack {
  * so tests can kill them.
  */
 export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
-  const [temporal, db, sshd] = await Promise.all([startTestTemporal(), createTestDatabase(), startSshd()]);
+  const [t, d, s] = await Promise.allSettled([startTestTemporal(), createTestDatabase(), startSshd()]);
+  if (t.status === 'rejected' || d.status === 'rejected' || s.status === 'rejected') {
+    // Stop what did start, or its processes would keep the test run from exiting.
+    await Promise.allSettled([
+      t.status === 'fulfilled' ? t.value.cleanup() : undefined,
+      d.status === 'fulfilled' ? d.value.drop() : undefined,
+      s.status === 'fulfilled' ? s.value.cleanup() : undefined,
+    ]);
+    throw [t, d, s].flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []))[0];
+  }
+  const [temporal, db, sshd] = [t.value, d.value, s.value];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'gr-data-'));
   const uploadDir = path.join(dataDir, 'upload');
   mkdirSync(uploadDir, { recursive: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
@@ -18,9 +18,22 @@ export interface TestTemporal extends DevServer {
  */
 export async function startTestTemporal(existing?: { dir: string; port: number }): Promise<TestTemporal> {
   const dir = existing?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'gr-temporal-'));
-  const port = existing?.port ?? (await freePort());
   const dbFile = path.join(dir, 'temporal.db');
-  const server = await startDevServer({ port, uiPort: await freePort(), dbFile, logFile: path.join(dir, 'temporal.log'), headless: true });
+  const logFile = path.join(dir, 'temporal.log');
+  let port = existing?.port ?? (await freePort());
+  let server: DevServer;
+  // A port free when freePort looked can be taken before the server binds it (an outgoing connection's source port
+  // comes from the same range): a new server picks other ports; a restart must keep its own, so it does not retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      server = await startDevServer({ port, uiPort: await freePort(), dbFile, logFile, headless: true });
+      break;
+    } catch (err) {
+      const taken = existsSync(logFile) && readFileSync(logFile, 'utf8').includes('address already in use');
+      if (existing || !taken || attempt >= 3) throw err;
+      port = await freePort();
+    }
+  }
   const handle: TestTemporal = {
     ...server,
     dir,
