@@ -77,7 +77,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       }
       if (!info.isFile()) {
         if (identityOfEntry(info, ref.fileName) !== ref.sha256) {
-          return { outcome: 'superseded', reason: 'The file was replaced by something that is not a file after it was picked up; that is handled separately.' };
+          return { outcome: 'superseded', reason: 'The file was replaced by something that is not a file after it was taken; that is handled separately.' };
         }
         const kind = entryKindOf(info) as Exclude<ReturnType<typeof entryKindOf>, 'file'>;
         return { outcome: 'rejected', result: { ok: false, code: 'NOT_A_REGULAR_FILE', reason: notARegularFileReason(kind) } };
@@ -86,7 +86,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       if (!precheck.ok) return { outcome: 'rejected', result: precheck };
       const content = await readRegularFile(ref.uploadPath);
       if (!content || sha256OfBuffer(content) !== ref.sha256) {
-        return { outcome: 'superseded', reason: 'The file changed after it was picked up; its new content is handled separately.' };
+        return { outcome: 'superseded', reason: 'The file changed after it was taken; its new content is handled separately.' };
       }
       const result = await validateResultFile({ fileName: ref.fileName, content, maxBytes: deps.maxFileBytes }, deps.patterns);
       if (result.ok) return { outcome: 'valid', result };

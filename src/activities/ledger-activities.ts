@@ -77,8 +77,8 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
       const clinicFolder = found ? [found.basePath, found.folder].filter(Boolean).join('/') : undefined;
       if (!clinicFolder) {
         const reason =
-          `No clinic folder is mapped for ${identification.label} hint "${identification.hint}". Add it to the remote-folder ` +
-          `table (getresults folders load <csv>); the file then continues by itself.`;
+          `No clinic folder is set up for ${identification.label} hint "${identification.hint}". Ask an admin to add it ` +
+          `(Remote folders page, or getresults folders load); the file is then sent by itself.`;
         await l.transitions(resultFileId, [
           validatedStep(input),
           { state: 'NEEDS_FOLDER', event: { eventKey: `${runId}:needs-folder:${attempt}`, type: 'NEEDS_FOLDER', message: reason }, patch: { stateReason: reason } },

@@ -1,3 +1,4 @@
+import { IdentifierPatterns } from '../domain/identifier-patterns';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -113,6 +114,7 @@ async function startWeb(
     temporalNamespace: config.temporal.namespace,
     temporalUiUrl: temporal.uiUrl,
     pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
+    patterns: new IdentifierPatterns(config.patterns),
     trustProxy: config.web.trustProxy,
     sessionIdleMs: config.web.sessionIdleMs,
     maxConcurrentUploads: config.web.maxConcurrentUploads,

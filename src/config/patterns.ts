@@ -4,10 +4,18 @@ import type { IdentifierPattern } from '../domain/identifier-patterns';
 
 /** The three identifier styles the seed system used; hints are 0-based [start, end) character positions of the name. */
 export const SEED_PATTERNS: readonly IdentifierPattern[] = [
-  { label: 'BHS', regex: '^066-[0-9]{8}-[0-9]', hint: { start: 4, end: 6 } },
-  { label: 'CDC1', regex: '^[123][0-9]{2}-[0-9]{4}', hint: { start: 1, end: 3 } },
-  { label: 'CDC2', regex: '^[0-9]{2}-[0-9]{2}-[0-9]{3}-[0-9]{2}', hint: { start: 3, end: 5 } },
+  { label: 'BHS', regex: '^066-[0-9]{8}-[0-9]', hint: { start: 4, end: 6 }, example: '066-12000001-3.pdf' },
+  { label: 'CDC1', regex: '^[123][0-9]{2}-[0-9]{4}', hint: { start: 1, end: 3 }, example: '112-0001.pdf' },
+  { label: 'CDC2', regex: '^[0-9]{2}-[0-9]{2}-[0-9]{3}-[0-9]{2}', hint: { start: 3, end: 5 }, example: '01-12-345-67.pdf' },
 ];
+
+function exampleMatches(regex: string, example: string): boolean {
+  try {
+    return new RegExp(regex.startsWith('^') ? regex : `^${regex}`).test(example);
+  } catch {
+    return true; // the regex itself is reported as invalid
+  }
+}
 
 const patternSchema = z.object({
   label: z.string().min(1),
@@ -20,6 +28,10 @@ const patternSchema = z.object({
     }
   }, 'is not a valid regular expression'),
   hint: z.object({ start: z.number().int().min(0), end: z.number().int().min(1) }),
+  example: z.string().min(1).optional(),
+}).refine((p) => p.example === undefined || exampleMatches(p.regex, p.example), {
+  message: 'has an example that its regex does not match',
+  path: ['example'],
 });
 
 /** Reads a JSON array of patterns (same shape as SEED_PATTERNS) from a file, with errors that name the bad entry. */

@@ -197,7 +197,7 @@ export class FileLedger {
       this.newEvent(id, delivery ? 'DUPLICATE' : 'RECEIVED', {
         eventKey: `${input.runId}:received`,
         type: 'RECEIVED',
-        message: `Picked up from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
+        message: `Received: taken from the upload folder (${input.sizeBytes} bytes, SHA-256 ${input.sha256.slice(0, 12)}…).`,
         actor: input.uploadedBy,
         at: input.uploadedAt,
       }),

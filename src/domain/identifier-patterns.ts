@@ -10,6 +10,8 @@ export interface IdentifierPattern {
   regex: string;
   /** 0-based character positions [start, end) of the clinic hint within the file name. */
   hint: { start: number; end: number };
+  /** A name in this style, e.g. `066-12345678-9.pdf`: shown to technicians instead of the regex. */
+  example?: string;
 }
 
 export interface Identification {
@@ -49,12 +51,7 @@ export class IdentifierPatterns {
     });
     if (matches.length === 1) return { ok: true, identification: matches[0]! };
     if (matches.length === 0) {
-      const known = this.compiled.map((p) => `${p.label} (${p.regex})`).join(', ');
-      return {
-        ok: false,
-        code: 'NAME_NO_PATTERN',
-        reason: `The file name does not follow any known result naming style. Expected one of: ${known}.`,
-      };
+      return { ok: false, code: 'NAME_NO_PATTERN', reason: `The file name does not follow any of the lab's naming styles: ${this.describeStyles()}.` };
     }
     // Two styles claiming one name means the configuration is ambiguous; guessing could send a result to the wrong clinic.
     return {
@@ -62,5 +59,11 @@ export class IdentifierPatterns {
       code: 'NAME_AMBIGUOUS',
       reason: `The file name matches more than one naming style (${matches.map((m) => m.label).join(', ')}), so its clinic cannot be decided safely.`,
     };
+  }
+
+  /** The styles in words for a technician: labels and example names, never the regexes. */
+  describeStyles(): string {
+    const styles = this.patterns.map((p) => (p.example ? `${p.label}, like ${p.example}` : p.label));
+    return styles.length === 1 ? styles[0]! : `${styles.slice(0, -1).join('; ')} or ${styles.at(-1)}`;
   }
 }

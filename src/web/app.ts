@@ -1,3 +1,4 @@
+import type { IdentifierPatterns } from '../domain/identifier-patterns';
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -50,6 +51,8 @@ export interface WebDeps {
    * refused: a defence in depth should a row ever be written wrongly.
    */
   pdfRoots: string[];
+  /** The lab's naming styles: a rejected file's page says what its name claims, in the styles' words. */
+  patterns?: IdentifierPatterns;
   /** Believe X-Forwarded-For/-Proto (only behind a reverse proxy that sets them). */
   trustProxy?: boolean;
   /** The site's public origin when a proxy rewrites Host (e.g. https://results.lab.example). */

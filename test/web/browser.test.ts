@@ -135,7 +135,7 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     const uploaders = await stack.pg.query('select distinct uploaded_by from result_file');
     expect(uploaders.rows).toEqual([{ uploaded_by: 'ada' }]); // the web upload's user reaches the file's record
     await page.goto(`${base}/files/${first.id}`);
-    await expect(page.textContent('main')).resolves.toContain('Awaiting pick-up');
+    await expect(page.textContent('main')).resolves.toContain('Sent, not yet fetched');
     const timeline = await page.textContent('ol.timeline');
     for (const step of ['received', 'validated', 'routed', 'sent', 'archived']) expect(timeline).toContain(step);
     await shot('timeline', true);

@@ -92,9 +92,9 @@ describe('pending', () => {
 
     const folder = text.slice(text.indexOf('id="upload-folder"'));
     expect(folder).toContain('In the upload folder (3)');
-    expect(folder).toContain(`picked up (file #${pickedUp})`);
+    expect(folder).toContain(`taken (file #${pickedUp})`);
     expect(folder).toContain('&lt;img src=x onerror=alert(1)&gt;.pdf');
-    expect(folder).toContain('not picked up yet');
+    expect(folder).toContain('not taken yet');
     expect(folder).toContain('temporary name');
   });
 
@@ -187,19 +187,19 @@ describe('receipts', () => {
   it('lists files sent but not acknowledged after N days (default 3, from ?days=)', async () => {
     const section = (t: string) => t.slice(t.indexOf('id="unacknowledged"'), t.indexOf('id="fetches"'));
     const byDefault = section(await (await b.request('/receipts')).text());
-    expect(byDefault).toContain('not acknowledged after 3 day(s): 1');
+    expect(byDefault).toContain('not fetched after 3 day(s): 1');
     expect(byDefault).toContain(`/files/${late}"`);
     expect(byDefault).not.toContain(`/files/${recent}"`);
     expect(byDefault).not.toContain(`/files/${fetched}"`);
     const ten = section(await (await b.request('/receipts?days=10')).text());
-    expect(ten).toContain('not acknowledged after 10 day(s): 0');
+    expect(ten).toContain('not fetched after 10 day(s): 0');
     expect(ten).not.toContain(`/files/${late}"`);
     expect((await b.request('/receipts?days=<x>')).status).toBe(200);
   });
 
   it('counts them on the dashboard', async () => {
     const text = await (await b.request('/')).text();
-    expect(text).toMatch(/<strong class="tone-bad">1<\/strong> file\(s\) sent more than 3 days ago and not acknowledged/);
+    expect(text).toMatch(/<strong class="tone-bad">1<\/strong> file\(s\) sent more than 3 days ago and not fetched/);
     expect(text).toContain('href="/receipts?days=3#unacknowledged"');
   });
 });

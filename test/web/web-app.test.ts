@@ -304,10 +304,13 @@ describe('files', () => {
 
   it('shows the timeline, the reason in plain words, the Temporal link and the PDF frame', async () => {
     const text = await (await b.request(`/files/${pdfId}`)).text();
-    expect(text).toContain('The clinic fetched the file.');
+    expect(text).toContain('The clinic downloaded the file');
     expect(text).toMatch(/http:\/\/temporal-ui\.test:8233\/namespaces\/default\/workflows\/file-[a-f0-9]+\/run-/);
-    expect(text).toContain(`<iframe class="pdf" src="/files/${pdfId}/pdf"`);
-    expect(text).toContain('Picked up from the upload folder'); // the timeline
+    // The PDF is shown when asked for: each view is recorded.
+    expect(text).not.toContain('<iframe class="pdf"');
+    expect(text).toContain(`href="/files/${pdfId}?show=pdf#pdf"`);
+    expect(await (await b.request(`/files/${pdfId}?show=pdf`)).text()).toContain(`<iframe class="pdf" src="/files/${pdfId}/pdf"`);
+    expect(text).toContain('Received: taken from the upload folder'); // the timeline
   });
 
   it('serves the archived PDF to signed-in users only, with safe headers', async () => {

@@ -1,3 +1,5 @@
+import { SEED_PATTERNS } from '../../src/config/patterns';
+import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +43,7 @@ export async function startWebTestEnv(overrides: Partial<WebDeps> = {}): Promise
     temporalNamespace: 'default',
     temporalUiUrl: 'http://temporal-ui.test:8233',
     pdfRoots: [archiveDir],
+    patterns: new IdentifierPatterns(SEED_PATTERNS),
     ...overrides,
   });
   return {

@@ -24,6 +24,13 @@ export class FileActions {
     const row = await this.em.findOne(ResultFile, { id });
     if (!row) throw new ActionRefused('There is no such file.');
     if (!WAITING_STATES.includes(row.state)) throw new ActionRefused('Only a file that is waiting (needs a folder, or transfer blocked) can be retried.');
+    // Trying again with nothing changed would only fail again and add to the timeline: say so instead.
+    if (row.state === 'NEEDS_FOLDER' && row.label && row.hint && !(await new FileLedger(this.em).findFolder(row.label, row.hint))) {
+      throw new ActionRefused(
+        `Nothing has changed: there is still no clinic folder for ${row.label} hint "${row.hint}", so it was not tried again. ` +
+          'Ask an admin to add the folder: the file is then sent by itself.',
+      );
+    }
     if (!this.workflows) throw new ActionRefused('Retry is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
     if ((await this.workflows.retry(row)) === 'closed') throw new ActionRefused('Its workflow is no longer running, so it cannot be retried.');
     await new FileLedger(this.em).transition(id, null, {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
 import { FILE_STATES, type FileState } from '../../domain/file-state';
-import type { BaseEnv } from '../context';
+import { signedIn, type BaseEnv } from '../context';
 import { html, isoDay, query, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 import { STATE_WORDS, WAITING_STATES } from '../views/states';
@@ -40,11 +40,33 @@ async function countsByState(em: EntityManager, today: Date, week: Date) {
   return new Map(rows.map((r) => [r.state, { today: Number(r.today), week: Number(r.week) }]));
 }
 
-async function waitingNow(em: EntityManager): Promise<Map<FileState, number>> {
-  const rows: Array<{ state: FileState; n: string }> = await em
-    .getConnection()
-    .execute(`select state, count(*) as n from result_file where state in (?, ?) group by state`, WAITING_STATES);
+/** How far back a rejected file counts as needing a person: long enough to cover a weekend. */
+export const RECENT_REJECTION_DAYS = 7;
+
+/** Files a person must act on: waiting for a folder or a fixed login, or rejected recently. */
+async function needingAPerson(em: EntityManager, rejectedSince: Date): Promise<Map<FileState, number>> {
+  const rows: Array<{ state: FileState; n: string }> = await em.getConnection().execute(
+    `select state, count(*) as n from result_file
+      where state in (?, ?) or (state = 'REJECTED' and uploaded_at >= ?)
+      group by state`,
+    [...WAITING_STATES, rejectedSince],
+  );
   return new Map(rows.map((r) => [r.state, Number(r.n)]));
+}
+
+/** One banner for everything that waits for a person, each count linking to its files. */
+function needsAPersonBanner(counts: Map<FileState, number>, rejectedSince: Date, isAdmin: boolean): Html {
+  const rejected = counts.get('REJECTED') ?? 0;
+  const needsFolder = counts.get('NEEDS_FOLDER') ?? 0;
+  const blocked = counts.get('TRANSFER_BLOCKED') ?? 0;
+  if (!rejected && !needsFolder && !blocked) return html``;
+  const line = (n: number, state: FileState, what: string, next: Html, extra: Record<string, string> = {}) =>
+    n ? html`<li><a href="/files${query({ state, ...extra })}"><strong>${n}</strong> ${what}</a>: ${next}</li>` : '';
+  return html`<div class="flash warn" id="needs-a-person"><strong>Needs a person</strong><ul>
+${line(rejected, 'REJECTED', `rejected in the last ${RECENT_REJECTION_DAYS} days`, html`each says why; fix it and upload it again.`, { from: isoDay(rejectedSince) })}
+${line(needsFolder, 'NEEDS_FOLDER', 'need a clinic folder', isAdmin ? html`add the folders on <a href="/folders">Remote folders</a>; the files are then sent by themselves.` : html`ask an admin to add the folders; the files are then sent by themselves.`)}
+${line(blocked, 'TRANSFER_BLOCKED', 'transfer blocked', html`server B refused our key or login; ${isAdmin ? 'fix it' : 'ask an admin to fix it'}, and the files go through by themselves.`)}
+</ul></div>`;
 }
 
 async function perDay(em: EntityManager, from: Date): Promise<DayCount[]> {
@@ -82,17 +104,17 @@ function chart(days: DayCount[]): Html {
   const bars = days.map((d, i) => {
     const x = pad.left + i * slot + 1;
     const label = i % 5 === 0 || i === days.length - 1 ? html`<text x="${x + bar}" y="${height - 6}" font-size="10" text-anchor="middle" fill="#5b6575">${d.day.slice(5)}</text>` : '';
-    return html`<g><title>${d.day}: ${d.sent} sent, ${d.acknowledged} acknowledged</title>
+    return html`<g><title>${d.day}: ${d.sent} sent, ${d.acknowledged} fetched</title>
 <rect x="${x}" y="${y(d.sent)}" width="${bar}" height="${y(0) - y(d.sent)}" fill="#2f5fa7"></rect>
 <rect x="${x + bar + 1}" y="${y(d.acknowledged)}" width="${bar}" height="${y(0) - y(d.acknowledged)}" fill="#1d7a46"></rect>${label}</g>`;
   });
   return html`<svg viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-labelledby="chart-title">
-<title id="chart-title">Files sent and acknowledged per day, last ${CHART_DAYS} days</title>
+<title id="chart-title">Files sent and fetched per day, last ${CHART_DAYS} days</title>
 <line x1="${pad.left}" x2="${width}" y1="${y(0)}" y2="${y(0)}" stroke="#d8dde5"></line>
 <text x="${pad.left - 4}" y="${y(max) + 4}" font-size="10" text-anchor="end" fill="#5b6575">${max}</text>
 <text x="${pad.left - 4}" y="${y(0)}" font-size="10" text-anchor="end" fill="#5b6575">0</text>
 ${bars}</svg>
-<p class="small"><span class="tone-info">■</span> sent &nbsp; <span class="tone-ok">■</span> acknowledged (by day of the clinic's first fetch)</p>`;
+<p class="small"><span class="tone-info">■</span> sent &nbsp; <span class="tone-ok">■</span> fetched (by day of the clinic's first fetch)</p>`;
 }
 
 export function createDashboardRoutes(deps: { renderPage: RenderPage }) {
@@ -103,9 +125,10 @@ export function createDashboardRoutes(deps: { renderPage: RenderPage }) {
     const today = startOfDay(now);
     const week = startOfWeek(now);
     const from = startOfDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (CHART_DAYS - 1)));
-    const [counts, waiting, days, notFetched] = await Promise.all([
+    const rejectedSince = startOfDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (RECENT_REJECTION_DAYS - 1)));
+    const [counts, needing, days, notFetched] = await Promise.all([
       countsByState(em, today, week),
-      waitingNow(em),
+      needingAPerson(em, rejectedSince),
       perDay(em, from),
       countUnacknowledgedAfter(em, DEFAULT_UNACKNOWLEDGED_DAYS),
     ]);
@@ -114,13 +137,8 @@ export function createDashboardRoutes(deps: { renderPage: RenderPage }) {
       totals.today += v.today;
       totals.week += v.week;
     }
-    const attention = WAITING_STATES.filter((s) => (waiting.get(s) ?? 0) > 0);
     const body = html`<h1>Dashboard</h1>
-${attention.length
-  ? html`<div class="flash warn">${attention.map(
-      (s) => html`<div><strong>${waiting.get(s)}</strong> file(s) <a href="/files${query({ state: s })}">${STATE_WORDS[s].label.toLowerCase()}</a>: ${STATE_WORDS[s].meaning}</div>`,
-    )}</div>`
-  : ''}
+${needsAPersonBanner(needing, rejectedSince, signedIn(c).user.role === 'admin')}
 <div class="cards">
 <section class="card"><h2>Files by state</h2>
 <table><thead><tr><th>State</th><th class="num">Today</th><th class="num">This week</th></tr></thead><tbody>
@@ -132,10 +150,10 @@ ${FILE_STATES.filter((s) => counts.has(s)).map(
 </tbody></table>
 <p class="muted small">By the day the file was uploaded, in its state now. The week starts on Monday.</p></section>
 <section class="card"><h2>Not fetched by the clinic</h2>
-<p><strong class="${notFetched ? 'tone-bad' : 'tone-ok'}">${notFetched}</strong> file(s) sent more than ${DEFAULT_UNACKNOWLEDGED_DAYS} days ago and not acknowledged.</p>
+<p><strong class="${notFetched ? 'tone-bad' : 'tone-ok'}">${notFetched}</strong> file(s) sent more than ${DEFAULT_UNACKNOWLEDGED_DAYS} days ago and not fetched.</p>
 <p class="small"><a href="/receipts${query({ days: DEFAULT_UNACKNOWLEDGED_DAYS })}#unacknowledged">See them on Receipts</a> · <a href="/pending">Pending</a></p></section>
 </div>
-<section class="card"><h2>Sent and acknowledged, last ${CHART_DAYS} days</h2>${chart(days)}</section>`;
+<section class="card"><h2>Sent and fetched, last ${CHART_DAYS} days</h2>${chart(days)}</section>`;
     return deps.renderPage(c, { title: 'Dashboard', nav: 'dashboard', body });
   });
   return app;

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { ResultFile } from '../../db/entities';
+import { FileLedger } from '../../db/file-ledger';
+import type { IdentifierPatterns } from '../../domain/identifier-patterns';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
 import { ActionRefused, FileActions } from '../files/file-actions';
@@ -15,7 +17,7 @@ import { canResend, requestResend } from '../files/resend-action';
 import { FILE_STATES } from '../../domain/file-state';
 import { bytes, html, query, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
-import { AUDITABLE_STATES, STATE_WORDS, WAITING_STATES } from '../views/states';
+import { AUDITABLE_STATES, STATES_WITH_REASON, STATE_WORDS, WAITING_STATES } from '../views/states';
 
 export interface FileRouteDeps {
   renderPage: RenderPage;
@@ -23,6 +25,7 @@ export interface FileRouteDeps {
   temporalNamespace: string;
   temporalUiUrl?: string;
   pdfRoots: string[];
+  patterns?: IdentifierPatterns;
   /** Queue of the host holding the archive, for Resend (see resend-action.ts); absent: Resend explains it is unavailable. */
   fileTaskQueue?: string;
 }
@@ -32,6 +35,7 @@ const DONE: Record<string, string> = {
   retry: 'Asked the workflow to try again. Its progress shows below in a moment.',
   'undo-ack': 'The acknowledgement was undone.',
   resend: 'Sending it again from the archive. The timeline shows "resent" once the clinic folder has it.',
+  audited: 'Marked as checked and sent.',
 };
 
 export function stateBadge(state: (typeof FILE_STATES)[number]): Html {
@@ -78,6 +82,30 @@ function filtersForm(f: FileFilters): Html {
 </form>`;
 }
 
+/**
+ * The identifier: as recorded once the file passed its name check, or, for a file rejected before that, what its name
+ * claims under the lab's naming styles, so the technician can find the patient's result.
+ */
+function identifierFact(row: { identifier?: string | null; fileName: string }, patterns?: IdentifierPatterns): Html {
+  if (row.identifier) return html`<span class="mono">${row.identifier}</span>`;
+  const named = patterns?.identify(row.fileName);
+  if (!named) return html`—`;
+  if (named.ok) {
+    const { identifier, label, hint } = named.identification;
+    return html`<span class="mono">${identifier}</span> <span class="muted small">(what its name claims: style ${label}, clinic hint ${hint})</span>`;
+  }
+  return html`— <span class="muted small">(its name follows none of the lab's naming styles)</span>`;
+}
+
+/** A rejection for the name is said again in today's words (rows from before kept the regexes in their reason). */
+function reasonInWords(row: { stateReason?: string | null; rejectionCode?: string | null; fileName: string }, patterns?: IdentifierPatterns): string {
+  if (row.rejectionCode === 'NAME_NO_PATTERN' && patterns) {
+    const named = patterns.identify(row.fileName);
+    if (!named.ok) return named.reason;
+  }
+  return row.stateReason ?? '';
+}
+
 export function createFileRoutes(deps: FileRouteDeps) {
   const app = new Hono<BaseEnv>();
   const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.workflows);
@@ -100,15 +128,16 @@ ${audited !== undefined && /^\d+$/.test(audited) ? flash('ok', `${audited} file(
 ${filtersForm(filters)}
 <form method="post" action="/files/audit">${csrfField(c)}
 <input type="hidden" name="batch" value="${randomUUID()}"><input type="hidden" name="back" value="${here}">
-<table><thead><tr><th></th><th>Uploaded</th><th>File</th><th>Identifier</th><th>Clinic folder</th><th>State</th><th>Uploaded by</th></tr></thead>
+<table><thead><tr><th></th><th>Uploaded</th><th>File</th><th>Identifier</th><th>Clinic folder</th><th>State</th><th>Why</th><th>Uploaded by</th></tr></thead>
 <tbody>${rows.length
       ? rows.map(
           (r) => html`<tr>
 <td>${AUDITABLE_STATES.includes(r.state) ? html`<input type="checkbox" name="ids" value="${r.id}" aria-label="select ${r.fileName}">` : ''}</td>
 <td class="small">${when(r.uploadedAt)}</td><td><a href="/files/${r.id}">${r.fileName}</a></td>
-<td class="mono">${r.identifier ?? ''}</td><td>${r.clinicFolder ?? ''}</td><td>${stateBadge(r.state)}</td><td>${r.uploader ?? ''}</td></tr>`,
+<td class="mono">${r.identifier ?? ''}</td><td>${r.clinicFolder ?? ''}</td><td>${stateBadge(r.state)}</td>
+<td class="small reason">${STATES_WITH_REASON.includes(r.state) ? (r.stateReason ?? '') : ''}</td><td>${r.uploader ?? ''}</td></tr>`,
         )
-      : html`<tr><td colspan="7" class="muted">No files match.</td></tr>`}</tbody></table>
+      : html`<tr><td colspan="8" class="muted">No files match.</td></tr>`}</tbody></table>
 <div class="pager"><span class="muted">${counted}</span>
 ${page > 1 ? html`<a href="/files${query({ ...keep, page: page - 1 })}" rel="prev">← Newer</a>` : ''}
 ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next">Older →</a>` : ''}
@@ -121,9 +150,10 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
     const form = await c.req.parseBody({ all: true });
     const ids = ([] as unknown[]).concat(form.ids ?? []).map(Number).filter((n) => Number.isSafeInteger(n) && n > 0).slice(0, 500);
     const batch = typeof form.batch === 'string' && /^[0-9a-f-]{36}$/.test(form.batch) ? form.batch : randomUUID();
-    const back = typeof form.back === 'string' && /^\/files(\?|$)/.test(form.back) ? form.back : '/files';
+    // Back where the action was taken: the list (with its filters) or the file's own page.
+    const back = typeof form.back === 'string' && (/^\/files(\?|$)/.test(form.back) || /^\/files\/\d+$/.test(form.back)) ? form.back : '/files';
     const { audited } = ids.length ? await actions(c).markAudited(ids, batch) : { audited: 0 };
-    if (/^\/files\/\d+$/.test(back)) return c.redirect(back, 303);
+    if (/^\/files\/\d+$/.test(back)) return c.redirect(`${back}?done=audited`, 303);
     return c.redirect(`${back}${back.includes('?') ? '&' : '?'}audited=${audited}`, 303);
   });
 
@@ -145,7 +175,7 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
 ${done ? flash('ok', done) : ''}
 <div class="cards">
 <section class="card"><h2>Now: ${stateBadge(row.state)}</h2>
-<p>${words.meaning}</p>${row.stateReason ? html`<p><strong>Why:</strong> ${row.stateReason}</p>` : ''}
+<p>${words.meaning}</p>${row.stateReason ? html`<p><strong>Why:</strong> ${reasonInWords(row, deps.patterns)}</p>` : ''}
 ${auditedBy.length ? html`<p class="tone-ok">✔ Checked and sent: ${auditedBy.map((e, i) => html`${i ? ', ' : ''}${e.actor} (${when(e.at)})`)}</p>` : ''}
 <div class="actions">
 ${WAITING_STATES.includes(row.state)
@@ -167,7 +197,7 @@ ${canResend(row)
   : ''}
 </div></section>
 <section class="card"><h2>Facts</h2><dl class="facts">
-<dt>Identifier</dt><dd class="mono">${row.identifier ?? '—'}</dd>
+<dt>Identifier</dt><dd>${identifierFact(row, deps.patterns)}</dd>
 <dt>Clinic folder</dt><dd>${row.clinicFolder ?? '—'}</dd>
 <dt>Uploaded</dt><dd>${when(row.uploadedAt)}${row.uploadedBy ? html` by ${row.uploadedBy}` : ''}</dd>
 ${uploads.length ? html`<dt>Through this page</dt><dd>${uploads.map((u, i) => html`${i ? '; ' : ''}${u.username}, ${when(u.uploadedAt)}`)}</dd>` : ''}
@@ -195,19 +225,30 @@ ${foreign.length
 ${foreign.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}</td><td>${a.remoteUser ?? ''}</td><td class="small">${a.reason}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
   : ''}
 ${row.archivePath
-  ? html`<section class="card"><h2>The PDF</h2><p><a href="/files/${row.id}/pdf" target="_blank" rel="noopener">Open in a new tab</a></p>
-<iframe class="pdf" src="/files/${row.id}/pdf" title="${row.fileName}"></iframe></section>`
+  ? html`<section class="card" id="pdf"><h2>The PDF</h2>
+<p class="muted small">Each view is recorded on the timeline, with who viewed it.</p>
+<p><a href="/files/${row.id}?show=pdf#pdf">Show it here</a> · <a href="/files/${row.id}/pdf" target="_blank" rel="noopener">Open in a new tab</a></p>
+${c.req.query('show') === 'pdf' ? html`<iframe class="pdf" src="/files/${row.id}/pdf" title="${row.fileName}"></iframe>` : ''}</section>`
   : ''}`;
     return deps.renderPage(c, { title: row.fileName, nav: 'files', body });
   });
 
   app.get('/:id{[0-9]+}/pdf', async (c) => {
-    const row = await c.get('em').findOne(ResultFile, { id: parseId(c) }, { fields: ['fileName', 'archivePath'] });
+    const id = parseId(c);
+    const row = await c.get('em').findOne(ResultFile, { id }, { fields: ['fileName', 'archivePath'] });
     // Only the path the database recorded for this file, and only inside the folders we keep files in.
     const file = row?.archivePath;
     if (!file || !path.isAbsolute(file) || !(await isInside(file, deps.pdfRoots))) return c.notFound();
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return c.notFound();
+    // Who looked at a patient's result, and when, is part of the file's trail (issue 12).
+    const viewer = signedIn(c).user.username;
+    await new FileLedger(c.get('em')).transition(id, null, {
+      eventKey: `web:pdf-viewed:${id}:${randomUUID()}`,
+      type: 'PDF_VIEWED',
+      message: `${viewer} viewed the PDF on the web page.`,
+      actor: viewer,
+    });
     const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
     return c.body(stream, 200, {
       'Content-Type': 'application/pdf',

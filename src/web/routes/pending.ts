@@ -129,10 +129,10 @@ export function createPendingRoutes(deps: PendingRouteDeps) {
 
     const folderRows = folder.entries.map((e) => {
       let status: Html;
-      if (e.pickedUpBy) status = html`<a href="/files/${e.pickedUpBy.id}">picked up (file #${e.pickedUpBy.id})</a> ${stateBadge(e.pickedUpBy.state)}`;
+      if (e.pickedUpBy) status = html`<a href="/files/${e.pickedUpBy.id}">taken (file #${e.pickedUpBy.id})</a> ${stateBadge(e.pickedUpBy.state)}`;
       else if (e.transient) status = html`<span class="muted">temporary name: ignored until it is renamed</span>`;
       else if (now.getTime() - e.modified.getTime() < PICKUP_GRACE_MS) status = html`<span class="muted">just arrived; taken once it stops changing</span>`;
-      else status = html`<span class="tone-wait">not picked up yet: is the watcher running?</span>`;
+      else status = html`<span class="tone-wait">not taken yet: is the watcher running?</span>`;
       return html`<tr><td>${e.name}</td><td class="num">${bytes(e.size)}</td><td class="num" title="${when(e.modified)}">${age(e.modified, now)}</td><td>${status}</td></tr>`;
     });
 

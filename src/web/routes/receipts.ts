@@ -61,7 +61,7 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
     const body = html`<h1>Receipts</h1>
 <p class="muted">What the clinics fetched, from the web server's access log (scanned on a schedule).</p>
 
-<section class="card" id="unacknowledged"><h2>Sent but not acknowledged after ${days} day(s): ${lateTotal}</h2>
+<section class="card" id="unacknowledged"><h2>Sent but not fetched after ${days} day(s): ${lateTotal}</h2>
 <form class="filters" method="get" action="/receipts#unacknowledged"><label>Days since sending<input type="text" name="days" value="${days}" size="4" inputmode="numeric" pattern="[0-9]*"></label>
 <button class="secondary" type="submit">Show</button></form>
 <table><thead><tr><th>Sent</th><th>File</th><th>Clinic folder</th><th>State</th></tr></thead><tbody>
@@ -85,7 +85,7 @@ ${fetches.length
 
 <section class="card" id="foreign"><h2>Fetches that did not count: not from the clinic</h2>
 <p class="muted small">These files were downloaded, but not from an address or by a user that their clinic folder's receipt rule allows
-(set on the Remote folders page), so they are not acknowledged by it. Kept as evidence: someone other than the clinic may have the result.</p>
+(set on the Remote folders page), so they do not count as the clinic's fetch. Kept as evidence: someone other than the clinic may have the result.</p>
 <table><thead><tr><th>When</th><th>File</th><th>From</th><th>User</th><th>Why it did not count</th><th>Status</th></tr></thead><tbody>
 ${foreign.length
   ? foreign.map((a) => {
@@ -107,7 +107,7 @@ ${unknown.length
 </tbody></table></section>
 
 <section class="card" id="scans"><h2>Log scans</h2>
-<table><thead><tr><th>Started</th><th>Source</th><th class="num">Bytes</th><th class="num">Lines</th><th class="num">Hits</th><th class="num">Acknowledged</th><th class="num">Unknown</th><th class="num">Not the clinic</th><th class="num">Parse errors</th><th class="num">Took</th><th>Notes</th></tr></thead><tbody>
+<table><thead><tr><th>Started</th><th>Source</th><th class="num">Bytes</th><th class="num">Lines</th><th class="num">Hits</th><th class="num">Fetched</th><th class="num">Unknown</th><th class="num">Not the clinic</th><th class="num">Parse errors</th><th class="num">Took</th><th>Notes</th></tr></thead><tbody>
 ${runs.length
   ? runs.map(
       (r) => html`<tr><td class="small">${when(r.startedAt)}${r.finishedAt ? '' : html` <span class="tone-wait">(running or stopped)</span>`}</td><td class="mono">${r.source}</td>
@@ -116,7 +116,7 @@ ${runs.length
     )
   : html`<tr><td colspan="11" class="muted">No scan has run yet. Scans need an access log (GETRESULTS_ACCESS_LOG) and a running worker.</td></tr>`}
 </tbody></table></section>
-<p class="muted small"><a href="/files${query({ state: 'UNACKNOWLEDGED' })}">All files not picked up</a></p>`;
+<p class="muted small"><a href="/files${query({ state: 'UNACKNOWLEDGED' })}">All files not fetched in time</a></p>`;
     return deps.renderPage(c, { title: 'Receipts', nav: 'receipts', body });
   });
   return app;

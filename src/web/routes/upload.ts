@@ -101,7 +101,7 @@ async function recentUploads(em: EntityManager): Promise<Html> {
 ${uploads.map((u) => {
   const f = newest.get(u.sha256);
   return html`<tr><td class="small">${when(u.uploadedAt)}</td><td>${f ? html`<a href="/files/${f.id}">${u.fileName}</a>` : u.fileName}</td>
-<td>${u.username}</td><td>${bytes(u.sizeBytes)}</td><td>${f ? stateBadge(f.state) : html`<span class="muted">waiting for pick-up</span>`}</td></tr>`;
+<td>${u.username}</td><td>${bytes(u.sizeBytes)}</td><td>${f ? stateBadge(f.state) : html`<span class="muted">not yet taken from the upload folder</span>`}</td></tr>`;
 })}</tbody></table>`;
 }
 
@@ -164,7 +164,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
     }
     const saved = outcomes.filter((o) => o.saved).length;
     const body = html`<h1>Upload results</h1>
-${files.length === 0 ? flash('bad', 'No file was chosen.') : flash(saved === outcomes.length ? 'ok' : 'warn', `${saved} of ${outcomes.length} file(s) saved. Saved files are picked up within seconds.`)}
+${files.length === 0 ? flash('bad', 'No file was chosen.') : flash(saved === outcomes.length ? 'ok' : 'warn', `${saved} of ${outcomes.length} file(s) saved. Saved files are taken from the upload folder within seconds.`)}
 ${outcomes.length
   ? html`<table><thead><tr><th>File</th><th>Result</th></tr></thead><tbody>${outcomes.map(
       (o) => html`<tr><td>${o.name}</td><td>${o.saved ? html`<span class="tone-ok">Saved</span>` : html`<span class="tone-bad">Not saved:</span> ${o.problem}`}

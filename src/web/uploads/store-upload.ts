@@ -21,7 +21,7 @@ export function checkUploadName(raw: string): NameCheck {
   if (FORBIDDEN.test(name)) return { ok: false, problem: 'The name holds control or text-direction characters.' };
   if (name !== name.trim()) return { ok: false, problem: 'The name starts or ends with a space.' };
   // The watcher ignores these (hidden files, lock files, half-written downloads): such a file would never be sent.
-  if (isTransientName(name)) return { ok: false, problem: 'Names starting with "." or "~$", or ending in ~, .part, .tmp and the like are not picked up.' };
+  if (isTransientName(name)) return { ok: false, problem: 'Names starting with "." or "~$", or ending in ~, .part, .tmp and the like are not taken from the upload folder.' };
   if (!/\.pdf$/i.test(name)) return { ok: false, problem: 'Only PDF files (.pdf) are accepted.' };
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return { ok: false, problem: `The name is longer than ${MAX_NAME_BYTES} bytes.` };
   return { ok: true, name };
