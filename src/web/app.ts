@@ -20,6 +20,7 @@ import { createFileRoutes } from './routes/files';
 import { createFolderRoutes } from './routes/folders';
 import { createPendingRoutes } from './routes/pending';
 import { createSecurityRoutes } from './routes/security';
+import { createReportCsvRoute, createReportRoutes } from './routes/report';
 import { createReceiptRoutes } from './routes/receipts';
 import { boundUploads, createUploadRoutes } from './routes/upload';
 import { html } from './views/html';
@@ -161,6 +162,8 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.route('/files', createFileRoutes({ renderPage, ...deps }));
   app.route('/pending', createPendingRoutes({ renderPage, uploadDir: deps.uploadDir, workflows: deps.workflows }));
   app.route('/receipts', createReceiptRoutes({ renderPage }));
+  app.route('/report', createReportRoutes({ renderPage }));
+  app.route('/report.csv', createReportCsvRoute());
   app.route('/upload', createUploadRoutes({ renderPage, ...deps }));
   app.route('/folders', createFolderRoutes({ renderPage, workflows: deps.workflows }));
   app.route('/security', createSecurityRoutes({ renderPage }));

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FileEvent, RemoteFolder, ResultFile } from '../../src/db/entities';
+import { FileEvent, FolderChange, RemoteFolder, ResultFile } from '../../src/db/entities';
+import { resultPdf } from '../harness/pdf';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
 /**
@@ -119,5 +120,127 @@ describe('who viewed a PDF', () => {
     const viewed = await events(id, 'PDF_VIEWED');
     expect(viewed.map((e) => e.actor).sort()).toEqual(['ada', 'tom']);
     expect(await (await tom.request(`/files/${id}`)).text()).toContain('tom viewed the PDF on the web page.');
+  });
+});
+
+describe('remote folders: search and delete', () => {
+  let inUse: number;
+  let free: number;
+  beforeAll(async () => {
+    const em = env.orm.em.fork();
+    const a = em.create(RemoteFolder, { label: 'BHS', folderTag: '31', folder: 'mochudi', basePath: 'viral_load' });
+    const b = em.create(RemoteFolder, { label: 'CDC1', folderTag: '32', folder: 'molepolole', basePath: 'viral_load' });
+    await em.flush();
+    [inUse, free] = [a.id, b.id];
+    const sending = await seedFile(env.orm, { fileName: '066-31000141-3.pdf', state: 'AWAITING_ACK', clinicFolder: 'viral_load/mochudi' });
+    await setRow(sending, { label: 'BHS', hint: '31' });
+  });
+
+  it('finds rows by label, hint or folder', async () => {
+    const page = await (await ada.request('/folders?q=MOLEPO')).text();
+    expect(page).toContain('<td>molepolole</td>');
+    expect(page).not.toContain('<td>mochudi</td>');
+    expect(page).toMatch(/1 of \d+ rows match “MOLEPO”/);
+    expect(await (await ada.request('/folders?q=31')).text()).toContain('<td>mochudi</td>');
+  });
+
+  it('refuses to delete a row while a file sent through it is still on its way or waiting for its fetch', async () => {
+    const ask = await ada.request(`/folders/${inUse}/delete`);
+    expect(ask.status).toBe(409);
+    expect(await ask.text()).toContain('It cannot be deleted now');
+    const forced = await ada.form(`/folders/${inUse}/delete`, { _csrf: ada.csrf });
+    expect(forced.status).toBe(409);
+    expect(await env.orm.em.fork().count(RemoteFolder, { id: inUse })).toBe(1);
+  });
+
+  it('deletes a row only after the question, records who did it, and refuses technicians', async () => {
+    expect((await tom.request(`/folders/${free}/delete`)).status).toBe(403);
+    expect((await tom.form(`/folders/${free}/delete`, { _csrf: tom.csrf })).status).toBe(403);
+    const ask = await (await ada.request(`/folders/${free}/delete`)).text();
+    expect(ask).toContain('Delete CDC1 32 → viral_load/molepolole?');
+    const done = await ada.form(`/folders/${free}/delete`, { _csrf: ada.csrf });
+    expect(done.status).toBe(200);
+    const page = await done.text();
+    expect(page).toContain('Deleted CDC1 32 → viral_load/molepolole.');
+    expect(page).toMatch(/<td>ada<\/td><td>deleted CDC1 32<\/td><td class="small">CDC1 32 → viral_load\/molepolole<\/td>/);
+    expect(await env.orm.em.fork().count(RemoteFolder, { id: free })).toBe(0);
+    const changes = await env.orm.em.fork().find(FolderChange, { action: 'deleted' });
+    expect(changes).toMatchObject([{ actor: 'ada', label: 'CDC1', folderTag: '32', before: 'CDC1 32 → viral_load/molepolole', after: null }]);
+  });
+});
+
+describe('the turnaround report', () => {
+  const at = (d: number, h: number) => new Date(2026, 10, d, h); // November 2026, the web process's time zone
+  const hours = (n: number) => n * 3_600_000;
+  beforeAll(async () => {
+    const seed = async (name: string, clinicFolder: string, sentAt: Date, fetchedAfter?: number) => {
+      const id = await seedFile(env.orm, { fileName: name, state: fetchedAfter === undefined ? 'AWAITING_ACK' : 'ACKNOWLEDGED', clinicFolder });
+      await env.orm.em.fork().nativeUpdate(ResultFile, { id }, { sentAt, acknowledgedAt: fetchedAfter === undefined ? null : new Date(sentAt.getTime() + hours(fetchedAfter)) });
+    };
+    // alpha: five sent in the period, fetched after 1, 2, 3 and 10 hours, one not fetched.
+    for (const [i, after] of [1, 2, 3, 10, undefined].entries()) await seed(`066-41000${i}01-3.pdf`, 'viral_load/alpha', at(10 + i, 8), after);
+    // beta: two sent, none fetched; one more sent before the period, which does not count.
+    await seed('066-42000101-3.pdf', 'viral_load/beta', at(20, 9));
+    await seed('066-42000102-3.pdf', 'viral_load/beta', at(21, 9));
+    await seed('066-42000103-3.pdf', 'viral_load/beta', new Date(2026, 9, 15, 9), 1);
+    // A folder name a spreadsheet would run as a formula.
+    await seed('066-43000101-3.pdf', '=HYPERLINK("http://x")', at(22, 9), 4);
+  });
+
+  it('gives per clinic the files sent, fetched, the median and 90th percentile to first fetch, and those still not fetched', async () => {
+    const page = await (await tom.request('/report?from=2026-11-01&to=2026-11-30')).text();
+    const row = (folder: string) => new RegExp(`<td><a href="/files\\?clinic=${encodeURIComponent(folder).replace(/%2F/g, '%2F')}[^"]*">${folder}</a></td>\\s*<td class="num">(\\d+)</td><td class="num">(\\d+)</td><td class="num">([^<]+)</td><td class="num">([^<]+)</td><td class="num">(\\d+)</td>`).exec(page)?.slice(1);
+    // percentile_cont over 1, 2, 3, 10 hours: median 2.5 h, 90th percentile 3 + 0.7 × 7 = 7.9 h.
+    expect(row('viral_load/alpha')).toEqual(['5', '4', '2.5 h', '7.9 h', '1']);
+    expect(row('viral_load/beta')).toEqual(['2', '0', '—', '—', '2']);
+    expect(page).toMatch(/<th>All clinics<\/th>\s*<th class="num">8<\/th><th class="num">5<\/th><th class="num">3.0 h<\/th>/);
+    expect(page).toContain('<title>viral_load/alpha: median 2.5 h, 90% within 7.9 h (4 of 5 fetched)</title>');
+    // One clinic only.
+    const beta = await (await tom.request('/report?from=2026-11-01&to=2026-11-30&clinic=beta')).text();
+    expect(beta).toContain('viral_load/beta');
+    expect(beta).not.toContain('viral_load/alpha');
+  });
+
+  it('exports the same figures as CSV, durations in seconds, formulas defused', async () => {
+    const res = await tom.request('/report.csv?from=2026-11-01&to=2026-11-30', { html: false });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="turnaround-2026-11-01-to-2026-11-30.csv"');
+    expect((await res.text()).trim().split('\n')).toEqual([
+      '"clinic_folder","sent","fetched","median_seconds_to_first_fetch","p90_seconds_to_first_fetch","not_fetched"',
+      `"'=HYPERLINK(""http://x"")","1","1","14400","14400","0"`,
+      '"viral_load/alpha","5","4","9000","28440","1"',
+      '"viral_load/beta","2","0","","","2"',
+    ]);
+    expect((await new TestBrowser(env.app).request('/report.csv', { html: false })).status).toBe(401);
+  });
+
+  it('refuses a period that is no period with a 400 page, and shows the chart on the dashboard', async () => {
+    expect((await tom.request('/report?from=2026-13-01')).status).toBe(400);
+    const backwards = await tom.request('/report?from=2026-11-30&to=2026-11-01');
+    expect(backwards.status).toBe(400);
+    expect(await backwards.text()).toContain('The period starts after it ends.');
+    const dashboard = await (await tom.request('/')).text();
+    expect(dashboard).toContain('How fast clinics fetch, last 30 days');
+    expect(dashboard).toContain('<a href="/report">The report, by clinic and period</a>');
+  });
+});
+
+describe('upload answers with what will happen', () => {
+  it('runs the pipeline\'s checks before answering: sent to a folder, waiting for one, or rejected with the reason', async () => {
+    const em = env.orm.em.fork();
+    em.create(RemoteFolder, { label: 'BHS', folderTag: '51', folder: 'digawana', basePath: 'viral_load' });
+    await em.flush();
+    const form = new FormData();
+    form.append('_csrf', tom.csrf);
+    const add = (name: string, data: Buffer) => form.append('files', new File([data], name, { type: 'application/pdf' }));
+    add('066-51000001-3.pdf', resultPdf('066-51000001-3'));
+    add('066-88000002-3.pdf', resultPdf('066-88000002-3'));
+    add('066-51000003-3.pdf', resultPdf('066-51000099-3')); // another patient's result under this name
+    const text = await (await tom.request('/upload', { method: 'POST', body: form })).text();
+    expect(text).toContain('3 of 3 file(s) saved');
+    expect(text).toMatch(/066-51000001-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-ok">It will be sent to viral_load\/digawana\.<\/span>/);
+    expect(text).toMatch(/066-88000002-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-wait">It will wait for a clinic folder: none is set up for BHS hint &quot;88&quot;\. Ask an admin/);
+    expect(text).toMatch(/066-51000003-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-bad">It will be rejected: The identifier 066-51000003-3 from the file name does not appear anywhere in the PDF\./);
   });
 });

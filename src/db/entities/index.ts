@@ -3,11 +3,11 @@ import { Acknowledgement } from './acknowledgement';
 import { FileEvent } from './file-event';
 import { ForeignAccess } from './foreign-access';
 import { LogCursor, LogScanRun } from './log-scan';
-import { FolderReceiptRule, RemoteFolder } from './remote-folder';
+import { FolderChange, FolderReceiptRule, RemoteFolder } from './remote-folder';
 import { ResultFile } from './result-file';
 import { SecurityEvent } from './security-event';
 import { LoginFailure, WebSession } from './session';
 import { User } from './user';
 
-export { Acknowledgement, FileEvent, FolderReceiptRule, ForeignAccess, LogCursor, LogScanRun, LoginFailure, RemoteFolder, ResultFile, SecurityEvent, User, WebSession, WebUpload };
-export const ALL_ENTITIES = [ResultFile, FileEvent, RemoteFolder, Acknowledgement, User, WebSession, LoginFailure, WebUpload, LogCursor, LogScanRun, FolderReceiptRule, ForeignAccess, SecurityEvent];
+export { Acknowledgement, FileEvent, FolderChange, FolderReceiptRule, ForeignAccess, LogCursor, LogScanRun, LoginFailure, RemoteFolder, ResultFile, SecurityEvent, User, WebSession, WebUpload };
+export const ALL_ENTITIES = [ResultFile, FileEvent, RemoteFolder, Acknowledgement, User, WebSession, LoginFailure, WebUpload, LogCursor, LogScanRun, FolderReceiptRule, ForeignAccess, SecurityEvent, FolderChange];

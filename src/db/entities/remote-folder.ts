@@ -38,3 +38,27 @@ export const FolderReceiptRule = defineEntity({
 });
 
 export type IFolderReceiptRule = InferEntity<typeof FolderReceiptRule>;
+
+/**
+ * Who changed the remote-folder table on the web page, and how (issue 12): a row added, edited or deleted. Only
+ * inserted. The row as it was (deleted, or before an edit) and as it became, in words, so the change can be undone by
+ * hand.
+ */
+export const FolderChange = defineEntity({
+  name: 'FolderChange',
+  tableName: 'folder_change',
+  properties: (p) => ({
+    id: p.integer().primary().autoincrement(),
+    at: p.datetime().onCreate(() => new Date()),
+    actor: p.string().length(255),
+    action: p.string().length(16),
+    label: p.string().length(32),
+    folderTag: p.string().length(32),
+    /** `label tag → base/folder` before and after; null where there was none. */
+    before: p.text().nullable(),
+    after: p.text().nullable(),
+  }),
+  indexes: [{ properties: ['at'] }],
+});
+
+export type IFolderChange = InferEntity<typeof FolderChange>;

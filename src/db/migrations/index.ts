@@ -7,6 +7,7 @@ import { Migration0005ClinicReceiptRule } from './0005-clinic-receipt-rule';
 import { Migration0006ListByStateAndClinic } from './0006-list-by-state-and-clinic';
 import { Migration0007SessionIdleTimeout } from './0007-session-idle-timeout';
 import { Migration0008SecurityEvents } from './0008-security-events';
+import { Migration0009FolderChanges } from './0009-folder-changes';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0006-list-by-state-and-clinic', class: Migration0006ListByStateAndClinic },
   { name: '0007-session-idle-timeout', class: Migration0007SessionIdleTimeout },
   { name: '0008-security-events', class: Migration0008SecurityEvents },
+  { name: '0009-folder-changes', class: Migration0009FolderChanges },
 ];

@@ -5,7 +5,9 @@ import { signedIn, type BaseEnv } from '../context';
 import { html, isoDay, query, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 import { STATE_WORDS, WAITING_STATES } from '../views/states';
+import { formatDuration, turnaroundByClinic } from '../report/turnaround';
 import { DEFAULT_UNACKNOWLEDGED_DAYS, countUnacknowledgedAfter } from './receipts';
+import { DEFAULT_REPORT_DAYS, reportPeriod, turnaroundChart } from './report';
 
 const CHART_DAYS = 30;
 
@@ -126,11 +128,13 @@ export function createDashboardRoutes(deps: { renderPage: RenderPage }) {
     const week = startOfWeek(now);
     const from = startOfDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (CHART_DAYS - 1)));
     const rejectedSince = startOfDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (RECENT_REJECTION_DAYS - 1)));
-    const [counts, needing, days, notFetched] = await Promise.all([
+    const { period } = reportPeriod({}, now);
+    const [counts, needing, days, notFetched, turnaround] = await Promise.all([
       countsByState(em, today, week),
       needingAPerson(em, rejectedSince),
       perDay(em, from),
       countUnacknowledgedAfter(em, DEFAULT_UNACKNOWLEDGED_DAYS),
+      turnaroundByClinic(em, period),
     ]);
     const totals = { today: 0, week: 0 };
     for (const v of counts.values()) {
@@ -153,7 +157,10 @@ ${FILE_STATES.filter((s) => counts.has(s)).map(
 <p><strong class="${notFetched ? 'tone-bad' : 'tone-ok'}">${notFetched}</strong> file(s) sent more than ${DEFAULT_UNACKNOWLEDGED_DAYS} days ago and not fetched.</p>
 <p class="small"><a href="/receipts${query({ days: DEFAULT_UNACKNOWLEDGED_DAYS })}#unacknowledged">See them on Receipts</a> · <a href="/pending">Pending</a></p></section>
 </div>
-<section class="card"><h2>Sent and fetched, last ${CHART_DAYS} days</h2>${chart(days)}</section>`;
+<section class="card"><h2>Sent and fetched, last ${CHART_DAYS} days</h2>${chart(days)}</section>
+<section class="card" id="turnaround"><h2>How fast clinics fetch, last ${DEFAULT_REPORT_DAYS} days</h2>
+<p class="small">All clinics: ${turnaround.all.fetched} of ${turnaround.all.sent} fetched, median ${formatDuration(turnaround.all.medianSeconds)}, 90% within ${formatDuration(turnaround.all.p90Seconds)}. <a href="/report">The report, by clinic and period</a></p>
+${turnaroundChart(turnaround.clinics)}</section>`;
     return deps.renderPage(c, { title: 'Dashboard', nav: 'dashboard', body });
   });
   return app;

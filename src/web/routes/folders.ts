@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono, type Context } from 'hono';
 import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../acklog/clinic-rule';
-import { RemoteFolder } from '../../db/entities';
+import { FolderChange, RemoteFolder, ResultFile } from '../../db/entities';
 import type { IRemoteFolder } from '../../db/entities/remote-folder';
 import { loadRemoteFolders } from '../../folders/load-folders';
 import { NO_RULE, receiptRulesByFolder, setReceiptRule } from '../../folders/receipt-rules';
@@ -9,7 +9,8 @@ import { parseRemoteFolderCsv, type RemoteFolderRow } from '../../folders/remote
 import { retryWaitingFiles } from '../../folders/retry-waiting';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
-import { html, type Html } from '../views/html';
+import { csvField } from '../views/csv';
+import { html, query, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 
 export interface FolderRouteDeps {
@@ -20,12 +21,6 @@ export interface FolderRouteDeps {
 const HEADER = 'base_path,folder,folder_tag,label';
 /** The export always has the receipt rule columns; an import without them keeps the stored rules. */
 const EXPORT_HEADER = `${HEADER},allowed_clients,allowed_users`;
-
-function csvField(value: string): string {
-  // Quote always; a leading = + - @ is prefixed so a spreadsheet opening the export does not run it as a formula.
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return `"${safe.replace(/"/g, '""')}"`;
-}
 
 /** The table as CSV, each row with its clinic folder's receipt rule (entries separated by spaces). */
 export function toCsv(rows: readonly RemoteFolderRow[], rules: ReadonlyMap<string, ReceiptRuleLists> = new Map()): string {
@@ -149,6 +144,27 @@ async function ruleMessage(em: EntityManager, clinicFolder: string, rule: Receip
   return ` Receipt rule of ${clinicFolder} (shared by ${(await rowsOfFolder(em, clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
 }
 
+const describeRow = (r: RemoteFolderRow) => `${r.label} ${r.folderTag} → ${[r.basePath, r.folder].filter(Boolean).join('/')}`;
+
+/** States of a file still on its way through a folder row: deleting the row under it is refused. */
+const IN_FLIGHT = ['RECEIVED', 'SENT', 'TRANSFER_BLOCKED', 'AWAITING_ACK'] as const;
+
+/** Files routed by this row (its style and hint) that are not done yet. */
+function filesUsing(em: EntityManager, row: RemoteFolderRow): Promise<number> {
+  return em.count(ResultFile, { label: row.label, hint: row.folderTag, state: { $in: [...IN_FLIGHT] } });
+}
+
+async function recordChange(em: EntityManager, actor: string, action: 'added' | 'changed' | 'deleted', row: RemoteFolderRow, before: RemoteFolderRow | null) {
+  em.create(FolderChange, { actor, action, label: row.label, folderTag: row.folderTag, before: before && describeRow(before), after: action === 'deleted' ? null : describeRow(row) });
+  await em.flush();
+}
+
+/** A search over every column (the table holds a lab's clinics: tens to a few hundred rows). */
+function matches(row: RemoteFolderRow, q: string): boolean {
+  const needle = q.toLowerCase();
+  return [row.label, row.folderTag, row.folder, row.basePath, `${row.basePath}/${row.folder}`].some((v) => v.toLowerCase().includes(needle));
+}
+
 /** Admin-only (guarded where mounted): the remote-folder table, by hand or by CSV. */
 export function createFolderRoutes(deps: FolderRouteDeps) {
   const app = new Hono<BaseEnv>();
@@ -161,8 +177,12 @@ export function createFolderRoutes(deps: FolderRouteDeps) {
   };
 
   const listPage = async (c: Context<BaseEnv>, message?: Html, status?: 200 | 400 | 409, addForm?: { row: RemoteFolderRow; rule: RuleText }) => {
-    const rows = await c.get('em').find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
-    const rules = await receiptRulesByFolder(c.get('em'));
+    const em = c.get('em');
+    const all = await em.find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
+    const q = (c.req.query('q') ?? '').trim().slice(0, 100);
+    const rows = q ? all.filter((r) => matches(r, q)) : all;
+    const rules = await receiptRulesByFolder(em);
+    const changes = await em.find(FolderChange, {}, { orderBy: { at: 'desc', id: 'desc' }, limit: 20 });
     return deps.renderPage(c, {
       title: 'Remote folders',
       nav: 'folders',
@@ -174,11 +194,20 @@ export function createFolderRoutes(deps: FolderRouteDeps) {
 <form method="post" action="/folders/import" enctype="multipart/form-data" class="filters">${csrfField(c)}
 <label>CSV file (${HEADER}; optional allowed_clients,allowed_users)<input type="file" name="csv" accept=".csv,text/csv" required></label><button class="secondary" type="submit">Preview</button></form>
 <p><a href="/folders/export.csv">Export the table as CSV</a></p></div>
+<form class="filters" method="get" action="/folders"><label>Search label, hint or folder<input type="search" name="q" value="${q}" placeholder="e.g. digawana or 12"></label>
+<button class="primary" type="submit">Search</button>${q ? html` <a href="/folders">Clear</a>` : ''}</form>
+<p class="muted small">${q ? html`${rows.length} of ${all.length} rows match “${q}”.` : html`${all.length} rows.`}</p>
 <table><thead><tr><th>Label</th><th>Folder tag</th><th>Folder</th><th>Base path</th><th>Receipt counts from</th><th>Changed</th><th></th></tr></thead><tbody>
-${rows.map(
-  (r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${r.folder}</td><td class="mono">${r.basePath}</td><td>${ruleCell(rules.get(clinicFolderOf(r)))}</td>
-<td class="small">${r.updatedAt.toISOString().slice(0, 10)}</td><td><a href="/folders/${r.id}">Edit</a></td></tr>`,
-)}</tbody></table>`,
+${rows.length
+  ? rows.map(
+      (r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${r.folder}</td><td class="mono">${r.basePath}</td><td>${ruleCell(rules.get(clinicFolderOf(r)))}</td>
+<td class="small">${r.updatedAt.toISOString().slice(0, 10)}</td><td><a href="/folders/${r.id}">Edit</a> · <a href="/folders/${r.id}/delete">Delete</a></td></tr>`,
+    )
+  : html`<tr><td colspan="7" class="muted">No row matches.</td></tr>`}</tbody></table>
+${changes.length
+  ? html`<h2>Recent changes on this page</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th><th>Before</th><th>After</th></tr></thead><tbody>
+${changes.map((ch) => html`<tr><td class="small">${when(ch.at)}</td><td>${ch.actor}</td><td>${ch.action} ${ch.label} ${ch.folderTag}</td><td class="small">${ch.before ?? ''}</td><td class="small">${ch.after ?? ''}</td></tr>`)}</tbody></table>`
+  : ''}`,
     });
   };
 
@@ -198,6 +227,7 @@ ${rows.map(
     await em.transactional(async (tx) => {
       tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
       await tx.flush();
+      await recordChange(tx, signedIn(c).user.username, 'added', row, null);
       // Empty fields here keep the folder's rule (set on another row); clearing it is done on the edit page.
       if (rule.lists.allowedClients.length || rule.lists.allowedUsers.length) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
     });
@@ -258,12 +288,48 @@ ${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by ano
     const applyRule = clinicFolder === ruleOf || describeRule(shown) !== describeRule(rule.lists);
     await em.transactional(async (tx) => {
       const mine = await tx.findOneOrFail(RemoteFolder, { id: row.id });
+      const before = { label: mine.label, folderTag: mine.folderTag, folder: mine.folder, basePath: mine.basePath };
       tx.assign(mine, { label: next.label, folderTag: next.folderTag, folder: next.folder, basePath: next.basePath });
       await tx.flush();
+      if (describeRow(before) !== describeRow(next)) await recordChange(tx, signedIn(c).user.username, 'changed', next, before);
       if (applyRule) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
     });
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
     return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${next.basePath}/${next.folder}.${await ruleMessage(em, clinicFolder, stored)}${await wakeWaiting(em)}`));
+  });
+
+  /** Delete, step one: what would go, or why it cannot while files use the row. Nothing is written. */
+  app.get('/:id{[0-9]+}/delete', async (c) => {
+    const em = c.get('em');
+    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')) });
+    if (!row) return c.notFound();
+    const using = await filesUsing(em, row);
+    const files = `/files${query({ clinic: clinicFolderOf(row) })}`;
+    return deps.renderPage(c, {
+      title: 'Delete remote folder',
+      nav: 'folders',
+      status: using ? 409 : 200,
+      body: html`<p><a href="/folders">← Remote folders</a></p><h1>Delete ${describeRow(row)}?</h1>
+${using
+  ? flash('bad', html`It cannot be deleted now: <a href="${files}">${using} file(s)</a> sent through it are still on their way or waiting for the clinic's fetch. Delete it once they are done.`)
+  : html`<p>New files of style ${row.label} with hint ${row.folderTag} will then wait for a folder (“Needs a clinic folder”) until one is added. Files already sent stay where they are, and the clinic folder's receipt rule is kept. The deletion is recorded with your name.</p>
+<form method="post" action="/folders/${row.id}/delete">${csrfField(c)}<button class="danger primary" type="submit">Delete ${row.label} ${row.folderTag}</button> <a href="/folders">Cancel</a></form>`}`,
+    });
+  });
+
+  /** Delete, step two: checked again (a file may have been routed since the question), then deleted and recorded. */
+  app.post('/:id{[0-9]+}/delete', async (c) => {
+    const em = c.get('em');
+    const id = Number(c.req.param('id'));
+    const row = await em.findOne(RemoteFolder, { id });
+    if (!row) return listPage(c, flash('warn', 'That row was already deleted.'), 409);
+    const gone = { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath };
+    if (await filesUsing(em, row)) return listPage(c, flash('bad', `${describeRow(gone)} was not deleted: files sent through it are still on their way.`), 409);
+    await em.transactional(async (tx) => {
+      await tx.nativeDelete(RemoteFolder, { id });
+      await recordChange(tx, signedIn(c).user.username, 'deleted', gone, gone);
+    });
+    return listPage(c, flash('ok', `Deleted ${describeRow(gone)}.`));
   });
 
   /** Step one of an import: parse and show what would change. Nothing is written. */

@@ -1,6 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { readFile } from 'node:fs/promises';
 import { ResultFile, WebUpload } from '../../db/entities';
+import { FileLedger } from '../../db/file-ledger';
+import type { IdentifierPatterns } from '../../domain/identifier-patterns';
+import { validateResultFile } from '../../validation/validate-result-file';
 import { signedIn, type BaseEnv } from '../context';
 import { sameToken } from '../auth/sessions';
 import { CSRF_FIELD } from '../middleware/csrf';
@@ -12,6 +16,8 @@ import { stateBadge } from './files';
 
 export interface UploadRouteDeps {
   renderPage: RenderPage;
+  /** The lab's naming styles: with them, each saved file's answer says what the pipeline will do with it. */
+  patterns?: IdentifierPatterns;
   uploadDir: string;
   maxFileBytes: number;
   maxUploadBytes?: number;
@@ -48,7 +54,26 @@ interface Outcome {
   name: string;
   saved: boolean;
   problem?: string;
+  /** What the pipeline will do with a saved file, found by its own checks (forecast below). */
+  next?: { tone: 'ok' | 'wait' | 'bad'; text: string };
   warnings: Html[];
+}
+
+/**
+ * The pipeline's own checks run on a staged upload before the page answers (issue 12), so "Saved" never hides a
+ * rejection to come: the same validation (a whole PDF, a naming style, the identifier in its text) and the same
+ * folder lookup. The file is saved either way: the pipeline then records the outcome on its trail as for any upload.
+ */
+async function forecast(em: EntityManager, tempPath: string, name: string, patterns: IdentifierPatterns, maxBytes: number): Promise<Outcome['next']> {
+  const content = await readFile(tempPath);
+  const checked = await validateResultFile({ fileName: name, content, maxBytes }, patterns);
+  if (!checked.ok) return { tone: 'bad', text: `It will be rejected: ${checked.reason} Fix it and upload it again.` };
+  const { label, hint } = checked.identification;
+  const found = await new FileLedger(em).findFolder(label, hint);
+  if (!found) {
+    return { tone: 'wait', text: `It will wait for a clinic folder: none is set up for ${label} hint "${hint}". Ask an admin to add it; the file is then sent by itself.` };
+  }
+  return { tone: 'ok', text: `It will be sent to ${[found.basePath, found.folder].filter(Boolean).join('/')}.` };
 }
 
 /** Earlier uploads with the same name or the same content: worth a second look before a result goes out twice. */
@@ -148,6 +173,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
         }
         namesThisTime.add(file.name);
         const warnings = await earlierSightings(em, file.name, file.sha256);
+        const next = deps.patterns ? await forecast(em, file.tempPath, file.name, deps.patterns, deps.maxFileBytes) : undefined;
         const result = await commitStaged(deps.uploadDir, file.tempPath, file.name);
         files[index] = { name: file.name, staged: false, problem: 'committed' }; // no longer staged: nothing left to discard
         if (!result.stored) {
@@ -156,7 +182,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
         }
         em.create(WebUpload, { username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
         await em.flush();
-        outcomes.push({ name: file.name, saved: true, warnings });
+        outcomes.push({ name: file.name, saved: true, next, warnings });
       }
     } finally {
       // A failure part-way (the database, say) leaves no staged file behind.
@@ -167,7 +193,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
 ${files.length === 0 ? flash('bad', 'No file was chosen.') : flash(saved === outcomes.length ? 'ok' : 'warn', `${saved} of ${outcomes.length} file(s) saved. Saved files are taken from the upload folder within seconds.`)}
 ${outcomes.length
   ? html`<table><thead><tr><th>File</th><th>Result</th></tr></thead><tbody>${outcomes.map(
-      (o) => html`<tr><td>${o.name}</td><td>${o.saved ? html`<span class="tone-ok">Saved</span>` : html`<span class="tone-bad">Not saved:</span> ${o.problem}`}
+      (o) => html`<tr><td>${o.name}</td><td>${o.saved ? html`<span class="tone-ok">Saved.</span>${o.next ? html` <span class="tone-${o.next.tone}">${o.next.text}</span>` : ''}` : html`<span class="tone-bad">Not saved:</span> ${o.problem}`}
 ${o.warnings.map((w) => html`<div class="tone-wait small">⚠ ${w}</div>`)}</td></tr>`,
     )}</tbody></table>`
   : ''}

@@ -40,7 +40,7 @@ export interface PageOptions {
   body: Html;
   status?: ContentfulStatusCode;
   /** Which header link is the current page. */
-  nav?: 'dashboard' | 'files' | 'pending' | 'receipts' | 'upload' | 'folders' | 'security';
+  nav?: 'dashboard' | 'files' | 'pending' | 'receipts' | 'report' | 'upload' | 'folders' | 'security';
 }
 
 export interface LayoutDeps {
@@ -74,6 +74,7 @@ export function createLayout(deps: LayoutDeps) {
           <a href="/files"${current('files')}>Files</a>
           <a href="/pending"${current('pending')}>Pending</a>
           <a href="/receipts"${current('receipts')}>Receipts</a>
+          <a href="/report"${current('report')}>Report</a>
           <a href="/upload"${current('upload')}>Upload</a>
           ${session.user.role === 'admin' ? html`<a href="/folders"${current('folders')}>Remote folders</a> <a href="/security"${current('security')}>Security</a>` : ''}
           ${deps.temporalUiUrl ? html`<a href="${deps.temporalUiUrl}" target="_blank" rel="noopener noreferrer">Temporal UI ↗</a>` : ''}
