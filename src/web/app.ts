@@ -20,6 +20,7 @@ import { createFileRoutes } from './routes/files';
 import { createFolderRoutes } from './routes/folders';
 import { createPendingRoutes } from './routes/pending';
 import { createSecurityRoutes } from './routes/security';
+import { createLiveRoutes } from './live';
 import { createReportCsvRoute, createReportRoutes } from './routes/report';
 import { createReceiptRoutes } from './routes/receipts';
 import { boundUploads, createUploadRoutes } from './routes/upload';
@@ -163,6 +164,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   app.route('/pending', createPendingRoutes({ renderPage, uploadDir: deps.uploadDir, workflows: deps.workflows }));
   app.route('/receipts', createReceiptRoutes({ renderPage }));
   app.route('/report', createReportRoutes({ renderPage }));
+  app.route('/live', createLiveRoutes());
   app.route('/report.csv', createReportCsvRoute());
   app.route('/upload', createUploadRoutes({ renderPage, ...deps }));
   app.route('/folders', createFolderRoutes({ renderPage, workflows: deps.workflows }));

@@ -3,11 +3,15 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { SEED_PATTERNS } from '../../src/config/patterns';
 import { openOrm, type Orm } from '../../src/db/orm';
+import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
 import { addUser } from '../../src/web/auth/users';
 import { createWebApp } from '../../src/web/app';
 import { freePort } from '../harness/free-port';
 import { resultPdf } from '../harness/pdf';
+import { recordFetchAsTheScanDoes } from '../harness/record-fetch';
+import { accessedSignal } from '../../src/workflows/definitions';
 import { startStack, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
 
@@ -65,6 +69,7 @@ beforeAll(async () => {
     temporalNamespace: 'default',
     temporalUiUrl: stack.temporal.uiUrl ?? 'http://127.0.0.1:8233',
     pdfRoots: ['archive', 'rejected', 'duplicates'].map((d) => path.join(stack.dataDir, d)),
+    patterns: new IdentifierPatterns(SEED_PATTERNS),
   });
   const port = await freePort();
   server = await listen(app.fetch, port, '127.0.0.1');
@@ -121,7 +126,17 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     ]);
     await Promise.all([page.waitForURL(`${base}/upload`), page.click('#upload-form button[type=submit]')]);
     await expect(page.textContent('main')).resolves.toContain('2 of 2 file(s) saved');
-    await shot('upload');
+    // The answer says what the pipeline will do (its own checks), then each file's real outcome follows on the same
+    // page, without a reload (src/web/live.ts).
+    await expect(page.textContent('main')).resolves.toContain('It will be sent to viral_load/digawana.');
+    // A mark on this page's window: a reload would lose it. (A string: the tests compile without the DOM types.)
+    await page.evaluate('window.liveMarker = "upload-answer"');
+    await waitFor('both files to show as sent on the upload page', async () => ((await page.textContent('#recent-uploads')) ?? '').split('Sent, not yet fetched').length === 3, {
+      timeoutMs: 90_000,
+    });
+    expect(await page.evaluate('window.liveMarker')).toBe('upload-answer');
+    expect(await page.textContent('main')).toContain('It will be sent to viral_load/digawana.'); // the answer stayed
+    await shot('upload', true);
 
     const rows = await waitFor(
       'both uploads to be sent and archived',
@@ -140,6 +155,15 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     for (const step of ['received', 'validated', 'routed', 'sent', 'archived']) expect(timeline).toContain(step);
     await shot('timeline', true);
 
+    // A file's page follows its state: the clinic's fetch, found by the scan, shows without a reload.
+    await page.evaluate('window.liveMarker = "file-page"');
+    const fetch = { evidenceKey: 'browser:access.log:1', accessedAt: new Date().toISOString(), client: '198.51.100.7', requestLine: `GET /${first.remote_path} HTTP/1.1`, status: 200 };
+    await recordFetchAsTheScanDoes(stack.db.url, first.id, fetch);
+    await stack.temporalClient.workflow.getHandle(first.workflow_id).signal(accessedSignal, fetch);
+    await waitFor('the file page to show the fetch', async () => ((await page.textContent('#live-file h2')) ?? '').includes('Fetched'), { timeoutMs: 20_000 });
+    expect(await page.evaluate('window.liveMarker')).toBe('file-page'); // the same page, not reloaded
+    expect(await page.textContent('ol.timeline')).toContain('acknowledged');
+
     const pdf = await page.request.get(`${base}/files/${first.id}/pdf`);
     expect(pdf.status()).toBe(200);
     expect(pdf.headers()['content-type']).toBe('application/pdf');
@@ -156,6 +180,9 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     await shot('files', true);
     await page.goto(`${base}/`);
     await shot('dashboard', true);
+    await page.goto(`${base}/report`);
+    await expect(page.textContent('main')).resolves.toContain('viral_load/digawana');
+    await shot('report', true);
   });
 
   it('refuses a form posted from another site, and one with a forged token from this one', async () => {

@@ -153,6 +153,19 @@ describe('a session left unused ends', () => {
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/login?next=%2Ffiles');
   });
+
+  it('a live page refreshing itself does not count as use: left open on a shared PC, it still signs out', async () => {
+    const b = await signedIn();
+    await lastSeenMinutesAgo(29);
+    const live = { headers: { 'x-getresults-live': '1' }, html: false };
+    const seq = (await (await b.request('/live', live)).json()) as { seq: number };
+    expect(typeof seq.seq).toBe('number');
+    expect((await b.request('/files', { ...live, redirect: 'manual' })).status).toBe(200);
+    const [row] = await env.orm.em.fork().execute<Array<{ idle_s: number }>>(`select min(extract(epoch from now() - last_seen_at))::float as idle_s from web_session`);
+    expect(row!.idle_s).toBeGreaterThan(28 * 60);
+    await lastSeenMinutesAgo(31);
+    expect((await b.request('/live', live)).status).toBe(401);
+  });
 });
 
 describe('security events, for admins', () => {

@@ -46,9 +46,16 @@ export async function createSession(em: EntityManager, user: IUser, ip: string, 
 
 /**
  * The session for a cookie token, or undefined when unknown, expired, unused for `idleMs`, or its user is disabled or
- * gone. Finding it counts as using it.
+ * gone. Finding it counts as using it, unless `use` is false: a page refreshing itself (src/web/live.ts) is not a
+ * person at the PC, and must not keep a forgotten session open.
  */
-export async function findSession(em: EntityManager, token: string, now = new Date(), idleMs = SESSION_IDLE_MS): Promise<ActiveSession | undefined> {
+export async function findSession(
+  em: EntityManager,
+  token: string,
+  now = new Date(),
+  idleMs = SESSION_IDLE_MS,
+  use = true,
+): Promise<ActiveSession | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
   const session = await em.findOne(WebSession, {
     tokenHash: hashToken(token),
@@ -56,7 +63,7 @@ export async function findSession(em: EntityManager, token: string, now = new Da
     lastSeenAt: { $gt: new Date(now.getTime() - idleMs) },
   });
   if (!session) return undefined;
-  if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
+  if (use && now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_GRANULARITY_MS) {
     await em.nativeUpdate(WebSession, { tokenHash: session.tokenHash }, { lastSeenAt: now });
   }
   const user = await em.findOne(User, { id: session.userId, disabled: false });

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import { SESSION_COOKIE, findSession, type ActiveSession } from '../auth/sessions';
 import type { BaseEnv } from '../context';
+import { LIVE_REFRESH_HEADER } from '../live';
 
 /** HTTPS as the browser sees it: directly, or (when a trusted proxy says so) in front of us. */
 export function isHttps(c: Context, trustProxy: boolean): boolean {
@@ -27,7 +28,9 @@ export function clearSessionCookie(c: Context): void {
 export function loadSession(options: { idleMs?: number } = {}): MiddlewareHandler<BaseEnv> {
   return async function loadSession(c, next) {
     const token = getCookie(c, SESSION_COOKIE);
-    c.set('session', token ? await findSession(c.get('em'), token, new Date(), options.idleMs) : undefined);
+    // A live page's own refreshes (src/web/live.ts) do not count as use of the session.
+    const byPerson = c.req.header(LIVE_REFRESH_HEADER) === undefined;
+    c.set('session', token ? await findSession(c.get('em'), token, new Date(), options.idleMs, byPerson) : undefined);
     await next();
   };
 }

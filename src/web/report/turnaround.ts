@@ -60,7 +60,8 @@ export async function turnaroundByClinic(em: EntityManager, period: TurnaroundPe
 /** A duration in the words a report uses: `45 min`, `6.5 h`, `2.3 days`. */
 export function formatDuration(seconds: number | null): string {
   if (seconds === null) return '—';
-  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min`;
+  if (seconds < 60) return 'under 1 min';
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
   if (seconds < 2 * 86400) return `${(seconds / 3600).toFixed(1)} h`;
   return `${(seconds / 86400).toFixed(1)} days`;
 }

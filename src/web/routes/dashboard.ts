@@ -161,7 +161,7 @@ ${FILE_STATES.filter((s) => counts.has(s)).map(
 <section class="card" id="turnaround"><h2>How fast clinics fetch, last ${DEFAULT_REPORT_DAYS} days</h2>
 <p class="small">All clinics: ${turnaround.all.fetched} of ${turnaround.all.sent} fetched, median ${formatDuration(turnaround.all.medianSeconds)}, 90% within ${formatDuration(turnaround.all.p90Seconds)}. <a href="/report">The report, by clinic and period</a></p>
 ${turnaroundChart(turnaround.clinics)}</section>`;
-    return deps.renderPage(c, { title: 'Dashboard', nav: 'dashboard', body });
+    return deps.renderPage(c, { title: 'Dashboard', nav: 'dashboard', body, live: true });
   });
   return app;
 }

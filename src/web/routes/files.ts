@@ -143,7 +143,7 @@ ${page > 1 ? html`<a href="/files${query({ ...keep, page: page - 1 })}" rel="pre
 ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next">Older →</a>` : ''}
 <span class="right"><button class="secondary" type="submit">Mark selected as checked and sent</button></span></div>
 </form>`;
-    return deps.renderPage(c, { title: 'Files', nav: 'files', body });
+    return deps.renderPage(c, { title: 'Files', nav: 'files', body, live: true });
   });
 
   app.post('/audit', async (c) => {
@@ -173,7 +173,7 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
     const body = html`<p><a href="/files">← Files</a></p>
 <h1>${row.fileName}</h1>
 ${done ? flash('ok', done) : ''}
-<div class="cards">
+<div id="live-file" data-live><div class="cards">
 <section class="card"><h2>Now: ${stateBadge(row.state)}</h2>
 <p>${words.meaning}</p>${row.stateReason ? html`<p><strong>Why:</strong> ${reasonInWords(row, deps.patterns)}</p>` : ''}
 ${auditedBy.length ? html`<p class="tone-ok">✔ Checked and sent: ${auditedBy.map((e, i) => html`${i ? ', ' : ''}${e.actor} (${when(e.at)})`)}</p>` : ''}
@@ -223,14 +223,14 @@ ${foreign.length
 <p class="muted small">Downloaded, but not from an address or by a user that the clinic folder's receipt rule allows: kept as evidence, not an acknowledgement.</p>
 <table><thead><tr><th>When</th><th>From</th><th>User</th><th>Why it did not count</th><th>Request</th><th>Status</th></tr></thead><tbody>
 ${foreign.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}</td><td>${a.remoteUser ?? ''}</td><td class="small">${a.reason}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
-  : ''}
+  : ''}</div>
 ${row.archivePath
   ? html`<section class="card" id="pdf"><h2>The PDF</h2>
 <p class="muted small">Each view is recorded on the timeline, with who viewed it.</p>
 <p><a href="/files/${row.id}?show=pdf#pdf">Show it here</a> · <a href="/files/${row.id}/pdf" target="_blank" rel="noopener">Open in a new tab</a></p>
 ${c.req.query('show') === 'pdf' ? html`<iframe class="pdf" src="/files/${row.id}/pdf" title="${row.fileName}"></iframe>` : ''}</section>`
   : ''}`;
-    return deps.renderPage(c, { title: row.fileName, nav: 'files', body });
+    return deps.renderPage(c, { title: row.fileName, nav: 'files', body, live: true });
   });
 
   app.get('/:id{[0-9]+}/pdf', async (c) => {

@@ -176,7 +176,7 @@ ${folder.error ? flash('bad', folder.error) : ''}
 ${folderRows.length ? folderRows : html`<tr><td colspan="4" class="muted">The upload folder is empty.</td></tr>`}
 </tbody></table>${folder.total > folder.entries.length ? html`<p class="muted small">The oldest ${folder.entries.length} of ${folder.total} are shown.</p>` : ''}
 <p class="muted small">Files leave the folder once sent (archived) or rejected.</p></section>`;
-    return deps.renderPage(c, { title: 'Pending', nav: 'pending', body });
+    return deps.renderPage(c, { title: 'Pending', nav: 'pending', body, live: true });
   });
   return app;
 }

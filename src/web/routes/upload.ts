@@ -118,16 +118,17 @@ ${csrfField(c)}
 
 async function recentUploads(em: EntityManager): Promise<Html> {
   const uploads = await em.find(WebUpload, {}, { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit: 20 });
-  if (!uploads.length) return html``;
+  // The live part of the page (src/web/live.ts): each file's state as the pipeline moves it on.
+  if (!uploads.length) return html`<section id="recent-uploads" data-live></section>`;
   const files = await em.find(ResultFile, { sha256: { $in: uploads.map((u) => u.sha256) } }, { orderBy: { id: 'desc' } });
   const newest = new Map<string, (typeof files)[number]>();
   for (const f of files) if (!newest.has(f.sha256)) newest.set(f.sha256, f);
-  return html`<h2>Recent uploads through this page</h2><table><thead><tr><th>When</th><th>File</th><th>By</th><th>Size</th><th>Now</th></tr></thead><tbody>
+  return html`<section id="recent-uploads" data-live><h2>Recent uploads through this page</h2><table><thead><tr><th>When</th><th>File</th><th>By</th><th>Size</th><th>Now</th></tr></thead><tbody>
 ${uploads.map((u) => {
   const f = newest.get(u.sha256);
   return html`<tr><td class="small">${when(u.uploadedAt)}</td><td>${f ? html`<a href="/files/${f.id}">${u.fileName}</a>` : u.fileName}</td>
 <td>${u.username}</td><td>${bytes(u.sizeBytes)}</td><td>${f ? stateBadge(f.state) : html`<span class="muted">not yet taken from the upload folder</span>`}</td></tr>`;
-})}</tbody></table>`;
+})}</tbody></table></section>`;
 }
 
 export function createUploadRoutes(deps: UploadRouteDeps) {
@@ -138,6 +139,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
     deps.renderPage(c, {
       title: 'Upload',
       nav: 'upload',
+      live: true,
       body: html`<h1>Upload results</h1>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(c.get('em'))}`,
     }),
   );
@@ -198,7 +200,7 @@ ${o.warnings.map((w) => html`<div class="tone-wait small">⚠ ${w}</div>`)}</td>
     )}</tbody></table>`
   : ''}
 <h2>Upload more</h2>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(em)}`;
-    return deps.renderPage(c, { title: 'Upload', nav: 'upload', body, status: files.length === 0 ? 400 : 200 });
+    return deps.renderPage(c, { title: 'Upload', nav: 'upload', body, status: files.length === 0 ? 400 : 200, live: { src: '/upload' } });
   });
 
   return app;

@@ -5,6 +5,7 @@ import type { HealthMonitor } from '../health';
 import { CSRF_FIELD } from '../middleware/csrf';
 import { raw } from 'hono/html';
 import { html, type Html } from './html';
+import { LIVE_SCRIPT, latestChange } from '../live';
 
 const STYLE = `
 :root{--fg:#1d2430;--muted:#5b6575;--line:#d8dde5;--bg:#f6f7f9;--ok:#1d7a46;--wait:#a86400;--bad:#b3261e;--info:#2f5fa7;--accent:#2f5fa7}
@@ -39,6 +40,11 @@ export interface PageOptions {
   title: string;
   body: Html;
   status?: ContentfulStatusCode;
+  /**
+   * Follows state changes without a reload (src/web/live.ts): true, or the address to fetch the page's live parts
+   * from when it is not the page's own (a POST's answer).
+   */
+  live?: boolean | { src: string };
   /** Which header link is the current page. */
   nav?: 'dashboard' | 'files' | 'pending' | 'receipts' | 'report' | 'upload' | 'folders' | 'security';
 }
@@ -81,12 +87,17 @@ export function createLayout(deps: LayoutDeps) {
           <span class="right"><span>${session.user.username}${session.user.role === 'admin' ? ' (admin)' : ''}</span>
             <form method="post" action="/logout">${csrfField(c)}<button type="submit">Sign out</button></form></span>`
       : '';
+    const live = session && options.live ? { seq: await latestChange(c.get('em')), src: typeof options.live === 'object' ? options.live.src : undefined } : undefined;
+    const liveMain = live
+      ? html`<main data-live-seq="${live.seq}"${live.src ? html` data-live-src="${live.src}"` : ''}>${options.body}</main>`
+      : html`<main>${options.body}</main>`;
+    const liveScript = live ? html`<script nonce="${nonce}">${raw(LIVE_SCRIPT)}</script>` : '';
     const page = html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${options.title} · getresults</title><style nonce="${nonce}">${raw(STYLE)}</style></head>
 <body><header><span class="brand">getresults</span>${nav}</header>
-<main>${options.body}</main>
-<footer>${healthLine}</footer></body></html>`;
+${liveMain}
+<footer>${healthLine}</footer>${liveScript}</body></html>`;
     return c.html(page, options.status ?? 200);
   };
 }
