@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
@@ -183,6 +183,45 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     await page.goto(`${base}/report`);
     await expect(page.textContent('main')).resolves.toContain('viral_load/digawana');
     await shot('report', true);
+  });
+
+  it('shows a file waiting for a folder in the "Needs a person" banner; an admin adds the folder, the file goes, the banner clears by itself', async () => {
+    writeFileSync(path.join(stack.uploadDir, '.066-77000001-3.pdf.part'), resultPdf('066-77000001-3'));
+    renameSync(path.join(stack.uploadDir, '.066-77000001-3.pdf.part'), path.join(stack.uploadDir, '066-77000001-3.pdf'));
+    await waitFor('the file to wait for a folder', async () => (await stack.fileRows()).some((r) => r.file_name === '066-77000001-3.pdf' && r.state === 'NEEDS_FOLDER'), { timeoutMs: 60_000 });
+    await page.goto(`${base}/`);
+    const banner = page.locator('#needs-a-person');
+    await expect(banner.textContent()).resolves.toContain('1 need a clinic folder');
+    await shot('needs-a-person');
+    await page.evaluate('window.liveMarker = "dashboard"');
+
+    // The admin follows the banner's link, finds no row for hint 77 by searching, and adds it.
+    const folders = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await folders.context().addCookies(await page.context().cookies());
+    await folders.goto(`${base}/folders?q=77`);
+    await expect(folders.textContent('main')).resolves.toContain('0 of 84 rows match');
+    await folders.fill('input[name=label]', 'BHS');
+    await folders.fill('input[name=folderTag]', '77');
+    await folders.fill('input[name=folder]', 'newkang');
+    await folders.fill('input[name=basePath]', 'viral_load');
+    await Promise.all([folders.waitForLoadState(), folders.click('form[action="/folders"] button[type=submit]')]);
+    await expect(folders.textContent('main')).resolves.toContain('Added BHS 77 → viral_load/newkang.');
+
+    // The dashboard, never reloaded, clears the banner once the file has gone.
+    await waitFor('the banner to clear', async () => (await page.locator('#needs-a-person').count()) === 0, { timeoutMs: 60_000 });
+    expect(await page.evaluate('window.liveMarker')).toBe('dashboard');
+    expect((await stack.fileRows()).find((r) => r.file_name === '066-77000001-3.pdf')!.state).toBe('AWAITING_ACK');
+
+    // A row no file uses can be deleted, after the question; the change is listed with who made it.
+    await folders.goto(`${base}/folders?q=newkang`);
+    await Promise.all([folders.waitForURL(/\/folders\/\d+\/delete$/), folders.click('text=Delete')]);
+    await expect(folders.textContent('main')).resolves.toContain('It cannot be deleted now'); // the file just sent through it waits for its fetch
+    await folders.goto(`${base}/folders?q=bokaa`);
+    await Promise.all([folders.waitForURL(/\/folders\/\d+\/delete$/), folders.click('text=Delete')]);
+    await Promise.all([folders.waitForLoadState(), folders.click('button:has-text("Delete BHS 17")')]);
+    await expect(folders.textContent('main')).resolves.toContain('Deleted BHS 17 → viral_load/bokaa.');
+    await expect(folders.textContent('main')).resolves.toMatch(/adadeleted BHS 17/);
+    await folders.close();
   });
 
   it('refuses a form posted from another site, and one with a forged token from this one', async () => {
