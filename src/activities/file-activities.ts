@@ -6,7 +6,7 @@ import { entryKindOf, identityOfEntry, lstatOrUndefined, notARegularFileReason }
 import { NotARegularFileError, openRegularFile, sha256OfBuffer, sha256OfFile } from '../files/hash';
 import { isInFolderTree, isInUploadFolder, OUTSIDE_UPLOAD_FOLDER } from '../files/upload-folder';
 import { findInFolder, moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../files/safe-move';
-import type { Destination } from '../transfer/destination';
+import type { Destination, WithdrawRequest, WithdrawResult } from '../transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError } from '../transfer/errors';
 import { checkNameAndSize, validateResultFile, type ValidationResult } from '../validation/validate-result-file';
 import { FAILURE_TYPES } from '../workflows/names';
@@ -164,6 +164,21 @@ export function createFileActivities(deps: FileActivityDeps) {
         if (err instanceof SshAuthenticationError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.sshAuthenticationRefused);
         throw err;
       }
+    },
+
+    /**
+     * Takes a delivered file out of its clinic folder on server B (withdrawFile): moved aside, verified as ours first,
+     * never deleted. Another file at the path is not touched: that fails for good (WithdrawRefused), with the reason.
+     */
+    async withdrawDelivered(input: WithdrawRequest): Promise<Exclude<WithdrawResult, { outcome: 'notOurs' }>> {
+      const result = await deps.destination.withdraw(input);
+      if (result.outcome === 'notOurs') {
+        throw ApplicationFailure.nonRetryable(
+          `Another file now holds ${input.remotePath} on server B (not the one we sent), so nothing was moved. Look at the clinic folder.`,
+          FAILURE_TYPES.withdrawRefused,
+        );
+      }
+      return result;
     },
 
     async archiveOriginal(input: UploadRef & { uploadedAt: string }): Promise<{ archivePath: string }> {

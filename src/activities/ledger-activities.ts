@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Identification } from '../domain/identifier-patterns';
 import type { HotPathSql } from '../db/hot-path-sql';
+import { ResultFile } from '../db/entities';
 import { FileLedger, type RegisterUpload, type TransitionStep } from '../db/file-ledger';
 import type { DeliveryResult } from '../transfer/destination';
 import type { AccessEvidence } from '../workflows/definitions';
@@ -185,6 +186,28 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
         eventKey: `${input.runId}:refused-message:${input.seq}`,
         message: `A ${input.what} was refused and changed nothing: ${input.reason}.`,
       });
+    },
+
+    /** A withdrawal done on server B (withdrawFile): the file becomes WITHDRAWN, with who and why. */
+    async recordWithdrawn(input: { resultFileId: number; withdrawalId: string; actor: string; reason: string; outcome: 'moved' | 'alreadyMoved' | 'notThere'; movedTo?: string }) {
+      const { resultFileId, ...withdrawal } = input;
+      await ledger().recordWithdrawn(resultFileId, withdrawal);
+    },
+
+    /** A withdrawal that could not be done (another file holds the path): on the file's timeline, the state unchanged. */
+    async recordWithdrawRefused(input: { resultFileId: number; withdrawalId: string; actor: string; message: string }) {
+      await ledger().transition(input.resultFileId, null, {
+        eventKey: `withdraw-refused:${input.withdrawalId}`,
+        type: 'WITHDRAW_REFUSED',
+        message: `${input.actor}'s withdrawal was not done: ${input.message}`,
+        actor: input.actor,
+      });
+    },
+
+    /** Whether the ledger holds the file as withdrawn: a `withdrawn` signal is only a wake-up (as `accessed` is). */
+    async isWithdrawn(input: { resultFileId: number }): Promise<boolean> {
+      const row = await orm.em.fork().findOne(ResultFile, { id: input.resultFileId }, { fields: ['state'] });
+      return row?.state === 'WITHDRAWN';
     },
 
     async recordUnacknowledged(input: { resultFileId: number; runId: string; ackTimeout: string }) {

@@ -49,7 +49,7 @@ export interface EventInput {
   at?: Date;
 }
 
-const NOT_A_DELIVERY: FileState[] = ['REJECTED', 'DUPLICATE', 'SUPERSEDED'];
+const NOT_A_DELIVERY: FileState[] = ['REJECTED', 'DUPLICATE', 'SUPERSEDED', 'WITHDRAWN'];
 
 /** What a registration reads under the chain's lock: the live delivery of the content, a reserved id, the tip. */
 interface UploadContext {
@@ -263,9 +263,12 @@ export class FileLedger {
       for (const step of steps) {
         if (recorded.has(step.event.eventKey)) continue;
         recorded.add(step.event.eventKey);
-        Object.assign(columns, step.patch);
+        // A withdrawn file's row stays as the withdrawal left it (no reason, time or path from a late step).
+        if (state !== 'WITHDRAWN') Object.assign(columns, step.patch);
         // The log scan may record the clinic's fetch before the workflow has written SENT/AWAITING_ACK: never step back.
-        const keep = state === 'ACKNOWLEDGED' && (step.state === 'SENT' || step.state === 'AWAITING_ACK');
+        // A withdrawn file stays withdrawn: a run that had not heard of it (its deadline, a late fetch) records its
+        // event, but does not bring the file back.
+        const keep = (state === 'ACKNOWLEDGED' && (step.state === 'SENT' || step.state === 'AWAITING_ACK')) || state === 'WITHDRAWN';
         if (step.state && !keep) {
           state = step.state;
           Object.assign(columns, { state, stateReason: step.patch?.stateReason ?? null });
@@ -397,6 +400,28 @@ export class FileLedger {
       );
     }
     return { verifiedKeys: [...verified] };
+  }
+
+  /**
+   * A person took a sent file back from its clinic folder (issue 12). WITHDRAWN is final: a run that had not heard of
+   * it records its later events without changing the state, a later fetch of the path is no receipt (the log scan
+   * matches delivered files only), and the same content may be sent again. Once per withdrawal id.
+   */
+  async recordWithdrawn(
+    resultFileId: number,
+    input: { withdrawalId: string; actor: string; reason: string; outcome: 'moved' | 'alreadyMoved' | 'notThere'; movedTo?: string },
+  ): Promise<void> {
+    const where =
+      input.outcome === 'notThere'
+        ? 'It was no longer in the clinic folder on server B (removed there already).'
+        : `Moved aside on server B to ${input.movedTo}; the clinic no longer sees it.`;
+    const reason = `Withdrawn by ${input.actor}: ${input.reason}`;
+    await this.transition(
+      resultFileId,
+      'WITHDRAWN',
+      { eventKey: `withdrawn:${input.withdrawalId}`, type: 'WITHDRAWN', message: `${reason}. ${where}`, detail: { ...input }, actor: input.actor },
+      { stateReason: reason },
+    );
   }
 
   /**

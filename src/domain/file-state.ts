@@ -13,9 +13,10 @@ export const FILE_STATES = [
   'UNACKNOWLEDGED', // nobody fetched it within the acknowledgement timeout
   'DUPLICATE', // same content as a file already delivered; set aside, not sent again
   'SUPERSEDED', // the file changed after pick-up; the newer content has its own workflow
+  'WITHDRAWN', // taken back from the clinic folder by a person, with a reason (moved aside on server B); final
 ] as const;
 
 export type FileState = (typeof FILE_STATES)[number];
 
 /** States after which the workflow has finished its work for this upload. */
-export const FINAL_STATES: readonly FileState[] = ['REJECTED', 'ACKNOWLEDGED', 'UNACKNOWLEDGED', 'DUPLICATE', 'SUPERSEDED'];
+export const FINAL_STATES: readonly FileState[] = ['REJECTED', 'ACKNOWLEDGED', 'UNACKNOWLEDGED', 'DUPLICATE', 'SUPERSEDED', 'WITHDRAWN'];

@@ -34,11 +34,49 @@ export interface DeliveryResult {
   verifiedBy: 'remote-sha256sum' | 'read-back' | 'local-hash';
 }
 
+/** Takes a delivered file out of its clinic folder (issue 12: a result sent to the wrong clinic, or corrected). */
+export interface WithdrawRequest {
+  /** Where the file was delivered (DeliveryResult.remotePath), relative to the destination root. */
+  remotePath: string;
+  /** The delivered content: a different file now at that path is not ours to move. */
+  sha256: string;
+  size: number;
+  /** Names the moved-aside copy (e.g. `w-41-1`), so that a retry finds its own earlier move. */
+  withdrawalId: string;
+}
+
+export type WithdrawResult =
+  /** Moved from the clinic folder to `movedTo` (relative to the root), verified as ours first. */
+  | { outcome: 'moved'; movedTo: string }
+  /** An earlier attempt of this withdrawal moved it already. */
+  | { outcome: 'alreadyMoved'; movedTo: string }
+  /** Nothing at that path (the clinic or an operator removed it): nothing to move. */
+  | { outcome: 'notThere' }
+  /** Another file holds that path now: it is left alone. */
+  | { outcome: 'notOurs' };
+
 export interface Destination {
   /** Human-readable, secret-free description for logs and the UI, e.g. `sftp://results@10.0.0.5:22/srv/results`. */
   readonly description: string;
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /**
+   * Moves a delivered file aside, below WITHDRAWN_FOLDER at the destination root, keeping its path: out of the
+   * clinic's folder, never deleted. Only our content moves; a retry is safe.
+   */
+  withdraw(request: WithdrawRequest): Promise<WithdrawResult>;
   close(): Promise<void>;
+}
+
+/** Where withdrawn files are kept on server B, below the destination root: not a clinic's folder, a dot name. */
+export const WITHDRAWN_FOLDER = '.withdrawn';
+
+/** `<WITHDRAWN_FOLDER>/<remote folders>/<name>.<withdrawalId>`: where a withdrawal puts the file. */
+export function withdrawnPathFor(remotePath: string, withdrawalId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(withdrawalId)) throw new Error(`Refusing withdrawal id ${JSON.stringify(withdrawalId)}`);
+  const segments = remotePath.split('/').filter((s) => s !== '' && s !== '.');
+  if (!segments.length || segments.some((s) => s === '..' || s.includes('\0'))) throw new Error(`Refusing unsafe path ${JSON.stringify(remotePath)}`);
+  const name = segments.pop()!;
+  return [WITHDRAWN_FOLDER, ...segments, fitName('', name, `.${withdrawalId}`)].join('/');
 }
 
 /**

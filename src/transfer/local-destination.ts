@@ -2,7 +2,16 @@ import { copyFile, link, mkdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256OfFile } from '../files/hash';
 import { VerificationFailedError } from './errors';
-import { conflictNameFor, temporaryNameFor, type DeliveryRequest, type DeliveryResult, type Destination } from './destination';
+import {
+  conflictNameFor,
+  temporaryNameFor,
+  withdrawnPathFor,
+  type DeliveryRequest,
+  type DeliveryResult,
+  type Destination,
+  type WithdrawRequest,
+  type WithdrawResult,
+} from './destination';
 
 /**
  * A destination folder on this machine: what `getresults start` uses when no SSH server is configured. Same rules as
@@ -46,6 +55,26 @@ export class LocalDestination implements Destination {
       return this.result(request.folder, name, i > 0, false);
     }
     throw new Error(`Both ${names.join(' and ')} in ${folder} hold other files; nothing was delivered.`);
+  }
+
+  /** As the SFTP destination's: verified as ours, then linked aside (no-clobber) and unlinked from the clinic folder. */
+  async withdraw(request: WithdrawRequest): Promise<WithdrawResult> {
+    const movedTo = withdrawnPathFor(request.remotePath, request.withdrawalId);
+    const source = path.join(this.basePath, ...request.remotePath.split('/'));
+    const target = path.join(this.basePath, ...movedTo.split('/'));
+    const here = await stat(source).catch(() => undefined);
+    const ours = here?.isFile() && here.size === request.size && (await sha256OfFile(source)) === request.sha256;
+    if (!here) return (await stat(target).catch(() => undefined)) ? { outcome: 'alreadyMoved', movedTo } : { outcome: 'notThere' };
+    if (!ours) return { outcome: 'notOurs' };
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await link(source, target);
+    } catch (err) {
+      // A retry after the link and before the unlink: the copy aside is already ours.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || (await sha256OfFile(target)) !== request.sha256) throw err;
+    }
+    await unlink(source);
+    return { outcome: 'moved', movedTo };
   }
 
   private result(folder: string, name: string, renamed: boolean, alreadyPresent: boolean): DeliveryResult {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Stats, TransferOptions } from 'ssh2';
-import { conflictNameFor, DeliveryRequest, DeliveryResult, Destination, temporaryNameFor } from './destination';
+import { conflictNameFor, DeliveryRequest, DeliveryResult, Destination, temporaryNameFor, withdrawnPathFor, type WithdrawRequest, type WithdrawResult } from './destination';
 import { VerificationFailedError } from './errors';
 import { ExecResult, sftpCall, SshConnectionPool, type SshConnectionOptions, SshSession } from './ssh-connection-pool';
 
@@ -223,6 +223,31 @@ export class SftpDestination implements Destination {
     } finally {
       if (this.inProgress.get(key) === run) this.inProgress.delete(key);
     }
+  }
+
+  /**
+   * Moves a delivered file out of its clinic folder into WITHDRAWN_FOLDER (same server, one SFTP rename: nothing is
+   * copied or deleted), after checking that the file at that path is still ours by its SHA-256. A retry finds its
+   * own earlier move.
+   */
+  async withdraw(request: WithdrawRequest): Promise<WithdrawResult> {
+    const movedTo = withdrawnPathFor(request.remotePath, request.withdrawalId);
+    const sourceSegments = folderSegments(request.remotePath);
+    const targetSegments = folderSegments(movedTo);
+    const source = posix.join(this.basePath, ...sourceSegments);
+    const target = posix.join(this.basePath, ...targetSegments);
+    return this.pool.withSession(async (session) => {
+      const fs = remoteFs(session);
+      const here = await statOrUndefined(fs, source);
+      if (!here) return (await statOrUndefined(fs, target)) ? { outcome: 'alreadyMoved', movedTo } : { outcome: 'notThere' };
+      if (!here.isFile() || here.size !== request.size || (await this.remoteSha256(session, fs, source, request.size)).sha256 !== request.sha256) {
+        return { outcome: 'notOurs' };
+      }
+      await this.ensureFolder(fs, targetSegments.slice(0, -1));
+      // Plain SFTP v3 rename never replaces an existing file.
+      await fs.rename(source, target);
+      return { outcome: 'moved', movedTo };
+    });
   }
 
   close(): Promise<void> {

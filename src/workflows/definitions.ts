@@ -67,4 +67,6 @@ export const accessedSignal = defineSignal<[AccessEvidence]>('accessed');
 export const retrySignal = defineSignal('retry');
 /** Another copy with the same content landed in an upload folder while this delivery was under way. */
 export const copyUploadedSignal = defineSignal<[CopyUploaded]>('copyUploaded');
+/** The file was withdrawn (sent by withdrawFile): a wake-up; the run checks the ledger before it ends. */
+export const withdrawnSignal = defineSignal('withdrawn');
 export const statusQuery = defineQuery<FileStatus>('status');

@@ -19,13 +19,14 @@ import {
   copyUploadedSignal,
   retrySignal,
   statusQuery,
+  withdrawnSignal,
   type AccessEvidence,
   type CopyUploaded,
   type DistributeFileInput,
   type FileStatus,
 } from './definitions';
 import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
-import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isAccessEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
+import { REFUSE_UNTRUSTED_MESSAGES_PATCH, WITHDRAWN_SIGNAL_PATCH, isAccessEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
 
 /** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
 const steps = proxyLocalActivities<FileSteps & Pick<FileActivities, 'setAsideDuplicate'>>({
@@ -107,6 +108,12 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
     if (!isAccessEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
     if (refusedKeys.has(evidence.evidenceKey)) return;
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
+  });
+  // A person withdrew the file (withdrawFile): a wake-up like `accessed`; the wait below asks the ledger. patched() is
+  // reached only by that signal, so other runs carry no marker.
+  let withdrawRequested = false;
+  setHandler(withdrawnSignal, () => {
+    if (patched(WITHDRAWN_SIGNAL_PATCH)) withdrawRequested = true;
   });
   setHandler(copyUploadedSignal, async (copy) => {
     if (!isCopyUploaded(copy) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('copyUploaded signal', copy, 'an announced copy');
@@ -225,7 +232,16 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
   const deadline = Date.now() + msToNumber(input.ackTimeout);
   let wait: Duration = input.ackTimeout;
   for (;;) {
-    const fetched = await condition(() => accesses.length > 0, wait);
+    const fetched = await condition(() => accesses.length > 0 || withdrawRequested, wait);
+    if (withdrawRequested) {
+      withdrawRequested = false;
+      if (await ledger.isWithdrawn({ resultFileId })) {
+        return finish({ ...status, state: 'WITHDRAWN', reason: 'Withdrawn from the clinic folder by a person; the timeline says who and why.' });
+      }
+      await refuse('withdrawn signal', null, 'a withdrawal');
+      wait = Math.max(1, deadline - Date.now());
+      continue;
+    }
     if (!fetched) {
       await ledger.recordUnacknowledged({ resultFileId, runId, ackTimeout: input.ackTimeout });
       return finish({ ...status, state: 'UNACKNOWLEDGED', reason: `Not fetched within ${input.ackTimeout}.` });

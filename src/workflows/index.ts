@@ -3,3 +3,4 @@ export { distributeFile } from './distribute-file';
 export { scanAccessLog } from './scan-access-log';
 export { resendFile } from './resend-file';
 export { distributeFileV2, distributeFileV3 } from './distribute-file-v2';
+export { withdrawFile } from './withdraw-file';

@@ -11,6 +11,7 @@ export const WORKFLOW_TYPES = {
   distributeFileV3: 'distributeFileV3',
   resendFile: 'resendFile',
   scanAccessLog: 'scanAccessLog',
+  withdrawFile: 'withdrawFile',
 } as const satisfies { [Name in keyof typeof workflows]: Name };
 
 /** Content hash only: a workflow ID must never carry a patient identifier or a file name. */
@@ -21,6 +22,11 @@ export function fileWorkflowId(sha256: string): string {
 /** Content hash and a sequence number only, for the same reason as fileWorkflowId. */
 export function resendWorkflowId(sha256: string, seq: number): string {
   return `resend-${sha256}-${seq}`;
+}
+
+/** Content hash and a sequence number only, as for resends. */
+export function withdrawWorkflowId(sha256: string, seq: number): string {
+  return `withdraw-${sha256}-${seq}`;
 }
 
 /** The ID the Schedule gives each scan it starts (Temporal appends the scheduled time). */
@@ -36,6 +42,8 @@ export const FAILURE_TYPES = {
   fileSuperseded: 'FileSuperseded',
   fileStillBeingWritten: 'FileStillBeingWritten',
   resendFailed: 'ResendFailed',
+  /** Another file holds a withdrawn file's path on server B: nothing was moved. */
+  withdrawRefused: 'WithdrawRefused',
   /** A workflow started with an input that is not ours (src/workflows/untrusted-messages.ts): nothing was done. */
   refusedInput: 'RefusedInput',
 } as const;

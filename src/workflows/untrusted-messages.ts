@@ -11,6 +11,7 @@
  */
 import type { AccessEvidence, CopyUploaded, DistributeFileInput } from './definitions';
 import type { ResendFileInput } from './resend-file';
+import type { WithdrawFileInput } from './withdraw-file';
 
 /** The one key of the object the codec puts where a payload without our encryption was. */
 export const UNENCRYPTED_PAYLOAD_KEY = 'getresultsUnencryptedPayload';
@@ -29,6 +30,9 @@ export interface UnencryptedPayloadMark {
  * replays as it ran.
  */
 export const REFUSE_UNTRUSTED_MESSAGES_PATCH = 'refuse-unencrypted-and-malformed-messages';
+
+/** The patch that lets a `withdrawn` signal end the wait for the clinic's fetch (reached only by that signal). */
+export const WITHDRAWN_SIGNAL_PATCH = 'withdrawn-signal-ends-the-wait';
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isText = (value: unknown, max: number): value is string => typeof value === 'string' && value.length > 0 && value.length <= max;
@@ -80,6 +84,23 @@ export function isResendFileInput(value: unknown): value is ResendFileInput {
   );
 }
 
+/** The shape of a withdrawal's input (the web page starts them; the destination moves only our own content). */
+export function isWithdrawFileInput(value: unknown): value is WithdrawFileInput {
+  return (
+    isObject(value) &&
+    isSize(value.resultFileId) &&
+    isText(value.fileWorkflowId, 255) &&
+    isText(value.remotePath, 4096) &&
+    isSha256(value.sha256) &&
+    isSize(value.sizeBytes) &&
+    isText(value.fileTaskQueue, 255) &&
+    typeof value.withdrawalId === 'string' &&
+    /^[A-Za-z0-9_-]{1,40}$/.test(value.withdrawalId) &&
+    isText(value.actor, 255) &&
+    isText(value.reason, 500)
+  );
+}
+
 /** Why a message was refused, in words for the security page. Never the message's content: it is the sender's. */
 export function whyRefused(value: unknown, expected: string): string {
   if (isUnencryptedPayload(value)) {
@@ -87,5 +108,6 @@ export function whyRefused(value: unknown, expected: string): string {
     return `it arrived without our payload encryption (${encoding}, ${bytes} bytes), so it was not sent by a getresults process`;
   }
   if (value === undefined) return `it carried nothing where ${expected} belongs`;
+  if (value === null) return `it claimed ${expected} that the ledger does not hold`;
   return `it is not ${expected}`;
 }

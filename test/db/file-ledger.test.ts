@@ -163,3 +163,32 @@ describe('the ledger hot path (SQL under the chain lock)', () => {
     expect(sent).toBe(24);
   });
 });
+
+describe('a withdrawn file', () => {
+  test('stays withdrawn whatever its run records later, and its content may be sent again as a new delivery', async () => {
+    const sha256 = 'e7'.repeat(32);
+    const first = { ...upload('run-w1', '/upload/066-12000301-3.pdf'), sha256, fileName: '066-12000301-3.pdf' };
+    const { resultFileId } = await ledger.registerUpload(first);
+    await ledger.recordSent({ resultFileId, runId: 'run-w1', destination: 'test', sha256, delivery: { remotePath: 'viral_load/x/066-12000301-3.pdf', renamedBecauseOfConflict: false, alreadyPresent: false, verifiedBy: 'read-back' } });
+    await ledger.recordArchived({ resultFileId, runId: 'run-w1', archivePath: '/archive/066-12000301-3.pdf', ackTimeout: '30d' });
+    const ledgerOf = () => new FileLedger(orm.em.fork());
+    const withdrawal = { withdrawalId: 'w-301-1', actor: 'tom', reason: 'sent to the wrong clinic', outcome: 'moved' as const, movedTo: '.withdrawn/viral_load/x/066-12000301-3.pdf.w-301-1' };
+    await ledgerOf().recordWithdrawn(resultFileId, withdrawal);
+    await ledgerOf().recordWithdrawn(resultFileId, withdrawal); // a retried activity lands once
+    // The run had not heard of it: its deadline passes and it records so, without bringing the file back.
+    await ledger.recordUnacknowledged({ resultFileId, runId: 'run-w1', ackTimeout: '30d' });
+    const row = await orm.em.fork().findOneOrFail(ResultFile, { id: resultFileId });
+    expect(row.state).toBe('WITHDRAWN');
+    expect(row.stateReason).toBe('Withdrawn by tom: sent to the wrong clinic');
+    const events = await orm.em.fork().find(FileEvent, { resultFileId }, { orderBy: { seq: 'asc' } });
+    expect(events.filter((e) => e.type === 'WITHDRAWN')).toMatchObject([
+      { actor: 'tom', state: 'WITHDRAWN', message: 'Withdrawn by tom: sent to the wrong clinic. Moved aside on server B to .withdrawn/viral_load/x/066-12000301-3.pdf.w-301-1; the clinic no longer sees it.' },
+    ]);
+    expect(events.at(-1)!.type).toBe('UNACKNOWLEDGED');
+    // The same content uploaded again is a delivery of its own, not a duplicate of the withdrawn one.
+    const again = await ledger.registerUpload({ ...first, runId: 'run-w2', workflowId: 'file-cd2', uploadPath: '/upload/066-12000301-3-again.pdf' });
+    expect(again.duplicateOf).toBeUndefined();
+    expect(again.resultFileId).not.toBe(resultFileId);
+    expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true });
+  });
+});

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { conflictNameFor, DeliveryRequest, temporaryNameFor } from '../../src/transfer/destination';
+import { conflictNameFor, DeliveryRequest, temporaryNameFor, withdrawnPathFor } from '../../src/transfer/destination';
+import { LocalDestination } from '../../src/transfer/local-destination';
 import { HostKeyRejectedError, SshAuthenticationError, VerificationFailedError } from '../../src/transfer/errors';
 import { loadConfig } from '../../src/config/config';
 import { createDestination } from '../../src/transfer/create-destination';
@@ -501,5 +502,40 @@ describe('SshConnectionPool', () => {
 
   it('fails fast on a configuration without any host trust', () => {
     expect(() => pool({ knownHostsFile: undefined })).toThrow(/known_hosts file or a pinned fingerprint/);
+  });
+});
+
+describe.each([
+  ['SftpDestination', () => destination({ readBackUpToBytes: 1024 * 1024 })],
+  ['LocalDestination', () => new LocalDestination(sshd.remoteRoot)],
+] as const)('%s: withdrawing a delivered file', (_kind, make) => {
+  it('moves our file out of the clinic folder into .withdrawn, keeps it whole, and a retry finds its own move', async () => {
+    const folder = `withdraw/${_kind}`;
+    const content = randomBytes(20 * 1024);
+    const request = await localFile(content, { folder, fileName: '066-12000201-3.pdf' });
+    const dest = make();
+    const { remotePath } = await dest.deliver(request);
+    const withdrawal = { remotePath, sha256: request.sha256, size: request.size, withdrawalId: 'w-201-1' };
+    const moved = await dest.withdraw(withdrawal);
+    expect(moved).toEqual({ outcome: 'moved', movedTo: `.withdrawn/${folder}/066-12000201-3.pdf.w-201-1` });
+    expect(existsSync(remote(remotePath))).toBe(false);
+    expect(await listTree(remote(folder))).toEqual([]);
+    expect(await sha256OfFile(remote(`.withdrawn/${folder}/066-12000201-3.pdf.w-201-1`))).toBe(request.sha256);
+    expect(await dest.withdraw(withdrawal)).toEqual({ outcome: 'alreadyMoved', movedTo: moved.outcome === 'moved' ? moved.movedTo : '' });
+  });
+
+  it('leaves another file at that path alone, and says when nothing is there', async () => {
+    const folder = `withdraw-other/${_kind}`;
+    const ours = await localFile('the result that was sent', { folder, fileName: '066-12000202-3.pdf' });
+    const dest = make();
+    const { remotePath } = await dest.deliver(ours);
+    // Someone put a different file under that name since (a corrected version, by hand).
+    await writeFile(remote(remotePath), 'a different file');
+    expect(await dest.withdraw({ remotePath, sha256: ours.sha256, size: ours.size, withdrawalId: 'w-202-1' })).toEqual({ outcome: 'notOurs' });
+    expect(await readFile(remote(remotePath), 'utf8')).toBe('a different file');
+    await rm(remote(remotePath));
+    expect(await dest.withdraw({ remotePath, sha256: ours.sha256, size: ours.size, withdrawalId: 'w-202-2' })).toEqual({ outcome: 'notThere' });
+    expect(() => withdrawnPathFor('../etc/passwd', 'w-1')).toThrow(/unsafe path/);
+    expect(() => withdrawnPathFor('a/b.pdf', '../x')).toThrow(/withdrawal id/);
   });
 });

@@ -71,6 +71,10 @@ function happyPath(): AllActivities {
     recordCopySetAside: async () => FAKE_RESULT_FILE_ID + 1,
     recordRefusedPath: async () => undefined,
     recordRefusedMessage: async () => undefined,
+    withdrawDelivered: async (input) => ({ outcome: 'moved', movedTo: `.withdrawn/${input.remotePath}.${input.withdrawalId}` }),
+    recordWithdrawn: async () => undefined,
+    recordWithdrawRefused: async () => undefined,
+    isWithdrawn: async () => true,
     scanAccessLogOnce: async () => emptyScan,
   };
 }

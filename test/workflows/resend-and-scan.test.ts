@@ -3,6 +3,10 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { DeliveryResult } from '../../src/transfer/destination';
 import type { ResendFileInput, resendFile } from '../../src/workflows/resend-file';
 import type { scanAccessLog } from '../../src/workflows/scan-access-log';
+import type { WithdrawFileInput, withdrawFile } from '../../src/workflows/withdraw-file';
+import type { distributeFileV3 } from '../../src/workflows/distribute-file-v2';
+import { accessedSignal, statusQuery, withdrawnSignal } from '../../src/workflows/definitions';
+import { waitFor } from '../harness/wait-for';
 import type { ScanSummary } from '../../src/activities/log-scan-activities';
 import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities } from './fake-activities';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from './workflow-env';
@@ -105,5 +109,85 @@ describe('scanAccessLog', () => {
     });
     expect(result).toEqual(summary);
     expect(fakes.inputsTo('scanAccessLogOnce')).toEqual([ids]);
+  });
+});
+
+describe('withdrawFile', () => {
+  const withdrawInput = (taskQueue: string, fileWorkflowId: string): WithdrawFileInput => ({
+    resultFileId: FAKE_RESULT_FILE_ID,
+    fileWorkflowId,
+    remotePath: `${FAKE_CLINIC_FOLDER}/${FILE_NAME}`,
+    sha256: 'ab'.repeat(32),
+    sizeBytes: 4321,
+    fileTaskQueue: taskQueue,
+    withdrawalId: 'w-41-7',
+    actor: 'tech1',
+    reason: 'sent to the wrong clinic',
+  });
+  const fileInput = (taskQueue: string) => ({
+    uploadPath: `/data/upload/${FILE_NAME}`,
+    fileName: FILE_NAME,
+    sha256: 'ab'.repeat(32),
+    sizeBytes: 4321,
+    fileTaskQueue: taskQueue,
+    uploadedAt: '2026-12-01T08:00:00.000Z',
+    ackTimeout: '1h',
+    blockedRetryInterval: '1h',
+  });
+
+  test('moves the file aside, records WITHDRAWN, and ends the file\'s run waiting for the clinic\'s fetch', async () => {
+    const fakes = fakeActivities();
+    const { result, fileStatus } = await env.withWorker(fakes, async (taskQueue) => {
+      const file = await env.client.workflow.start<typeof distributeFileV3>('distributeFileV3', { taskQueue, workflowId: env.workflowId('file'), args: [fileInput(taskQueue)] });
+      await waitFor('the file to wait for its fetch', async () => (await file.query(statusQuery)).state === 'AWAITING_ACK');
+      const handle = await env.client.workflow.start<typeof withdrawFile>('withdrawFile', { taskQueue, workflowId: env.workflowId('withdraw'), args: [withdrawInput(taskQueue, file.workflowId)] });
+      const outcome = await handle.result();
+      const status = await file.result();
+      await env.recordHistory(handle, 'withdraw-file-moved');
+      await env.recordHistory(file, 'distribute-file-v3-withdrawn');
+      return { result: outcome, fileStatus: status };
+    });
+    expect(result).toEqual({ outcome: 'moved', movedTo: `.withdrawn/${FAKE_CLINIC_FOLDER}/${FILE_NAME}.w-41-7` });
+    expect(fakes.inputsTo('withdrawDelivered')).toEqual([{ remotePath: `${FAKE_CLINIC_FOLDER}/${FILE_NAME}`, sha256: 'ab'.repeat(32), size: 4321, withdrawalId: 'w-41-7' }]);
+    expect(fakes.inputsTo('recordWithdrawn')).toEqual([
+      { resultFileId: FAKE_RESULT_FILE_ID, withdrawalId: 'w-41-7', actor: 'tech1', reason: 'sent to the wrong clinic', outcome: 'moved', movedTo: `.withdrawn/${FAKE_CLINIC_FOLDER}/${FILE_NAME}.w-41-7` },
+    ]);
+    expect(fileStatus).toMatchObject({ state: 'WITHDRAWN' });
+    expect(fakes.namesCalled()).not.toContain('recordUnacknowledged');
+  });
+
+  test('another file at the path: nothing moved, the refusal recorded, the workflow fails as WithdrawRefused', async () => {
+    const fakes = fakeActivities({
+      withdrawDelivered: async () => {
+        throw ApplicationFailure.nonRetryable('Another file now holds it on server B (not the one we sent), so nothing was moved.', 'WithdrawRefused');
+      },
+    });
+    const failure = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof withdrawFile>('withdrawFile', { taskQueue, workflowId: env.workflowId('withdraw'), args: [withdrawInput(taskQueue, 'file-gone')] });
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      await env.recordHistory(handle, 'withdraw-file-refused');
+      return err;
+    });
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(((failure as WorkflowFailedError).cause as ApplicationFailure).type).toBe('WithdrawRefused');
+    expect(fakes.inputsTo('recordWithdrawRefused')).toEqual([
+      { resultFileId: FAKE_RESULT_FILE_ID, withdrawalId: 'w-41-7', actor: 'tech1', message: 'Another file now holds it on server B (not the one we sent), so nothing was moved.' },
+    ]);
+    expect(fakes.namesCalled()).not.toContain('recordWithdrawn');
+  });
+
+  test('a withdrawn signal the ledger does not back is refused: the file waits on, and a real fetch acknowledges it', async () => {
+    const fakes = fakeActivities({ isWithdrawn: async () => false });
+    const status = await env.withWorker(fakes, async (taskQueue) => {
+      const file = await env.client.workflow.start<typeof distributeFileV3>('distributeFileV3', { taskQueue, workflowId: env.workflowId('file'), args: [fileInput(taskQueue)] });
+      await waitFor('the file to wait for its fetch', async () => (await file.query(statusQuery)).state === 'AWAITING_ACK');
+      await file.signal(withdrawnSignal);
+      await waitFor('the claim to be refused', () => fakes.inputsTo('recordRefusedMessage').length === 1);
+      expect((await file.query(statusQuery)).state).toBe('AWAITING_ACK');
+      await file.signal(accessedSignal, { evidenceKey: 'log:1:1', accessedAt: '2026-12-02T10:00:00.000Z', client: '10.0.0.5', requestLine: 'GET /x HTTP/1.1', status: 200 });
+      return file.result();
+    });
+    expect(status).toMatchObject({ state: 'ACKNOWLEDGED' });
+    expect(fakes.inputsTo('recordRefusedMessage')[0]).toMatchObject({ what: 'withdrawn signal', reason: 'it claimed a withdrawal that the ledger does not hold' });
   });
 });

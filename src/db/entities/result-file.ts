@@ -61,7 +61,7 @@ export const ResultFile = defineEntity({
     // The permanent de-duplication record: at most one live delivery per content, whatever Temporal's retention (0001).
     {
       name: 'result_file_one_delivery_per_sha256',
-      expression: `create unique index "result_file_one_delivery_per_sha256" on "result_file" ("sha256") where "state" not in ('REJECTED', 'DUPLICATE', 'SUPERSEDED')`,
+      expression: `create unique index "result_file_one_delivery_per_sha256" on "result_file" ("sha256") where "state" not in ('REJECTED', 'DUPLICATE', 'SUPERSEDED', 'WITHDRAWN')`,
     },
   ],
 });

@@ -28,11 +28,16 @@ export const STATE_WORDS: Record<FileState, { label: string; meaning: string; to
   UNACKNOWLEDGED: { label: 'Not fetched in time', meaning: 'Sent, but the clinic did not fetch it within the waiting time. Call the clinic.', tone: 'bad' },
   DUPLICATE: { label: 'Duplicate', meaning: 'Same content as a file already received; set aside, not sent again.', tone: 'info' },
   SUPERSEDED: { label: 'Superseded', meaning: 'The file changed after it was taken; the newer content was handled on its own.', tone: 'info' },
+  WITHDRAWN: {
+    label: 'Withdrawn',
+    meaning: 'Taken back from the clinic folder by a person (the reason is below); kept aside on server B, and a later fetch no longer counts.',
+    tone: 'info',
+  },
 };
 
 /** States that wait for a person, counted in the dashboard's "needs a person" banner (with recent rejections). */
 export const WAITING_STATES: FileState[] = ['NEEDS_FOLDER', 'TRANSFER_BLOCKED'];
 /** States whose reason the file list shows in its own column. */
-export const STATES_WITH_REASON: FileState[] = ['REJECTED', 'NEEDS_FOLDER', 'TRANSFER_BLOCKED', 'UNACKNOWLEDGED', 'SUPERSEDED'];
+export const STATES_WITH_REASON: FileState[] = ['REJECTED', 'NEEDS_FOLDER', 'TRANSFER_BLOCKED', 'UNACKNOWLEDGED', 'SUPERSEDED', 'WITHDRAWN'];
 /** States in which a person may confirm "checked and sent". */
 export const AUDITABLE_STATES: FileState[] = ['SENT', 'AWAITING_ACK', 'ACKNOWLEDGED', 'UNACKNOWLEDGED'];
