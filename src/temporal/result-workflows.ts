@@ -12,6 +12,7 @@ import {
 import type { distributeFileV3 } from '../workflows/distribute-file-v2';
 import { WORKFLOW_TYPES, fileWorkflowId } from '../workflows/names';
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
+import type { WithdrawFileInput, withdrawFile } from '../workflows/withdraw-file';
 import { ensureLogScanSchedule } from './log-scan-schedule';
 
 /** One run of a workflow, as result_file records it. */
@@ -54,6 +55,8 @@ export interface ResultWorkflows {
   deliverReceipt(run: WorkflowRun, evidence: AccessEvidence): Promise<SignalOutcome>;
   /** `already-started`: this resend was asked for before (the ID is taken), so nothing new was started. */
   startResend(workflowId: string, input: ResendFileInput): Promise<'started' | 'already-started'>;
+  /** `already-started`: this withdrawal was asked for before (the ID is taken), so nothing new was started. */
+  startWithdraw(workflowId: string, input: WithdrawFileInput): Promise<'started' | 'already-started'>;
   /** Creates the Schedule of access-log scans, or brings it in line with `interval`. */
   ensureLogScanSchedule(interval: string): Promise<'created' | 'updated'>;
   /** The activities a workflow is running now; fails when the workflow cannot be described. */
@@ -133,6 +136,16 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
           workflowId,
           args: [input],
           // The ID carries the page's event count, so a second press of the same button is refused, not repeated.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      ),
+
+    startWithdraw: (workflowId, input) =>
+      unlessAlreadyStarted(() =>
+        client.workflow.start<typeof withdrawFile>(WORKFLOW_TYPES.withdrawFile, {
+          taskQueue: SHARED_TASK_QUEUE,
+          workflowId,
+          args: [input],
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),
       ),

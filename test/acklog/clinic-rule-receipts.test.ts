@@ -123,3 +123,17 @@ describe('recording fetches under a clinic folder\'s receipt rule', () => {
     expect(ack).toMatchObject({ evidenceKey: 'k9', first: true });
   });
 });
+
+describe('a fetch of a withdrawn file', () => {
+  it('counts as nothing: kept as a fetch of a path we have no delivery for, the file stays withdrawn and no workflow is woken', async () => {
+    const file = await delivered('viral_load/withdrawn-clinic');
+    await new FileLedger(orm.em.fork()).recordWithdrawn(file.id, { withdrawalId: 'w-r-1', actor: 'tom', reason: 'wrong clinic', outcome: 'moved', movedTo: `.withdrawn/${file.remotePath}.w-r-1` });
+    const counts = await record([hit(file.remotePath, '10.20.0.5', null, 'withdrawn-1')]);
+    expect(counts).toEqual({ hits: 1, matched: 0, unknownHits: 1, foreignHits: 0 });
+    expect(await state(file.id)).toBe('WITHDRAWN');
+    expect(signals.filter((s) => s.workflowId === file.workflowId)).toEqual([]);
+    const em = orm.em.fork();
+    expect(await em.count(Acknowledgement, { resultFileId: file.id })).toBe(0);
+    expect(await em.count(Acknowledgement, { resultFileId: null, remotePath: file.remotePath })).toBe(1);
+  });
+});

@@ -14,6 +14,7 @@ export function fakeWorkflows(operations: Partial<ResultWorkflows>): ResultWorkf
     retry: unexpected('retry'),
     deliverReceipt: unexpected('deliverReceipt'),
     startResend: unexpected('startResend'),
+    startWithdraw: unexpected('startWithdraw'),
     ensureLogScanSchedule: unexpected('ensureLogScanSchedule'),
     pendingActivities: unexpected('pendingActivities'),
     checkHealth: unexpected('checkHealth'),

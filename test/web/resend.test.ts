@@ -89,3 +89,43 @@ describe('resend from the file page, on the whole stack', () => {
     expect(timeline).toContain('Sent again at tom');
   });
 });
+
+describe('withdraw from the file page, on the whole stack', () => {
+  it('takes the file out of the clinic folder on server B (kept aside, not deleted), records who and why, and ends its wait', async () => {
+    const name = '066-12000019-3.pdf';
+    const content = resultPdf('066-12000019-3');
+    const temp = path.join(stack.uploadDir, `.${name}.part`);
+    writeFileSync(temp, content);
+    renameSync(temp, path.join(stack.uploadDir, name));
+    const row = await waitFor(`${name} to be sent`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'), { timeoutMs: 90_000 });
+    const delivered = path.join(stack.sshd.remoteRoot, row.remote_path!);
+    expect(existsSync(delivered)).toBe(true);
+
+    const b = new TestBrowser(app);
+    expect((await b.login('tom')).status).toBe(303);
+    const page = await (await b.request(`/files/${row.id}`)).text();
+    expect(page).toContain(`action="/files/${row.id}/withdraw"`);
+    const seq = /action="\/files\/\d+\/withdraw">[\s\S]*?name="seq" value="(\d+)"/.exec(page)![1]!;
+    expect((await b.form(`/files/${row.id}/withdraw`, { _csrf: b.csrf, seq, reason: '' })).status).toBe(409); // a reason is required
+    const res = await b.form(`/files/${row.id}/withdraw`, { _csrf: b.csrf, seq, reason: 'sent to the wrong clinic' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`/files/${row.id}?done=withdraw`);
+
+    await waitFor('the file to be withdrawn', async () => (await stack.fileRows()).find((r) => r.id === row.id)!.state === 'WITHDRAWN', { timeoutMs: 60_000 });
+    expect(existsSync(delivered)).toBe(false);
+    const aside = path.join(stack.sshd.remoteRoot, '.withdrawn', `${row.remote_path!}.w-${row.id}-${seq}`);
+    expect(await sha256OfFile(aside)).toBe(sha256OfBuffer(content));
+    const { rows } = await stack.pg.query(`select type, actor, state from file_event where result_file_id = $1 and type like 'WITHDRAW%' order by id`, [row.id]);
+    expect(rows).toEqual([
+      { type: 'WITHDRAW_REQUESTED', actor: 'tom', state: null },
+      { type: 'WITHDRAWN', actor: 'tom', state: 'WITHDRAWN' },
+    ]);
+    // The file's own run, which was waiting for the clinic's fetch, has ended as withdrawn.
+    const handle = stack.temporalClient.workflow.getHandle(row.workflow_id);
+    await waitFor('the file\'s run to end', async () => (await handle.describe()).status.name === 'COMPLETED', { timeoutMs: 30_000 });
+    expect(await handle.result()).toMatchObject({ state: 'WITHDRAWN' });
+    const after = await (await b.request(`/files/${row.id}`)).text();
+    expect(after).toContain('Withdrawn by tom: sent to the wrong clinic');
+    expect(after).not.toContain(`action="/files/${row.id}/withdraw"`);
+  });
+});

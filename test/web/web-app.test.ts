@@ -29,7 +29,7 @@ function multipart(files: Array<{ name: string; data: Buffer | string; type?: st
 
 describe('anonymous callers', () => {
   const pages = ['/', '/files', '/files/1', '/upload', '/folders', '/folders/1', '/folders/export.csv', '/files/1/pdf', '/nope'];
-  const posts = ['/logout', '/files/audit', '/files/1/retry', '/files/1/undo-ack', '/upload', '/folders', '/folders/1', '/folders/import', '/folders/import/apply'];
+  const posts = ['/logout', '/files/audit', '/files/1/retry', '/files/1/undo-ack', '/files/1/withdraw', '/upload', '/folders', '/folders/1', '/folders/import', '/folders/import/apply'];
 
   it.each(pages)('GET %s: a browser is sent to the login form, anything else gets 401', async (url) => {
     const b = new TestBrowser(env.app);

@@ -14,6 +14,7 @@ import { ActionRefused, FileActions } from '../files/file-actions';
 import { loadFilePage } from '../files/file-page-query';
 import { COUNT_CAP, PAGE_SIZE, listFiles, parseFileFilters, type FileFilters } from '../files/file-query';
 import { canResend, requestResend } from '../files/resend-action';
+import { canWithdraw, requestWithdraw } from '../files/withdraw-action';
 import { FILE_STATES } from '../../domain/file-state';
 import { bytes, html, query, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
@@ -36,6 +37,7 @@ const DONE: Record<string, string> = {
   'undo-ack': 'The acknowledgement was undone.',
   resend: 'Sending it again from the archive. The timeline shows "resent" once the clinic folder has it.',
   audited: 'Marked as checked and sent.',
+  withdraw: 'Withdrawing it from the clinic folder. The timeline shows "withdrawn" once server B no longer shows it.',
 };
 
 export function stateBadge(state: (typeof FILE_STATES)[number]): Html {
@@ -191,6 +193,11 @@ ${row.state === 'ACKNOWLEDGED'
 <label class="small">Reason<br><input type="text" name="reason" required maxlength="500" placeholder="e.g. fetched by the lab, not the clinic"></label>
 <button class="secondary" type="submit">Undo acknowledgement</button></form>`
   : ''}
+${canWithdraw(row)
+  ? html`<form method="post" action="/files/${row.id}/withdraw">${csrfField(c)}<input type="hidden" name="seq" value="${events.length}">
+<label class="small">Reason<br><input type="text" name="reason" required maxlength="500" placeholder="e.g. sent to the wrong clinic"></label>
+<button class="secondary" type="submit" title="Take it out of the clinic folder on server B (kept aside there, not deleted)">Withdraw</button></form>`
+  : ''}
 ${canResend(row)
   ? html`<form method="post" action="/files/${row.id}/resend">${csrfField(c)}<input type="hidden" name="seq" value="${events.length}">
 <button class="secondary" type="submit" title="Copy the archived file to the clinic folder again, e.g. after the clinic deleted it">Resend</button></form>`
@@ -285,6 +292,17 @@ ${c.req.query('show') === 'pdf' ? html`<iframe class="pdf" src="/files/${row.id}
     return refusedOr(c, id, 'resend', async () => {
       if (seq === undefined) throw new ActionRefused('The form was incomplete. Reload the file page and press Resend again.');
       await requestResend({ em: c.get('em'), actor: signedIn(c).user.username, workflows: deps.workflows, fileTaskQueue: deps.fileTaskQueue }, id, seq);
+    });
+  });
+
+  app.post('/:id{[0-9]+}/withdraw', async (c) => {
+    const id = parseId(c);
+    const form = await c.req.parseBody();
+    const seq = typeof form.seq === 'string' && /^\d{1,9}$/.test(form.seq) ? Number(form.seq) : undefined;
+    const reason = typeof form.reason === 'string' ? form.reason.trim().slice(0, 500) : '';
+    return refusedOr(c, id, 'withdraw', async () => {
+      if (seq === undefined) throw new ActionRefused('The form was incomplete. Reload the file page and press Withdraw again.');
+      await requestWithdraw({ em: c.get('em'), actor: signedIn(c).user.username, workflows: deps.workflows, fileTaskQueue: deps.fileTaskQueue }, id, seq, reason);
     });
   });
 
