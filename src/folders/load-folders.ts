@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { RemoteFolder } from '../db/entities';
+import { FolderChange, RemoteFolder } from '../db/entities';
 import { describeRule, type ReceiptRuleLists } from '../acklog/clinic-rule';
 import type { RemoteFolderRow } from './remote-folder-csv';
 import { NO_RULE, receiptRulesByFolder, setReceiptRule } from './receipt-rules';
@@ -14,9 +14,15 @@ export interface LoadSummary {
   rulesChanged: Array<{ clinicFolder: string; from: string; to: string }>;
 }
 
+/** A row in words, as the folder changes record it: `BHS 12 → viral_load/digawana`. */
+export function describeFolderRow(r: RemoteFolderRow): string {
+  return `${r.label} ${r.folderTag} → ${[r.basePath, r.folder].filter(Boolean).join('/')}`;
+}
+
 /**
  * Upserts the table by (label, tag). Rows missing from the CSV are kept: removing a mapping is a deliberate act.
  * `rules` (the CSV's receipt rule columns, by clinic folder) are set too; without them every stored rule is kept.
+ * With an `actor` (a person on the web page), each added or changed row is recorded in folder_change.
  */
 export async function loadRemoteFolders(
   em: EntityManager,
@@ -42,9 +48,11 @@ export async function loadRemoteFolders(
       const current = byKey.get(key);
       if (!current) {
         tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
+        if (actor) tx.create(FolderChange, { actor, action: 'added', label: row.label, folderTag: row.folderTag, before: null, after: describeFolderRow(row) });
         summary.added++;
       } else if (current.folder !== row.folder || current.basePath !== row.basePath) {
         summary.changed.push({ label: row.label, folderTag: row.folderTag, from: `${current.basePath}/${current.folder}`, to: `${row.basePath}/${row.folder}` });
+        if (actor) tx.create(FolderChange, { actor, action: 'changed', label: row.label, folderTag: row.folderTag, before: describeFolderRow(current), after: describeFolderRow(row) });
         current.folder = row.folder;
         current.basePath = row.basePath;
       } else {

@@ -210,7 +210,8 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     // The dashboard, never reloaded, clears the banner once the file has gone.
     await waitFor('the banner to clear', async () => (await page.locator('#needs-a-person').count()) === 0, { timeoutMs: 60_000 });
     expect(await page.evaluate('window.liveMarker')).toBe('dashboard');
-    expect((await stack.fileRows()).find((r) => r.file_name === '066-77000001-3.pdf')!.state).toBe('AWAITING_ACK');
+    // The banner clears once the file has its folder; it goes on to the clinic by itself.
+    await waitFor('the file to be sent', async () => (await stack.fileRows()).find((r) => r.file_name === '066-77000001-3.pdf')!.state === 'AWAITING_ACK', { timeoutMs: 60_000 });
 
     // A row no file uses can be deleted, after the question; the change is listed with who made it.
     await folders.goto(`${base}/folders?q=newkang`);

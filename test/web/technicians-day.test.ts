@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileEvent, FolderChange, RemoteFolder, ResultFile } from '../../src/db/entities';
+import { FileLedger } from '../../src/db/file-ledger';
 import { resultPdf } from '../harness/pdf';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
@@ -242,5 +243,21 @@ describe('upload answers with what will happen', () => {
     expect(text).toMatch(/066-51000001-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-ok">It will be sent to viral_load\/digawana\.<\/span>/);
     expect(text).toMatch(/066-88000002-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-wait">It will wait for a clinic folder: none is set up for BHS hint &quot;88&quot;\. Ask an admin/);
     expect(text).toMatch(/066-51000003-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-bad">It will be rejected: The identifier 066-51000003-3 from the file name does not appear anywhere in the PDF\./);
+  });
+});
+
+describe('a withdrawn file\'s page', () => {
+  it('shows requests for its old path after the withdrawal, as not counting, and offers neither withdraw nor resend', async () => {
+    const id = await seedFile(env.orm, { fileName: '066-12000161-3.pdf', state: 'AWAITING_ACK', clinicFolder: 'viral_load/wrongclinic', archivePath: '/nowhere/066-12000161-3.pdf' });
+    await env.orm.em.fork().nativeUpdate(ResultFile, { id }, { remotePath: 'viral_load/wrongclinic/066-12000161-3.pdf' });
+    const ledger = new FileLedger(env.orm.em.fork());
+    await ledger.recordWithdrawn(id, { withdrawalId: 'w-161-1', actor: 'tom', reason: 'sent to the wrong clinic', outcome: 'moved', movedTo: '.withdrawn/viral_load/wrongclinic/066-12000161-3.pdf.w-161-1' });
+    await ledger.recordUnmatchedAccess({ evidenceKey: 'late-1', accessedAt: new Date(Date.now() + 1000), client: '10.30.0.9', requestLine: 'GET /viral_load/wrongclinic/066-12000161-3.pdf HTTP/1.1', status: 404, remotePath: 'viral_load/wrongclinic/066-12000161-3.pdf' });
+    const page = await (await tom.request(`/files/${id}`)).text();
+    expect(page).toContain('Asked for after it was withdrawn');
+    expect(page).toContain('10.30.0.9');
+    expect(page).toContain('Withdrawn by tom: sent to the wrong clinic');
+    expect(page).not.toContain(`/files/${id}/withdraw`);
+    expect(page).not.toContain(`/files/${id}/resend`);
   });
 });

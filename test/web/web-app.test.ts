@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FileEvent, ResultFile, WebSession, WebUpload } from '../../src/db/entities';
+import { FileEvent, FolderChange, ResultFile, WebSession, WebUpload } from '../../src/db/entities';
 import { resultPdf } from '../harness/pdf';
 import { ORIGIN, PASSWORD, TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
@@ -378,7 +378,12 @@ describe('remote folders (admin only)', () => {
     expect(preview).toContain('Import these');
     const text = /<textarea name="text" hidden>([\s\S]*?)<\/textarea>/.exec(preview)![1]!.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
     res = await ada.form('/folders/import/apply', { _csrf: ada.csrf, text });
-    expect(await res.text()).toMatch(/Imported: \d+ added/);
+    const imported = await res.text();
+    expect(imported).toMatch(/Imported: \d+ added/);
+    // Each row the import added is recorded with who imported it, as edits on the page are.
+    const added = Number(/Imported: (\d+) added/.exec(imported)![1]);
+    expect(await env.orm.em.fork().count(FolderChange, { actor: 'ada', action: 'added' })).toBe(added + 1); // and the one added by hand above
+    expect(imported).toMatch(/<td>ada<\/td><td>added (\S+) (\S+)<\/td><td class="small"><\/td><td class="small">\1 \2 → [^<]+<\/td>/);
     const exported = await ada.request('/folders/export.csv');
     expect(exported.headers.get('content-type')).toMatch(/text\/csv/);
     expect((await exported.text()).split('\n')[0]).toBe('base_path,folder,folder_tag,label,allowed_clients,allowed_users');

@@ -18,7 +18,7 @@ import type { distributeFileV2, distributeFileV3 } from '../../src/workflows/dis
 import type { FileState } from '../../src/domain/file-state';
 import { UNENCRYPTED_PAYLOAD_KEY } from '../../src/workflows/untrusted-messages';
 import { waitFor } from '../harness/wait-for';
-import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities, inTurn, type ActivityName } from './fake-activities';
+import { FAKE_CLINIC_FOLDER, FAKE_FILE_NAME, FAKE_RESULT_FILE_ID, FAKE_UPLOAD_PATH, distributeInput, fakeActivities, inTurn, type ActivityName } from './fake-activities';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from './workflow-env';
 
 jest.setTimeout(60_000);
@@ -31,22 +31,9 @@ afterAll(async () => {
   await env?.close();
 });
 
-const FILE_NAME = '066-99000001-3.pdf';
-const UPLOAD_PATH = `/data/upload/${FILE_NAME}`;
-
-function inputFor(taskQueue: string, overrides: Partial<DistributeFileInput> = {}): DistributeFileInput {
-  return {
-    uploadPath: UPLOAD_PATH,
-    fileName: FILE_NAME,
-    sha256: 'ab'.repeat(32),
-    sizeBytes: 4321,
-    fileTaskQueue: taskQueue,
-    uploadedAt: '2026-12-01T08:00:00.000Z',
-    ackTimeout: '1h',
-    blockedRetryInterval: '1h',
-    ...overrides,
-  };
-}
+const FILE_NAME = FAKE_FILE_NAME;
+const UPLOAD_PATH = FAKE_UPLOAD_PATH;
+const inputFor = distributeInput;
 
 function evidence(key: string, accessedAt: string): AccessEvidence {
   return { evidenceKey: key, accessedAt, client: '10.20.0.5', requestLine: `GET /results/${FAKE_CLINIC_FOLDER}/${FILE_NAME} HTTP/1.1`, status: 200 };

@@ -2,6 +2,7 @@ import type { FileActivities } from '../../src/activities/file-activities';
 import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
 import type { LedgerActivities } from '../../src/activities/ledger-activities';
 import type { LogScanActivities, ScanSummary } from '../../src/activities/log-scan-activities';
+import type { DistributeFileInput } from '../../src/workflows/definitions';
 
 /** Every activity a workflow of ours can call, with the real types: a fake that drifts from them fails the type-check. */
 export type AllActivities = FileActivities & LedgerActivities & LogScanActivities;
@@ -29,6 +30,24 @@ export interface FakeActivities {
 }
 
 export const FAKE_RESULT_FILE_ID = 41;
+/** The upload every file-workflow scenario starts with. */
+export const FAKE_FILE_NAME = '066-99000001-3.pdf';
+export const FAKE_UPLOAD_PATH = `/data/upload/${FAKE_FILE_NAME}`;
+
+/** A file workflow's input for an upload on `taskQueue`'s host. */
+export function distributeInput(taskQueue: string, overrides: Partial<DistributeFileInput> = {}): DistributeFileInput {
+  return {
+    uploadPath: FAKE_UPLOAD_PATH,
+    fileName: FAKE_FILE_NAME,
+    sha256: 'ab'.repeat(32),
+    sizeBytes: 4321,
+    fileTaskQueue: taskQueue,
+    uploadedAt: '2026-12-01T08:00:00.000Z',
+    ackTimeout: '1h',
+    blockedRetryInterval: '1h',
+    ...overrides,
+  };
+}
 export const FAKE_CLINIC_FOLDER = 'viral_load/testclinic';
 /** A made-up identifier: nothing here is patient data, and none of it reaches a real file or server. */
 export const FAKE_IDENTIFICATION = { label: 'BHP', identifier: '066-99000001-3', hint: '99' };

@@ -8,7 +8,7 @@ import type { distributeFileV3 } from '../../src/workflows/distribute-file-v2';
 import { accessedSignal, statusQuery, withdrawnSignal } from '../../src/workflows/definitions';
 import { waitFor } from '../harness/wait-for';
 import type { ScanSummary } from '../../src/activities/log-scan-activities';
-import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, fakeActivities } from './fake-activities';
+import { FAKE_CLINIC_FOLDER, FAKE_RESULT_FILE_ID, distributeInput, fakeActivities } from './fake-activities';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from './workflow-env';
 
 jest.setTimeout(60_000);
@@ -124,16 +124,7 @@ describe('withdrawFile', () => {
     actor: 'tech1',
     reason: 'sent to the wrong clinic',
   });
-  const fileInput = (taskQueue: string) => ({
-    uploadPath: `/data/upload/${FILE_NAME}`,
-    fileName: FILE_NAME,
-    sha256: 'ab'.repeat(32),
-    sizeBytes: 4321,
-    fileTaskQueue: taskQueue,
-    uploadedAt: '2026-12-01T08:00:00.000Z',
-    ackTimeout: '1h',
-    blockedRetryInterval: '1h',
-  });
+  const fileInput = (taskQueue: string) => distributeInput(taskQueue);
 
   test('moves the file aside, records WITHDRAWN, and ends the file\'s run waiting for the clinic\'s fetch', async () => {
     const fakes = fakeActivities();

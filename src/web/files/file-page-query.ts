@@ -8,12 +8,16 @@ import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from
 export async function loadFilePage(em: EntityManager, id: number) {
   const row = await em.findOne(ResultFile, { id });
   if (!row) return undefined;
-  const [events, acks, foreign, uploads, copies] = await Promise.all([
+  const [events, acks, foreign, uploads, copies, afterWithdrawal] = await Promise.all([
     em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
     em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
     em.find(ForeignAccess, { resultFileId: id }, { orderBy: { accessedAt: 'asc', id: 'asc' } }),
     em.find(WebUpload, { sha256: row.sha256 }, { orderBy: { uploadedAt: 'asc' } }),
     em.find(ResultFile, { sha256: row.sha256, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 50 }),
+    // A withdrawn file's path may still be asked for: the scan keeps those fetches as of no delivery; shown here.
+    row.state === 'WITHDRAWN' && row.remotePath
+      ? em.find(Acknowledgement, { resultFileId: null, remotePath: row.remotePath, accessedAt: { $gte: row.updatedAt } }, { orderBy: { accessedAt: 'asc' }, limit: 50 })
+      : Promise.resolve([]),
   ]);
-  return { row, events, acks, foreign, uploads, copies };
+  return { row, events, acks, foreign, uploads, copies, afterWithdrawal };
 }

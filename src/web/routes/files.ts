@@ -164,7 +164,7 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
     const id = parseId(c);
     const page = await loadFilePage(em, id);
     if (!page) return c.notFound();
-    const { row, events, acks, foreign, uploads, copies } = page;
+    const { row, events, acks, foreign, uploads, copies, afterWithdrawal } = page;
     const words = STATE_WORDS[row.state];
     const ui = deps.temporalUiUrl?.replace(/\/+$/, '');
     const workflowUrl = ui
@@ -224,6 +224,12 @@ ${copies.length ? html`<dt>Same content</dt><dd>${copies.map((f, i) => html`${i 
 ${acks.length
   ? html`<section class="card"><h2>Fetches by the clinic</h2><table><thead><tr><th>When</th><th>From</th><th>Request</th><th>Status</th></tr></thead><tbody>
 ${acks.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}${a.remoteUser ? html` <span class="small">(user ${a.remoteUser})</span>` : ''}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
+  : ''}
+${afterWithdrawal.length
+  ? html`<section class="card" id="after-withdrawal"><h2>Asked for after it was withdrawn</h2>
+<p class="muted small">Requests for the path it had in the clinic folder, after the withdrawal: they do not count as receipt (the file is no longer there).</p>
+<table><thead><tr><th>When</th><th>From</th><th>Request</th><th>Status</th></tr></thead><tbody>
+${afterWithdrawal.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
   : ''}
 ${foreign.length
   ? html`<section class="card" id="foreign"><h2>Fetches that did not count</h2>

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../acklog/clinic-rule';
 import { FolderChange, RemoteFolder, ResultFile } from '../../db/entities';
 import type { IRemoteFolder } from '../../db/entities/remote-folder';
-import { loadRemoteFolders } from '../../folders/load-folders';
+import { describeFolderRow, loadRemoteFolders } from '../../folders/load-folders';
 import { NO_RULE, receiptRulesByFolder, setReceiptRule } from '../../folders/receipt-rules';
 import { parseRemoteFolderCsv, type RemoteFolderRow } from '../../folders/remote-folder-csv';
 import { retryWaitingFiles } from '../../folders/retry-waiting';
@@ -144,7 +144,7 @@ async function ruleMessage(em: EntityManager, clinicFolder: string, rule: Receip
   return ` Receipt rule of ${clinicFolder} (shared by ${(await rowsOfFolder(em, clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
 }
 
-const describeRow = (r: RemoteFolderRow) => `${r.label} ${r.folderTag} → ${[r.basePath, r.folder].filter(Boolean).join('/')}`;
+const describeRow = describeFolderRow;
 
 /** States of a file still on its way through a folder row: deleting the row under it is refused. */
 const IN_FLIGHT = ['RECEIVED', 'SENT', 'TRANSFER_BLOCKED', 'AWAITING_ACK'] as const;
