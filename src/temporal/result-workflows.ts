@@ -57,6 +57,8 @@ export interface ResultWorkflows {
   startResend(workflowId: string, input: ResendFileInput): Promise<'started' | 'already-started'>;
   /** `already-started`: this withdrawal was asked for before (the ID is taken), so nothing new was started. */
   startWithdraw(workflowId: string, input: WithdrawFileInput): Promise<'started' | 'already-started'>;
+  /** Waits up to `timeoutMs` for a withdrawal to end: done, refused (its timeline says why), or still under way. */
+  awaitWithdraw(workflowId: string, timeoutMs: number): Promise<'withdrawn' | 'refused' | 'pending'>;
   /** Creates the Schedule of access-log scans, or brings it in line with `interval`. */
   ensureLogScanSchedule(interval: string): Promise<'created' | 'updated'>;
   /** The activities a workflow is running now; fails when the workflow cannot be described. */
@@ -149,6 +151,23 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),
       ),
+
+    async awaitWithdraw(workflowId, timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const ended = client.workflow
+        .getHandle(workflowId)
+        .result()
+        .then(
+          () => 'withdrawn' as const,
+          () => 'refused' as const,
+        );
+      const late = new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), timeoutMs)));
+      try {
+        return await Promise.race([ended, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
 
     ensureLogScanSchedule: (interval) => ensureLogScanSchedule(client.schedule, interval),
 

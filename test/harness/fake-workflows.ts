@@ -15,6 +15,7 @@ export function fakeWorkflows(operations: Partial<ResultWorkflows>): ResultWorkf
     deliverReceipt: unexpected('deliverReceipt'),
     startResend: unexpected('startResend'),
     startWithdraw: unexpected('startWithdraw'),
+    awaitWithdraw: unexpected('awaitWithdraw'),
     ensureLogScanSchedule: unexpected('ensureLogScanSchedule'),
     pendingActivities: unexpected('pendingActivities'),
     checkHealth: unexpected('checkHealth'),

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
@@ -10,8 +10,9 @@ import { addUser } from '../../src/web/auth/users';
 import { createWebApp } from '../../src/web/app';
 import { freePort } from '../harness/free-port';
 import { resultPdf } from '../harness/pdf';
+import { sha256OfBuffer, sha256OfFile } from '../harness/sshd';
 import { recordFetchAsTheScanDoes } from '../harness/record-fetch';
-import { accessedSignal } from '../../src/workflows/definitions';
+import { accessedSignal, fileTaskQueueFor } from '../../src/workflows/definitions';
 import { startStack, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
 
@@ -70,6 +71,7 @@ beforeAll(async () => {
     temporalUiUrl: stack.temporal.uiUrl ?? 'http://127.0.0.1:8233',
     pdfRoots: ['archive', 'rejected', 'duplicates'].map((d) => path.join(stack.dataDir, d)),
     patterns: new IdentifierPatterns(SEED_PATTERNS),
+    fileTaskQueue: fileTaskQueueFor(stack.env.GETRESULTS_HOST_ID!),
   });
   const port = await freePort();
   server = await listen(app.fetch, port, '127.0.0.1');
@@ -223,6 +225,28 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     await expect(folders.textContent('main')).resolves.toContain('Deleted BHS 17 → viral_load/bokaa.');
     await expect(folders.textContent('main')).resolves.toMatch(/adadeleted BHS 17/);
     await folders.close();
+  });
+
+  it('replaces a sent result by a corrected PDF: the clinic folder on the real sshd then holds only the current version', async () => {
+    const rows = await stack.fileRows();
+    const old = rows.find((r) => r.file_name === '066-12000002-3.pdf' && r.state === 'AWAITING_ACK')!;
+    const clinicFolder = path.join(stack.sshd.remoteRoot, path.dirname(old.remote_path!));
+    const corrected = resultPdf('066-12000002-3', { paddingBytes: 700 });
+    await page.goto(`${base}/upload`);
+    await page.setInputFiles('input[type=file]', [{ name: '066-12000002-3.pdf', mimeType: 'application/pdf', buffer: corrected }]);
+    await page.check('input[name=replaces]');
+    await Promise.all([page.waitForURL(`${base}/upload`), page.click('#upload-form button[type=submit]')]);
+    await expect(page.textContent('main')).resolves.toContain(`It replaces file #${old.id}, now withdrawn from viral_load/digawana.`);
+    const current = await waitFor('the corrected version to be sent', async () => (await stack.fileRows()).find((r) => r.file_name === '066-12000002-3.pdf' && r.id !== old.id && r.state === 'AWAITING_ACK'), {
+      timeoutMs: 90_000,
+    });
+    expect(current.remote_path).toBe(old.remote_path);
+    expect(readdirSync(clinicFolder).filter((n) => n.startsWith('066-12000002-3'))).toEqual(['066-12000002-3.pdf']);
+    expect(await sha256OfFile(path.join(clinicFolder, '066-12000002-3.pdf'))).toBe(sha256OfBuffer(corrected));
+    await page.goto(`${base}/files/${old.id}`);
+    await expect(page.textContent('#live-file')).resolves.toContain('Withdrawn by ada: replaced by a corrected upload, 066-12000002-3.pdf');
+    await Promise.all([page.waitForURL(`${base}/files/${current.id}`), page.click(`a[href="/files/${current.id}"]`)]);
+    await shot('replaced', true);
   });
 
   it('refuses a form posted from another site, and one with a forged token from this one', async () => {

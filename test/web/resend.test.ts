@@ -1,6 +1,8 @@
-import { existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SEED_PATTERNS } from '../../src/config/patterns';
 import { openOrm, type Orm } from '../../src/db/orm';
+import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
 import { addUser } from '../../src/web/auth/users';
 import { createWebApp } from '../../src/web/app';
 import { fileTaskQueueFor } from '../../src/workflows/definitions';
@@ -33,6 +35,7 @@ beforeAll(async () => {
     // As `getresults start` would pass it: the archive is on this host.
     fileTaskQueue: fileTaskQueueFor(stack.env.GETRESULTS_HOST_ID!),
     pdfRoots: ['archive', 'rejected', 'duplicates'].map((d) => path.join(stack.dataDir, d)),
+    patterns: new IdentifierPatterns(SEED_PATTERNS),
   });
 }, 180_000);
 
@@ -127,5 +130,38 @@ describe('withdraw from the file page, on the whole stack', () => {
     const after = await (await b.request(`/files/${row.id}`)).text();
     expect(after).toContain('Withdrawn by tom: sent to the wrong clinic');
     expect(after).not.toContain(`action="/files/${row.id}/withdraw"`);
+  });
+});
+
+describe('replace a sent result by a corrected one, on the whole stack', () => {
+  it('withdraws the earlier version first, so the clinic folder holds only the corrected one under the plain name; both pages link', async () => {
+    const name = '066-12000039-3.pdf';
+    const first = resultPdf('066-12000039-3');
+    const temp = path.join(stack.uploadDir, `.${name}.part`);
+    writeFileSync(temp, first);
+    renameSync(temp, path.join(stack.uploadDir, name));
+    const old = await waitFor(`${name} to be sent`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'), { timeoutMs: 90_000 });
+    const clinicFolder = path.join(stack.sshd.remoteRoot, path.dirname(old.remote_path!));
+
+    const corrected = resultPdf('066-12000039-3', { paddingBytes: 512 });
+    const b = new TestBrowser(app);
+    expect((await b.login('tom')).status).toBe(303);
+    await b.request('/upload');
+    const form = new FormData();
+    form.append('_csrf', b.csrf);
+    form.append('replaces', '1');
+    form.append('files', new File([corrected], name, { type: 'application/pdf' }));
+    const answer = await (await b.request('/upload', { method: 'POST', body: form })).text();
+    expect(answer).toContain('1 of 1 file(s) saved');
+    expect(answer).toContain(`It replaces <a href="/files/${old.id}">file #${old.id}</a>, now withdrawn from viral_load/digawana.`);
+
+    const current = await waitFor('the corrected file to be sent', async () => (await stack.fileRows()).find((r) => r.file_name === name && r.id !== old.id && r.state === 'AWAITING_ACK'), { timeoutMs: 90_000 });
+    expect(current.remote_path).toBe(old.remote_path); // the plain name, not name__<hash>.pdf
+    expect(readdirSync(clinicFolder).filter((n) => n.startsWith('066-12000039-3'))).toEqual([name]);
+    expect(await sha256OfFile(path.join(clinicFolder, name))).toBe(sha256OfBuffer(corrected));
+    expect(await sha256OfFile(path.join(stack.sshd.remoteRoot, '.withdrawn', `${old.remote_path!}.w-${old.id}-${/w-\d+-(\d+)/.exec((await stack.pg.query(`select detail->>'withdrawalId' as w from file_event where result_file_id = $1 and type = 'WITHDRAWN'`, [old.id])).rows[0].w)![1]}`))).toBe(sha256OfBuffer(first));
+    expect((await stack.fileRows()).find((r) => r.id === old.id)!.state).toBe('WITHDRAWN');
+    expect(await (await b.request(`/files/${current.id}`)).text()).toContain(`<a href="/files/${old.id}">#${old.id}</a> (Withdrawn`);
+    expect(await (await b.request(`/files/${old.id}`)).text()).toContain(`<a href="/files/${current.id}">#${current.id}</a> (Sent, not yet fetched`);
   });
 });

@@ -244,6 +244,25 @@ describe('upload answers with what will happen', () => {
     expect(text).toMatch(/066-88000002-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-wait">It will wait for a clinic folder: none is set up for BHS hint &quot;88&quot;\. Ask an admin/);
     expect(text).toMatch(/066-51000003-3\.pdf<\/td><td><span class="tone-ok">Saved\.<\/span> <span class="tone-bad">It will be rejected: The identifier 066-51000003-3 from the file name does not appear anywhere in the PDF\./);
   });
+
+  it('says when a result for the same identifier was sent before, and how to send this one in its place', async () => {
+    const earlier = await seedFile(env.orm, { fileName: '066-51000201-3.pdf', identifier: '066-51000201-3', state: 'AWAITING_ACK', clinicFolder: 'viral_load/digawana' });
+    await env.orm.em.fork().nativeUpdate(ResultFile, { id: earlier }, { remotePath: 'viral_load/digawana/066-51000201-3.pdf' });
+    const form = new FormData();
+    form.append('_csrf', tom.csrf);
+    form.append('files', new File([resultPdf('066-51000201-3', { paddingBytes: 64 })], '066-51000201-3.pdf', { type: 'application/pdf' }));
+    const text = await (await tom.request('/upload', { method: 'POST', body: form })).text();
+    expect(text).toContain(`A result for 066-51000201-3 was already sent as <a href="/files/${earlier}">file #${earlier}</a> (sent, not yet fetched).`);
+    expect(text).toContain('upload it again with “These are corrected results” ticked');
+    // Ticked, on a page with no Temporal connection: nothing is withdrawn and nothing saved, and the page says why.
+    const again = new FormData();
+    again.append('_csrf', tom.csrf);
+    again.append('replaces', '1');
+    again.append('files', new File([resultPdf('066-51000201-3', { paddingBytes: 96 })], '066-51000201-3-b.pdf', { type: 'application/pdf' }));
+    const refused = await (await tom.request('/upload', { method: 'POST', body: again })).text();
+    expect(refused).toContain('Replacing needs this web page connected to Temporal');
+    expect(refused).toContain('0 of 1 file(s) saved');
+  });
 });
 
 describe('a withdrawn file\'s page', () => {

@@ -8,7 +8,7 @@ import { Acknowledgement, FileEvent, ForeignAccess, ResultFile, WebUpload } from
 export async function loadFilePage(em: EntityManager, id: number) {
   const row = await em.findOne(ResultFile, { id });
   if (!row) return undefined;
-  const [events, acks, foreign, uploads, copies, afterWithdrawal] = await Promise.all([
+  const [events, acks, foreign, uploads, copies, afterWithdrawal, versions] = await Promise.all([
     em.find(FileEvent, { resultFileId: id }, { orderBy: { at: 'asc', id: 'asc' } }),
     em.find(Acknowledgement, { resultFileId: id }, { orderBy: { accessedAt: 'asc' } }),
     em.find(ForeignAccess, { resultFileId: id }, { orderBy: { accessedAt: 'asc', id: 'asc' } }),
@@ -18,6 +18,8 @@ export async function loadFilePage(em: EntityManager, id: number) {
     row.state === 'WITHDRAWN' && row.remotePath
       ? em.find(Acknowledgement, { resultFileId: null, remotePath: row.remotePath, accessedAt: { $gte: row.updatedAt } }, { orderBy: { accessedAt: 'asc' }, limit: 50 })
       : Promise.resolve([]),
+    // Other results for the same identifier: an earlier version it replaced, or a later one that replaced it.
+    row.identifier ? em.find(ResultFile, { identifier: row.identifier, id: { $ne: id } }, { orderBy: { id: 'asc' }, limit: 20 }) : Promise.resolve([]),
   ]);
-  return { row, events, acks, foreign, uploads, copies, afterWithdrawal };
+  return { row, events, acks, foreign, uploads, copies, afterWithdrawal, versions };
 }

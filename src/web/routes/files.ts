@@ -164,7 +164,7 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
     const id = parseId(c);
     const page = await loadFilePage(em, id);
     if (!page) return c.notFound();
-    const { row, events, acks, foreign, uploads, copies, afterWithdrawal } = page;
+    const { row, events, acks, foreign, uploads, copies, afterWithdrawal, versions } = page;
     const words = STATE_WORDS[row.state];
     const ui = deps.temporalUiUrl?.replace(/\/+$/, '');
     const workflowUrl = ui
@@ -209,12 +209,13 @@ ${canResend(row)
 <dt>Uploaded</dt><dd>${when(row.uploadedAt)}${row.uploadedBy ? html` by ${row.uploadedBy}` : ''}</dd>
 ${uploads.length ? html`<dt>Through this page</dt><dd>${uploads.map((u, i) => html`${i ? '; ' : ''}${u.username}, ${when(u.uploadedAt)}`)}</dd>` : ''}
 <dt>Sent</dt><dd>${when(row.sentAt)}</dd>
-<dt>Acknowledged</dt><dd>${when(row.acknowledgedAt)}</dd>
+<dt>Fetched</dt><dd>${when(row.acknowledgedAt)}</dd>
 <dt>Remote path</dt><dd class="mono">${row.remotePath ?? '—'}</dd>
 <dt>Size</dt><dd>${bytes(row.sizeBytes)}</dd>
 <dt>SHA-256</dt><dd class="mono">${row.sha256}</dd>
 <dt>Workflow</dt><dd class="mono">${workflowUrl ? html`<a href="${workflowUrl}" target="_blank" rel="noopener noreferrer">${row.workflowId} ↗</a>` : row.workflowId}</dd>
 ${row.duplicateOf ? html`<dt>Copy of</dt><dd><a href="/files/${row.duplicateOf}">file #${row.duplicateOf}</a></dd>` : ''}
+${versions.length ? html`<dt>Other versions</dt><dd>${versions.map((f, i) => html`${i ? ', ' : ''}<a href="/files/${f.id}">#${f.id}</a> (${STATE_WORDS[f.state].label}${f.sentAt ? html`, sent ${when(f.sentAt)}` : ''})`)}</dd>` : ''}
 ${copies.length ? html`<dt>Same content</dt><dd>${copies.map((f, i) => html`${i ? ', ' : ''}<a href="/files/${f.id}">#${f.id}</a> (${STATE_WORDS[f.state].label})`)}</dd>` : ''}
 </dl></section></div>
 <section class="card"><h2>Timeline</h2><ol class="timeline">${events.map(

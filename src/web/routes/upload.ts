@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { readFile } from 'node:fs/promises';
-import { ResultFile, WebUpload } from '../../db/entities';
+import { FileEvent, ResultFile, WebUpload } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
 import type { IdentifierPatterns } from '../../domain/identifier-patterns';
 import { validateResultFile } from '../../validation/validate-result-file';
@@ -13,9 +13,16 @@ import { commitStaged } from '../uploads/store-upload';
 import { bytes, html, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 import { stateBadge } from './files';
+import type { ResultWorkflows } from '../../temporal/result-workflows';
+import { ActionRefused } from '../files/file-actions';
+import { requestWithdraw } from '../files/withdraw-action';
+import { AUDITABLE_STATES, STATE_WORDS } from '../views/states';
 
 export interface UploadRouteDeps {
   renderPage: RenderPage;
+  /** For "these are corrected results": the earlier version is withdrawn (withdraw-action.ts) before this one goes. */
+  workflows?: ResultWorkflows;
+  fileTaskQueue?: string;
   /** The lab's naming styles: with them, each saved file's answer says what the pipeline will do with it. */
   patterns?: IdentifierPatterns;
   uploadDir: string;
@@ -55,7 +62,7 @@ interface Outcome {
   saved: boolean;
   problem?: string;
   /** What the pipeline will do with a saved file, found by its own checks (forecast below). */
-  next?: { tone: 'ok' | 'wait' | 'bad'; text: string };
+  next?: { tone: 'ok' | 'wait' | 'bad'; text: string; identifier?: string };
   warnings: Html[];
 }
 
@@ -71,9 +78,13 @@ async function forecast(em: EntityManager, tempPath: string, name: string, patte
   const { label, hint } = checked.identification;
   const found = await new FileLedger(em).findFolder(label, hint);
   if (!found) {
-    return { tone: 'wait', text: `It will wait for a clinic folder: none is set up for ${label} hint "${hint}". Ask an admin to add it; the file is then sent by itself.` };
+    return {
+      tone: 'wait',
+      text: `It will wait for a clinic folder: none is set up for ${label} hint "${hint}". Ask an admin to add it; the file is then sent by itself.`,
+      identifier: checked.identification.identifier,
+    };
   }
-  return { tone: 'ok', text: `It will be sent to ${[found.basePath, found.folder].filter(Boolean).join('/')}.` };
+  return { tone: 'ok', text: `It will be sent to ${[found.basePath, found.folder].filter(Boolean).join('/')}.`, identifier: checked.identification.identifier };
 }
 
 /** Earlier uploads with the same name or the same content: worth a second look before a result goes out twice. */
@@ -102,6 +113,7 @@ ${csrfField(c)}
 <div class="drop" id="drop"><p><strong>Drop result PDFs here</strong> or choose them:</p>
 <p><input type="file" name="files" id="files" accept="application/pdf,.pdf" multiple required></p>
 <p class="muted small" id="chosen">Up to ${bytes(maxFileBytes)} per file, ${bytes(maxUploadBytes)} per upload.</p></div>
+<p><label><input type="checkbox" name="${REPLACES_FIELD}" value="1"> These are corrected results: withdraw the version of each identifier sent before, then send these in its place</label></p>
 <p><button class="primary" type="submit">Upload</button></p></form>
 <script nonce="${nonce}">
 (function () {
@@ -131,6 +143,46 @@ ${uploads.map((u) => {
 })}</tbody></table></section>`;
 }
 
+/** How long an upload waits for the earlier version's withdrawal before it says "in a minute" instead. */
+const REPLACE_WAIT_MS = 30_000;
+export const REPLACES_FIELD = 'replaces';
+
+/** The version of this identifier that is at a clinic now, if any (another content than this upload's). */
+async function sentVersionOf(em: EntityManager, identifier: string, sha256: string) {
+  const [earlier] = await em.find(ResultFile, { identifier, sha256: { $ne: sha256 }, state: { $in: [...AUDITABLE_STATES] }, remotePath: { $ne: null } }, { orderBy: { id: 'desc' }, limit: 1 });
+  return earlier;
+}
+
+/**
+ * "These are corrected results" (issue 12): the version sent before is withdrawn from its clinic folder first, so that
+ * this one takes the plain name there and the clinic sees only the current version. Waits for the withdrawal
+ * (bounded); an answer other than done leaves this upload unsaved, with what to do.
+ */
+async function withdrawEarlierVersion(
+  deps: UploadRouteDeps & { em: EntityManager; actor: string },
+  earlier: { id: number },
+  name: string,
+): Promise<{ ok: true } | { ok: false; problem: string }> {
+  if (!deps.workflows) return { ok: false, problem: 'Replacing needs this web page connected to Temporal (TEMPORAL_ADDRESS); nothing was saved.' };
+  const seq = await deps.em.count(FileEvent, { resultFileId: earlier.id });
+  let workflowId: string;
+  try {
+    ({ workflowId } = await requestWithdraw({ em: deps.em, actor: deps.actor, workflows: deps.workflows, fileTaskQueue: deps.fileTaskQueue }, earlier.id, seq, `replaced by a corrected upload, ${name}`));
+  } catch (err) {
+    if (err instanceof ActionRefused) return { ok: false, problem: `File #${earlier.id} could not be withdrawn: ${err.message} Nothing was saved.` };
+    throw err;
+  }
+  const ended = await deps.workflows.awaitWithdraw(workflowId, REPLACE_WAIT_MS);
+  if (ended === 'withdrawn') return { ok: true };
+  return {
+    ok: false,
+    problem:
+      ended === 'pending'
+        ? `File #${earlier.id} is being withdrawn from its clinic folder; nothing was saved yet. Upload this again in a minute.`
+        : `File #${earlier.id} could not be withdrawn (its page says why), so this was not saved.`,
+  };
+}
+
 export function createUploadRoutes(deps: UploadRouteDeps) {
   const app = new Hono<BaseEnv>();
   const maxUploadBytes = deps.maxUploadBytes ?? deps.maxFileBytes * 5;
@@ -153,6 +205,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
       deps.uploadDir,
       { maxFileBytes: deps.maxFileBytes, maxUploadBytes },
       { field: CSRF_FIELD, accepts: (token) => sameToken(token, expected) },
+      [REPLACES_FIELD],
     );
     if (!form.ok) {
       if (form.status === 403) return c.text(form.problem, 403);
@@ -160,6 +213,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
       return deps.renderPage(c, { title, nav: 'upload', status: form.status, body: html`<h1>${title}</h1><p>${form.problem}</p><p><a href="/upload">Back to Upload</a></p>` });
     }
     const files = form.files;
+    const replacing = form.fields[REPLACES_FIELD] === '1';
     const outcomes: Outcome[] = [];
     const namesThisTime = new Set<string>();
     try {
@@ -176,6 +230,21 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
         namesThisTime.add(file.name);
         const warnings = await earlierSightings(em, file.name, file.sha256);
         const next = deps.patterns ? await forecast(em, file.tempPath, file.name, deps.patterns, deps.maxFileBytes) : undefined;
+        const earlier = next?.identifier ? await sentVersionOf(em, next.identifier, file.sha256) : undefined;
+        if (earlier && replacing) {
+          const withdrawn = await withdrawEarlierVersion({ ...deps, em, actor: username }, earlier, file.name);
+          if (!withdrawn.ok) {
+            await discardStaged([file]);
+            files[index] = { name: file.name, staged: false, problem: withdrawn.problem };
+            outcomes.push({ name: file.name, saved: false, problem: withdrawn.problem, warnings });
+            continue;
+          }
+          warnings.unshift(html`It replaces <a href="/files/${earlier.id}">file #${earlier.id}</a>, now withdrawn from ${earlier.clinicFolder ?? 'its clinic folder'}.`);
+        } else if (earlier) {
+          warnings.push(
+            html`A result for ${next!.identifier} was already sent as <a href="/files/${earlier.id}">file #${earlier.id}</a> (${STATE_WORDS[earlier.state].label.toLowerCase()}). If this one corrects it, upload it again with “These are corrected results” ticked: the earlier one is then withdrawn first.`,
+          );
+        }
         const result = await commitStaged(deps.uploadDir, file.tempPath, file.name);
         files[index] = { name: file.name, staged: false, problem: 'committed' }; // no longer staged: nothing left to discard
         if (!result.stored) {

@@ -21,7 +21,7 @@ export type ReceivedFile =
   | { name: string; staged: false; problem: string };
 
 export type ReceivedForm =
-  | { ok: true; files: ReceivedFile[] }
+  | { ok: true; files: ReceivedFile[]; fields: Record<string, string> }
   | { ok: false; status: 403 | 413 | 400; problem: string };
 
 export interface ReceiveLimits {
@@ -60,7 +60,14 @@ function tempPathFor(uploadDir: string, name: string): string {
  * (commitStaged in store-upload.ts) or removes it (discardStaged); on any refusal of the whole request this has
  * removed them already.
  */
-export async function receiveUploadForm(request: Request, uploadDir: string, limits: ReceiveLimits, csrf: CsrfCheck): Promise<ReceivedForm> {
+export async function receiveUploadForm(
+  request: Request,
+  uploadDir: string,
+  limits: ReceiveLimits,
+  csrf: CsrfCheck,
+  /** Other text fields the form may carry (a checkbox, say); anything else is ignored. */
+  fieldNames: readonly string[] = [],
+): Promise<ReceivedForm> {
   const contentType = request.headers.get('content-type') ?? '';
   if (!request.body || !contentType.startsWith('multipart/form-data')) return { ok: false, status: 400, problem: 'Send the upload form (multipart/form-data).' };
   const folder = path.resolve(uploadDir);
@@ -81,7 +88,9 @@ export async function receiveUploadForm(request: Request, uploadDir: string, lim
     return { ok: false, status: 400, problem: 'The upload form could not be read (no multipart boundary).' };
   }
 
+  const fields: Record<string, string> = {};
   parser.on('field', (field, value) => {
+    if (fieldNames.includes(field) && !(field in fields)) fields[field] = value.slice(0, 200);
     if (field !== csrf.field || tokenChecked) return;
     tokenChecked = true;
     if (!csrf.accepts(value)) csrfFailed = true;
@@ -163,7 +172,7 @@ export async function receiveUploadForm(request: Request, uploadDir: string, lim
     await discardStaged(files);
     return failure;
   }
-  return { ok: true, files };
+  return { ok: true, files, fields };
 }
 
 function formatMiB(bytes: number): string {
