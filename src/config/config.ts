@@ -156,7 +156,7 @@ const envSchema = z.object({
     .int()
     .min(50)
     .default(500)
-    .describe('A file written in place that is not (yet) a whole PDF is picked up once unchanged for this long. A file renamed into the folder, or a whole PDF quiet for 100 ms, is taken at once when inotify is used.'),
+    .describe('A file written in place that is not (yet) a whole PDF is taken once unchanged for this long. A file renamed into the folder, or a whole PDF quiet for 100 ms, is taken at once when inotify is used.'),
   GETRESULTS_WATCH_DETECTION: z
     .enum(['auto', 'inotify', 'poll'])
     .default('auto')

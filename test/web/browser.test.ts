@@ -247,6 +247,11 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     await expect(page.textContent('#live-file')).resolves.toContain('Withdrawn by ada: replaced by a corrected upload, 066-12000002-3.pdf');
     await Promise.all([page.waitForURL(`${base}/files/${current.id}`), page.click(`a[href="/files/${current.id}"]`)]);
     await shot('replaced', true);
+
+    // The report counts what the clinics have now: the withdrawn version is not among the sent.
+    await page.goto(`${base}/report`);
+    const digawana = await page.locator('tr', { has: page.locator('a', { hasText: 'viral_load/digawana' }) }).locator('td.num').allTextContents();
+    expect(digawana).toEqual(['2', '1', expect.any(String), expect.any(String), '1']);
   });
 
   it('refuses a form posted from another site, and one with a forged token from this one', async () => {

@@ -65,6 +65,12 @@ describe('needs a person', () => {
     void blocked;
   });
 
+  it('on a file waiting for a folder, technicians are told to ask an admin, and an admin gets the link', async () => {
+    expect(await (await tom.request(`/files/${needsFolder}`)).text()).not.toContain('Add the folder on Remote folders');
+    expect(await (await tom.request(`/files/${needsFolder}`)).text()).toContain('Ask an admin to add the folder');
+    expect(await (await ada.request(`/files/${needsFolder}`)).text()).toContain('<a href="/folders?q=77">Add the folder on Remote folders</a> (style BHS, hint 77)');
+  });
+
   it('Retry with no folder added says so, and adds nothing to the timeline; once the folder exists it is asked for', async () => {
     const before = (await env.orm.em.fork().count(FileEvent, { resultFileId: needsFolder })) as number;
     const res = await tom.form(`/files/${needsFolder}/retry`, { _csrf: tom.csrf });

@@ -4,6 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * The figure a lab manager reports (issue 12): for each clinic folder, of the files sent in a period, how many the
  * clinic fetched, how long it took from sending to the first fetch (median and 90th percentile), and how many are
  * still not fetched. Computed by PostgreSQL from `result_file.sent_at` and `acknowledged_at` (the first counted fetch).
+ * Withdrawn files are left out.
  */
 export interface ClinicTurnaround {
   clinicFolder: string;
@@ -46,7 +47,8 @@ function toTurnaround(r: Row): ClinicTurnaround {
 
 /** Every clinic folder with a file sent in the period, by name, and the same figures over all of them. */
 export async function turnaroundByClinic(em: EntityManager, period: TurnaroundPeriod): Promise<{ clinics: ClinicTurnaround[]; all: ClinicTurnaround }> {
-  const where = `sent_at >= ? and sent_at < ? and clinic_folder is not null${period.clinic ? ` and clinic_folder ilike ? escape '\\'` : ''}`;
+  // A withdrawn result is no delivery any more (a corrected version replaced it, or it went to the wrong clinic).
+  const where = `sent_at >= ? and sent_at < ? and clinic_folder is not null and state <> 'WITHDRAWN'${period.clinic ? ` and clinic_folder ilike ? escape '\\'` : ''}`;
   const params: unknown[] = [period.from, period.to];
   if (period.clinic) params.push(`%${period.clinic.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
   const connection = em.getConnection();

@@ -178,6 +178,9 @@ ${done ? flash('ok', done) : ''}
 <div id="live-file" data-live><div class="cards">
 <section class="card"><h2>Now: ${stateBadge(row.state)}</h2>
 <p>${words.meaning}</p>${row.stateReason ? html`<p><strong>Why:</strong> ${reasonInWords(row, deps.patterns)}</p>` : ''}
+${row.state === 'NEEDS_FOLDER' && signedIn(c).user.role === 'admin'
+  ? html`<p><a href="/folders${query({ q: row.hint ?? undefined })}">Add the folder on Remote folders</a> (style ${row.label ?? '?'}, hint ${row.hint ?? '?'}); the file is then sent by itself.</p>`
+  : ''}
 ${auditedBy.length ? html`<p class="tone-ok">✔ Checked and sent: ${auditedBy.map((e, i) => html`${i ? ', ' : ''}${e.actor} (${when(e.at)})`)}</p>` : ''}
 <div class="actions">
 ${WAITING_STATES.includes(row.state)
