@@ -8,7 +8,7 @@ import { createWebApp } from '../../src/web/app';
 import { fileTaskQueueFor } from '../../src/workflows/definitions';
 import { resultPdf } from '../harness/pdf';
 import { sha256OfBuffer, sha256OfFile } from '../harness/sshd';
-import { startStack, type Stack } from '../harness/stack';
+import { startStack, type ResultFileRow, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
 import { PASSWORD, TestBrowser } from './web-harness';
 
@@ -44,18 +44,19 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** Drops a PDF into the upload folder as a lab PC would (renamed in whole) and waits until it is at its clinic. */
+async function sentThroughTheWatcher(name: string, content: Buffer): Promise<ResultFileRow> {
+  const temp = path.join(stack.uploadDir, `.${name}.part`);
+  writeFileSync(temp, content);
+  renameSync(temp, path.join(stack.uploadDir, name));
+  return waitFor(`${name} to be sent and archived`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'), { timeoutMs: 90_000 });
+}
+
 describe('resend from the file page, on the whole stack', () => {
   it('copies the archived file to the clinic folder again after the clinic deleted it, and records who asked', async () => {
     const name = '066-12000009-3.pdf';
     const content = resultPdf('066-12000009-3');
-    const temp = path.join(stack.uploadDir, `.${name}.part`);
-    writeFileSync(temp, content);
-    renameSync(temp, path.join(stack.uploadDir, name));
-    const row = await waitFor(
-      `${name} to be sent and archived`,
-      async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'),
-      { timeoutMs: 90_000 },
-    );
+    const row = await sentThroughTheWatcher(name, content);
     const delivered = path.join(stack.sshd.remoteRoot, row.remote_path!);
     expect(await sha256OfFile(delivered)).toBe(sha256OfBuffer(content));
     unlinkSync(delivered); // the clinic deleted it
@@ -97,10 +98,7 @@ describe('withdraw from the file page, on the whole stack', () => {
   it('takes the file out of the clinic folder on server B (kept aside, not deleted), records who and why, and ends its wait', async () => {
     const name = '066-12000019-3.pdf';
     const content = resultPdf('066-12000019-3');
-    const temp = path.join(stack.uploadDir, `.${name}.part`);
-    writeFileSync(temp, content);
-    renameSync(temp, path.join(stack.uploadDir, name));
-    const row = await waitFor(`${name} to be sent`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'), { timeoutMs: 90_000 });
+    const row = await sentThroughTheWatcher(name, content);
     const delivered = path.join(stack.sshd.remoteRoot, row.remote_path!);
     expect(existsSync(delivered)).toBe(true);
 
@@ -137,10 +135,7 @@ describe('replace a sent result by a corrected one, on the whole stack', () => {
   it('withdraws the earlier version first, so the clinic folder holds only the corrected one under the plain name; both pages link', async () => {
     const name = '066-12000039-3.pdf';
     const first = resultPdf('066-12000039-3');
-    const temp = path.join(stack.uploadDir, `.${name}.part`);
-    writeFileSync(temp, first);
-    renameSync(temp, path.join(stack.uploadDir, name));
-    const old = await waitFor(`${name} to be sent`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === 'AWAITING_ACK'), { timeoutMs: 90_000 });
+    const old = await sentThroughTheWatcher(name, first);
     const clinicFolder = path.join(stack.sshd.remoteRoot, path.dirname(old.remote_path!));
 
     const corrected = resultPdf('066-12000039-3', { paddingBytes: 512 });
