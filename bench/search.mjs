@@ -96,10 +96,10 @@ async function generate(pg, o, folders) {
   await pg.query(`set synchronous_commit = off; set maintenance_work_mem = '256MB'; select setseed(0.42)`);
   // r1..r3: independent uniform draws per file. Clinics skewed (a few big ones), ids in upload order over two years.
   await pg.query(`
-    insert into result_file (workflow_id, run_id, file_name, upload_path, size_bytes, sha256, identifier, label, hint,
+    insert into result_file (lab_id, workflow_id, run_id, file_name, upload_path, size_bytes, sha256, identifier, label, hint,
       clinic_folder, state, state_reason, rejection_code, remote_path, archive_path, duplicate_of, uploaded_by,
       uploaded_at, sent_at, acknowledged_at, updated_at)
-    select 'result-' || s.sha, md5('run' || s.i), s.file_name, '/srv/getresults/upload/' || s.file_name,
+    select (select id from lab where name = 'default'), 'result-' || s.sha, md5('run' || s.i), s.file_name, '/srv/getresults/upload/' || s.file_name,
            60000 + (s.r1 * 90000)::int, s.sha, s.identifier, 'BHS', s.hint::text,
            case when s.state in ('REJECTED', 'NEEDS_FOLDER') then null else s.folder end,
            s.state,

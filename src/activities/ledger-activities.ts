@@ -5,11 +5,17 @@ import { ResultFile } from '../db/entities';
 import { FileLedger, type RegisterUpload, type TransitionStep } from '../db/file-ledger';
 import type { DeliveryResult } from '../transfer/destination';
 import type { AccessEvidence } from '../workflows/definitions';
+import type { FileHost } from '../labs/upload-hosts';
 
 export interface LedgerActivityDeps {
   orm: MikroORM;
   /** The per-file writes' own pool (src/db/hot-path-sql.ts); without it they share the ORM's. */
   hotPath?: HotPathSql;
+  /**
+   * The upload host this worker serves (registerUploadHost): files registered here record it and its lab, and are
+   * routed through that lab's folder table. Never taken from a workflow's input, which anyone reaching Temporal can write.
+   */
+  host?: FileHost;
 }
 
 /** A checked file on its way to a clinic folder: what routeFile records. */
@@ -58,12 +64,12 @@ function routedSteps(input: RouteInput, clinicFolder: string): TransitionStep[] 
  * Database writes of the per-file workflow. They run as local activities beside the workflow (no extra round trip
  * through the Temporal server); each forks its own EntityManager and is idempotent through event keys.
  */
-export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
+export function createLedgerActivities({ orm, hotPath, host }: LedgerActivityDeps) {
   const ledger = () => new FileLedger(orm.em.fork(), hotPath);
 
   return {
-    async registerUpload(input: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string }) {
-      return ledger().register({ ...input, uploadedAt: new Date(input.uploadedAt) });
+    async registerUpload(input: Omit<RegisterUpload, 'uploadedAt' | 'host'> & { uploadedAt: string }) {
+      return ledger().register({ ...input, uploadedAt: new Date(input.uploadedAt), host });
     },
 
     /**
@@ -74,7 +80,7 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
     async routeFile(input: RouteInput & { deferRouted?: boolean }) {
       const { resultFileId, runId, attempt, identification } = input;
       const l = ledger();
-      const found = await l.findFolder(identification.label, identification.hint);
+      const found = await l.findFolder(identification.label, identification.hint, host?.labId);
       const clinicFolder = found ? [found.basePath, found.folder].filter(Boolean).join('/') : undefined;
       if (!clinicFolder) {
         const reason =
@@ -256,7 +262,7 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
      */
     async recordCopySetAside(input: {
       resultFileId: number;
-      copy: Omit<RegisterUpload, 'uploadedAt'> & { uploadedAt: string };
+      copy: Omit<RegisterUpload, 'uploadedAt' | 'host'> & { uploadedAt: string };
       duplicatePath: string | null;
     }): Promise<number | null> {
       if (input.duplicatePath === null) return null;
@@ -264,6 +270,7 @@ export function createLedgerActivities({ orm, hotPath }: LedgerActivityDeps) {
         ...input.copy,
         uploadedAt: new Date(input.copy.uploadedAt),
         duplicatePath: input.duplicatePath,
+        host,
       });
     },
   };

@@ -3,17 +3,20 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { FolderReceiptRule } from '../db/entities';
 import { loadRemoteFolders, type LoadSummary } from '../folders/load-folders';
 import { parseRemoteFolderCsv } from '../folders/remote-folder-csv';
+import { DEFAULT_LAB, folderTableLabId, labIdByName } from '../labs/upload-hosts';
 
 /**
  * Reads, checks and loads a remote-folder CSV; throws (loading nothing) when the CSV has errors. The optional
  * `allowed_clients` / `allowed_users` columns set each clinic folder's receipt rule; the returned notes say what changed.
  */
-export async function loadFoldersCsv(em: EntityManager, csvFile: string): Promise<{ summary: LoadSummary; warnings: string[] }> {
+export async function loadFoldersCsv(em: EntityManager, csvFile: string, labName = DEFAULT_LAB): Promise<{ summary: LoadSummary; warnings: string[] }> {
   const report = parseRemoteFolderCsv(await readFile(csvFile, 'utf8'));
   if (report.errors.length) {
     throw new Error(`${csvFile} was not loaded:\n  ${report.errors.join('\n  ')}`);
   }
-  const summary = await loadRemoteFolders(em, report.rows, report.rules, 'getresults folders load');
+  const labId = await labIdByName(em, labName);
+  if (labId === undefined) throw new Error(`There is no lab "${labName}" (getresults labs list shows them).`);
+  const summary = await loadRemoteFolders(em, await folderTableLabId(em, labId), report.rows, report.rules, 'getresults folders load');
   // Printed as notes by the command: what the rule columns changed, per clinic folder.
   const ruleNotes = summary.rulesChanged.map((r) => `receipt rule of ${r.clinicFolder}: ${r.from} -> ${r.to}`);
   const kept = report.rules ? 0 : await em.count(FolderReceiptRule, {});

@@ -7,7 +7,7 @@ import { serve } from '@hono/node-server';
 import type { PayloadCodec } from '@temporalio/common';
 import { Command } from 'commander';
 import { loadConfig, SETTINGS_DOC, type Config } from '../config/config';
-import { RemoteFolder, User } from '../db/entities';
+import { Lab, RemoteFolder, User } from '../db/entities';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 import { retryWaitingFiles } from '../folders/retry-waiting';
@@ -25,6 +25,8 @@ import { fileTaskQueueFor } from '../workflows/definitions';
 import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
 import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps } from '../workers/worker';
 import { loadFoldersCsv } from './folders-load';
+import { registerLabsCommands } from './labs-commands';
+import { registerUploadHost } from '../labs/upload-hosts';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
@@ -105,6 +107,8 @@ async function startWeb(
   const { workflows } = temporal;
   if (workflows) checks.temporal = () => workflows.checkHealth();
   await mkdir(config.uploadDir, { recursive: true });
+  // The web page writes uploads into this host's upload folder: they are its lab's files (src/labs/upload-hosts.ts).
+  const uploadHost = await registerUploadHost(orm.em.fork(), config.hostId, config.lab);
   const app = createWebApp({
     healthChecks: checks,
     orm,
@@ -119,7 +123,9 @@ async function startWeb(
     sessionIdleMs: config.web.sessionIdleMs,
     maxConcurrentUploads: config.web.maxConcurrentUploads,
     fileTaskQueue: fileTaskQueueFor(config.hostId),
+    uploadHost,
     codec: temporal.payloadCodec && {
+      severalLabs: async () => (await orm.em.fork().count(Lab, {})) > 1,
       codec: temporal.payloadCodec.forDisplay(),
       namespace: config.temporal.namespace,
       allowedOrigins: temporal.uiUrl ? [new URL(temporal.uiUrl).origin] : [],
@@ -147,7 +153,7 @@ function webBaseUrl(config: Config, port = config.web.port): string {
 async function seedFoldersIfEmpty(orm: Orm, config: Config): Promise<void> {
   const em = orm.em.fork();
   if ((await em.count(RemoteFolder, {})) > 0) return;
-  const { summary, warnings } = await loadFoldersCsv(em, config.foldersCsv);
+  const { summary, warnings } = await loadFoldersCsv(em, config.foldersCsv, config.lab);
   log(`Loaded ${summary.added} remote folders from ${config.foldersCsv} (the table was empty).`);
   for (const w of warnings) log(`  note: ${w}`);
 }
@@ -335,11 +341,11 @@ async function commandMigrate(): Promise<void> {
   }
 }
 
-async function commandFoldersLoad(csv: string): Promise<void> {
+async function commandFoldersLoad(csv: string, opts: { lab?: string }): Promise<void> {
   const config = loadConfig();
   const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults folders load'));
   try {
-    const { summary, warnings } = await loadFoldersCsv(orm.em.fork(), csv);
+    const { summary, warnings } = await loadFoldersCsv(orm.em.fork(), csv, opts.lab ?? config.lab);
     log(`Remote folders: ${summary.added} added, ${summary.changed.length} changed, ${summary.unchanged} unchanged, ${summary.notInCsv} kept that the CSV does not list.`);
     for (const c of summary.changed) log(`  changed ${c.label} ${c.folderTag}: ${c.from} -> ${c.to}`);
     for (const w of warnings) log(`  note: ${w}`);
@@ -442,9 +448,11 @@ export function buildProgram(): Command {
     .command('load')
     .description('Load a remote-folder CSV (base_path,folder,folder_tag,label) into the database, report near-duplicates, and wake files waiting for a folder.')
     .argument('<csv>', 'the CSV file')
+    .option('--lab <name>', 'the lab whose table is loaded (default GETRESULTS_LAB)')
     .action(commandFoldersLoad);
   registerOfflineCommands(program, folders);
   registerUsersCommands(program);
+  registerLabsCommands(program);
   registerParseLogCommand(program);
   registerAuditCommands(program);
   return program;

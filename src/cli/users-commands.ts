@@ -77,12 +77,13 @@ export function registerUsersCommands(program: Command): void {
     .command('add')
     .description('Add a user (a technician unless --admin). The password comes from --password-file, a terminal prompt, or stdin.')
     .argument('<username>')
-    .option('--admin', 'may also edit the remote-folder table')
+    .option('--admin', 'may also edit the remote-folder table; without --lab, of the whole deployment (every lab)')
+    .option('--lab <name>', 'the lab whose files the user sees (a technician\'s default: the lab "default")')
     .option('--password-file <file>', 'read the password from the first line of this file')
-    .action(async (username: string, opts: { admin?: boolean; passwordFile?: string }) => {
+    .action(async (username: string, opts: { admin?: boolean; lab?: string; passwordFile?: string }) => {
       const password = await readNewPassword(opts.passwordFile);
-      const user = await withOrm('getresults users add', (orm) => addUser(orm.em.fork(), username, password, opts.admin ? 'admin' : 'technician'));
-      log(`Added ${user.role} ${user.username}.`);
+      const user = await withOrm('getresults users add', (orm) => addUser(orm.em.fork(), username, password, opts.admin ? 'admin' : 'technician', opts.lab));
+      log(`Added ${user.role} ${user.username}${user.labId === null ? ' (every lab)' : ''}.`);
     });
   users
     .command('passwd')

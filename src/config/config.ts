@@ -55,6 +55,8 @@ export interface Config {
   web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number };
   /** Names this upload host; its file activities run on a task queue of their own. */
   hostId: string;
+  /** The lab this upload host belongs to (src/labs/upload-hosts.ts). */
+  lab: string;
   patterns: IdentifierPattern[];
   foldersCsv: string;
   ackTimeout: string;
@@ -146,7 +148,12 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, dot, dash and underscore')
     .optional()
-    .describe('Name of this upload host (default: the machine\'s host name).'),
+    .describe('Name of this upload host (default: the machine\'s host name). Its files record it; the web page reaches them through its task queue.'),
+  GETRESULTS_LAB: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'is a lab\'s name: lower-case letters, digits and dashes')
+    .default('default')
+    .describe('The lab this upload host belongs to (getresults labs add NAME creates one); its files are that lab\'s.'),
   GETRESULTS_PATTERNS_FILE: z.string().optional().describe('JSON file of identifier patterns (default: the seed\'s BHS, CDC1, CDC2).'),
   GETRESULTS_FOLDERS_CSV: z.string().optional().describe('Remote-folder table loaded when the table is empty (default: the seed\'s).'),
   GETRESULTS_ACK_TIMEOUT: z.string().default('30d').describe('How long a sent file waits for the clinic to fetch it.'),
@@ -327,6 +334,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
     web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
+    lab: env.GETRESULTS_LAB,
     patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],
     foldersCsv: env.GETRESULTS_FOLDERS_CSV ? path.resolve(env.GETRESULTS_FOLDERS_CSV) : SEED_FOLDERS_CSV,
     ackTimeout: checkDuration('GETRESULTS_ACK_TIMEOUT', env.GETRESULTS_ACK_TIMEOUT),

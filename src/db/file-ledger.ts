@@ -16,6 +16,8 @@ export interface RegisterUpload {
   sha256: string;
   uploadedAt: Date;
   uploadedBy?: string;
+  /** The upload host holding the file, and so its lab; absent only in tests and old callers: the lab `default`, no host. */
+  host?: { name: string; labId: number };
 }
 
 export interface Registered {
@@ -53,7 +55,8 @@ const NOT_A_DELIVERY: FileState[] = ['REJECTED', 'DUPLICATE', 'SUPERSEDED', 'WIT
 
 /** What a registration reads under the chain's lock: the live delivery of the content, a reserved id, the tip. */
 interface UploadContext {
-  delivery: { id: string; fileName: string; uploadedAt: string } | null;
+  delivery: { id: string; fileName: string; uploadedAt: string; labId: number } | null;
+  default_lab: number;
   next_id: string;
   tip_seq: string | null;
   tip_hash: string | null;
@@ -108,9 +111,10 @@ export class FileLedger {
       await lockChain(tx);
       const [found] = await tx.execute<Array<UploadContext & { mine: { id: string; duplicateOf: string | null } | null; web_uploader: string | null }>>(
         `select (select json_build_object('id', id::text, 'duplicateOf', duplicate_of::text) from result_file where run_id = ?) as mine,
-                (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at) from result_file
+                (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at, 'labId', lab_id) from result_file
                   where sha256 = ? and state not in (${NOT_A_DELIVERY.map(() => '?').join(', ')}) order by id asc limit 1) as delivery,
                 (select username from web_upload where file_name = ? and sha256 = ? order by id desc limit 1) as web_uploader,
+                (select id from lab where name = 'default') as default_lab,
                 nextval(pg_get_serial_sequence('result_file', 'id'))::text as next_id,
                 ${TIP_COLUMNS_SQL}`,
         [input.runId, input.sha256, ...NOT_A_DELIVERY, input.fileName, input.sha256],
@@ -157,7 +161,8 @@ export class FileLedger {
       await lockChain(tx);
       const [found] = await tx.execute<Array<UploadContext & { mine: string | null }>>(
         `select (select id::text from result_file where run_id = ?) as mine,
-                (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at) from result_file where id = ?) as delivery,
+                (select json_build_object('id', id::text, 'fileName', file_name, 'uploadedAt', uploaded_at, 'labId', lab_id) from result_file where id = ?) as delivery,
+                (select id from lab where name = 'default') as default_lab,
                 nextval(pg_get_serial_sequence('result_file', 'id'))::text as next_id,
                 ${TIP_COLUMNS_SQL}`,
         [copy.runId, originalId],
@@ -174,7 +179,13 @@ export class FileLedger {
    */
   private async insertUpload(tx: SqlExecutor, context: UploadContext, input: RegisterUpload, archivePath: string | null = null): Promise<Registered> {
     const id = Number(context.next_id);
-    const delivery = context.delivery && { id: Number(context.delivery.id), fileName: context.delivery.fileName, uploadedAt: new Date(context.delivery.uploadedAt) };
+    const labId = input.host?.labId ?? context.default_lab;
+    const delivery = context.delivery && {
+      id: Number(context.delivery.id),
+      // Another lab's file name is its patient's identifier: this lab's trail names the delivery by id only.
+      fileName: context.delivery.labId === labId ? context.delivery.fileName : 'a file of another lab',
+      uploadedAt: new Date(context.delivery.uploadedAt),
+    };
     const row = {
       id,
       workflow_id: input.workflowId,
@@ -192,6 +203,8 @@ export class FileLedger {
       duplicate_of: delivery?.id ?? null,
       archive_path: archivePath,
       updated_at: new Date(),
+      lab_id: labId,
+      upload_host: input.host?.name ?? null,
     };
     const events: NewEvent[] = [
       this.newEvent(id, delivery ? 'DUPLICATE' : 'RECEIVED', {
@@ -313,13 +326,15 @@ export class FileLedger {
   }
 
   /** Every file asks this once: plain SQL, no entity to hydrate. Column names come from the entity. */
-  async findFolder(label: string, hint: string): Promise<{ folder: string; basePath: string } | null> {
+  /** `labId`: the file's lab, whose table (or the table it shares, lab.folders_of_lab_id) is asked; absent: `default`'s. */
+  async findFolder(label: string, hint: string, labId?: number): Promise<{ folder: string; basePath: string } | null> {
     const meta = this.em.getMetadata().get(RemoteFolder);
-    const column = (property: 'label' | 'folderTag' | 'folder' | 'basePath') => meta.properties[property].fieldNames[0];
+    const column = (property: 'label' | 'folderTag' | 'folder' | 'basePath' | 'labId') => meta.properties[property].fieldNames[0];
     const [row] = await this.em.execute<Array<{ folder: string; base_path: string }>>(
       `select "${column('folder')}" as folder, "${column('basePath')}" as base_path from "${meta.tableName}"
-        where "${column('label')}" = ? and "${column('folderTag')}" = ? limit 1`,
-      [label, hint],
+        where "${column('label')}" = ? and "${column('folderTag')}" = ?
+          and "${column('labId')}" = (select coalesce(folders_of_lab_id, id) from lab where ${labId === undefined ? `name = 'default'` : 'id = ?'}) limit 1`,
+      labId === undefined ? [label, hint] : [label, hint, labId],
     );
     return row ? { folder: row.folder, basePath: row.base_path } : null;
   }

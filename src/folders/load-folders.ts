@@ -20,18 +20,20 @@ export function describeFolderRow(r: RemoteFolderRow): string {
 }
 
 /**
- * Upserts the table by (label, tag). Rows missing from the CSV are kept: removing a mapping is a deliberate act.
+ * Upserts one lab's table by (label, tag). Rows missing from the CSV are kept: removing a mapping is a deliberate act.
  * `rules` (the CSV's receipt rule columns, by clinic folder) are set too; without them every stored rule is kept.
  * With an `actor` (a person on the web page), each added or changed row is recorded in folder_change.
  */
 export async function loadRemoteFolders(
   em: EntityManager,
+  /** The lab whose table is loaded (folderTableLabId: a lab that shares another's table loads that one). */
+  labId: number,
   rows: readonly RemoteFolderRow[],
   rules?: ReadonlyMap<string, ReceiptRuleLists>,
   actor: string | null = null,
 ): Promise<LoadSummary> {
   return em.transactional(async (tx) => {
-    const existing = await tx.find(RemoteFolder, {});
+    const existing = await tx.find(RemoteFolder, { labId });
     const byKey = new Map(existing.map((r) => [`${r.label}\u0000${r.folderTag}`, r]));
     const summary: LoadSummary = { added: 0, changed: [], unchanged: 0, notInCsv: 0, rulesChanged: [] };
     if (rules?.size) {
@@ -47,12 +49,12 @@ export async function loadRemoteFolders(
       seen.add(key);
       const current = byKey.get(key);
       if (!current) {
-        tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
-        if (actor) tx.create(FolderChange, { actor, action: 'added', label: row.label, folderTag: row.folderTag, before: null, after: describeFolderRow(row) });
+        tx.create(RemoteFolder, { labId, label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
+        if (actor) tx.create(FolderChange, { labId, actor, action: 'added', label: row.label, folderTag: row.folderTag, before: null, after: describeFolderRow(row) });
         summary.added++;
       } else if (current.folder !== row.folder || current.basePath !== row.basePath) {
         summary.changed.push({ label: row.label, folderTag: row.folderTag, from: `${current.basePath}/${current.folder}`, to: `${row.basePath}/${row.folder}` });
-        if (actor) tx.create(FolderChange, { actor, action: 'changed', label: row.label, folderTag: row.folderTag, before: describeFolderRow(current), after: describeFolderRow(row) });
+        if (actor) tx.create(FolderChange, { labId, actor, action: 'changed', label: row.label, folderTag: row.folderTag, before: describeFolderRow(current), after: describeFolderRow(row) });
         current.folder = row.folder;
         current.basePath = row.basePath;
       } else {

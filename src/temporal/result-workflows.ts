@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
 import {
   SHARED_TASK_QUEUE,
   accessedSignal,
@@ -65,7 +66,15 @@ export interface ResultWorkflows {
   pendingActivities(run: WorkflowRun): Promise<PendingActivity[]>;
   /** Resolves when Temporal answers. */
   checkHealth(): Promise<void>;
+  /**
+   * Whether a worker has polled `taskQueue` for activities within QUEUE_SERVED_WINDOW_S: an upload host's queue
+   * unserved that long means the host is offline, and work sent to it would only wait.
+   */
+  isQueueServed(taskQueue: string): Promise<boolean>;
 }
+
+/** A worker polls continuously (a poll lasts up to a minute); two minutes without one means none is running. */
+export const QUEUE_SERVED_WINDOW_S = 120;
 
 /** A running twin may close between our start and our signal; then starting again is right. Bounded, not endless. */
 const SUBMIT_ATTEMPTS = 5;
@@ -186,6 +195,16 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
 
     async checkHealth() {
       await client.workflowService.getSystemInfo({});
+    },
+
+    async isQueueServed(taskQueue) {
+      const { pollers } = await client.workflowService.describeTaskQueue({
+        namespace: client.options.namespace,
+        taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      const since = Date.now() / 1000 - QUEUE_SERVED_WINDOW_S;
+      return pollers.some((p) => Number(p.lastAccessTime?.seconds ?? 0) >= since);
     },
   };
   return workflows;

@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 import type { Orm } from '../db/orm';
+import type { FileHost } from '../labs/upload-hosts';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { ThrottleOptions } from './auth/login-throttle';
 import type { BaseEnv } from './context';
@@ -44,10 +45,13 @@ export interface WebDeps {
   /** Base URL of the Temporal UI, for the header link and each file's workflow link. */
   temporalUiUrl?: string;
   /**
-   * Task queue of the host holding the archive, for Resend (fileTaskQueueFor(config.hostId)). result_file records no
-   * host, so this assumes the archive is on the web process's own host. Absent: Resend says it is unavailable.
+   * Task queue of this web process's own upload host (fileTaskQueueFor(config.hostId)), for files received before
+   * hosts were recorded (migration 0011): their archive is taken to be here. A file that records its host is resent
+   * and withdrawn on that host's queue. Absent: Resend says it is unavailable for such old files.
    */
   fileTaskQueue?: string;
+  /** The upload host whose folder `uploadDir` is: web uploads become its lab's files, and its archive is on this disk. */
+  uploadHost?: FileHost;
   /**
    * Folders PDFs may be served from (archive, rejected, duplicates). A path recorded in the database outside them is
    * refused: a defence in depth should a row ever be written wrongly.

@@ -18,6 +18,7 @@ import type { Destination } from '../transfer/destination';
 import { SHARED_TASK_QUEUE, fileTaskQueueFor } from '../workflows/definitions';
 import { WORKFLOW_BUNDLE_PATH } from './bundle-workflows';
 import { autoHeartbeat } from './auto-heartbeat';
+import { registerUploadHost } from '../labs/upload-hosts';
 
 export interface WorkerDeps {
   config: Config;
@@ -106,7 +107,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     : { workflowsPath: require.resolve('../workflows') };
   // Each file's ledger writes go through a pool of their own (src/db/hot-path-sql.ts), beside the ORM's.
   const hotPath = HotPathSql.forOrm(deps.orm);
-  const ledgerActivities = createLedgerActivities({ orm: deps.orm, hotPath });
+  // A host's worker records its host and lab on every file it receives; it registers first (and refuses to start in
+  // a lab the host does not belong to). A database-only worker holds no files.
+  const host = deps.serveFiles !== false ? await registerUploadHost(deps.orm.em.fork(), config.hostId, config.lab) : undefined;
+  const ledgerActivities = createLedgerActivities({ orm: deps.orm, hotPath, host });
   const workers: Worker[] = [
     await Worker.create({
       connection,

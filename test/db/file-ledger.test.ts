@@ -120,7 +120,7 @@ describe('the ledger hot path (SQL under the chain lock)', () => {
 
   test('a quick send records the check, the route and the delivery in one transaction, found by plain SQL', async () => {
     const em = orm.em.fork();
-    await em.execute(`insert into remote_folder (base_path, folder, folder_tag, label, created_at, updated_at) values ('viral_load', 'quickclinic', '77', 'BHP', now(), now()) on conflict do nothing`);
+    await em.execute(`insert into remote_folder (lab_id, base_path, folder, folder_tag, label, created_at, updated_at) values (1, 'viral_load', 'quickclinic', '77', 'BHP', now(), now()) on conflict do nothing`);
     const run = 'run-q';
     const { resultFileId } = await ledger.registerUpload({ ...upload(run, '/upload/q.pdf'), sha256: '56'.repeat(32) });
     const identification = { label: 'BHP', identifier: '066-77000001-3', hint: '77' };

@@ -33,7 +33,7 @@ beforeAll(async () => {
   orm = await openOrm(db.url);
   await migrate(orm);
   await orm.em.fork().execute(
-    `insert into remote_folder (label, folder_tag, folder, base_path, created_at, updated_at) values ('BHS', '12', 'digawana', 'viral_load', now(), now())`,
+    `insert into remote_folder (lab_id, label, folder_tag, folder, base_path, created_at, updated_at) values (1, 'BHS', '12', 'digawana', 'viral_load', now(), now())`,
   );
   hotPath = HotPathSql.forOrm(orm);
   dir = await mkdtemp(path.join(os.tmpdir(), 'gr-quick-'));

@@ -41,3 +41,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** The id migration 0011 gives the lab `default` in a freshly migrated database (the first row of `lab`). */
+export const DEFAULT_LAB_ID = 1;

@@ -19,6 +19,7 @@ export function fakeWorkflows(operations: Partial<ResultWorkflows>): ResultWorkf
     ensureLogScanSchedule: unexpected('ensureLogScanSchedule'),
     pendingActivities: unexpected('pendingActivities'),
     checkHealth: unexpected('checkHealth'),
+    isQueueServed: unexpected('isQueueServed'),
     ...operations,
   };
 }

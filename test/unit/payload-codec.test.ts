@@ -158,7 +158,7 @@ describe('the codec endpoint (/codec/encode, /codec/decode)', () => {
   /** The web app's loadSession stands in as a header: the route only asks whether there is a session. */
   const session: ActiveSession = {
     token: 'test-session',
-    user: { id: 1, username: 'anna', passwordHash: 'unused', role: 'technician', disabled: false, createdAt: new Date(), passwordChangedAt: new Date() },
+    user: { id: 1, username: 'anna', passwordHash: 'unused', role: 'technician', disabled: false, createdAt: new Date(), passwordChangedAt: new Date(), labId: 1 },
     expiresAt: new Date(Date.now() + 3_600_000),
   };
   const app = new Hono<BaseEnv>()

@@ -12,8 +12,8 @@ const BIG = COUNT_CAP + 60; // 202 pages of 50, the last one with 10
 /** `n` files in clinic folder `folder`, one a minute, newest with the highest id; straight in SQL, for speed. */
 async function bulkFiles(folder: string, n: number, tag: string): Promise<void> {
   await env.orm.em.fork().getConnection().execute(
-    `insert into result_file (workflow_id, run_id, file_name, upload_path, size_bytes, sha256, identifier, clinic_folder, state, uploaded_at, updated_at)
-     select 'file-' || ?::text || i, 'run-' || ?::text || i, ?::text || '-' || i || '.pdf', '/nowhere', 1234,
+    `insert into result_file (lab_id, workflow_id, run_id, file_name, upload_path, size_bytes, sha256, identifier, clinic_folder, state, uploaded_at, updated_at)
+     select 1, 'file-' || ?::text || i, 'run-' || ?::text || i, ?::text || '-' || i || '.pdf', '/nowhere', 1234,
             md5(?::text || i) || md5(?::text || 'x' || i), '066-' || (13000000 + i) || '-1', ?, 'AWAITING_ACK',
             now() - interval '1 minute' * (? - i), now()
        from generate_series(1, ?) i`,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FileEvent, FolderChange, RemoteFolder, ResultFile } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
 import { resultPdf } from '../harness/pdf';
+import { DEFAULT_LAB_ID } from '../harness/database';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
 /**
@@ -80,7 +81,7 @@ describe('needs a person', () => {
     expect(text).toContain('Ask an admin to add the folder: the file is then sent by itself.');
     expect(await env.orm.em.fork().count(FileEvent, { resultFileId: needsFolder })).toBe(before);
     const em = env.orm.em.fork();
-    em.create(RemoteFolder, { label: 'BHS', folderTag: '77', folder: 'newclinic', basePath: 'viral_load' });
+    em.create(RemoteFolder, { labId: DEFAULT_LAB_ID, label: 'BHS', folderTag: '77', folder: 'newclinic', basePath: 'viral_load' });
     await em.flush();
     // Now something has changed: the retry goes on to the workflow (here there is no Temporal, and the page says so).
     expect(await (await tom.form(`/files/${needsFolder}/retry`, { _csrf: tom.csrf })).text()).toContain('not connected to Temporal');
@@ -135,8 +136,8 @@ describe('remote folders: search and delete', () => {
   let free: number;
   beforeAll(async () => {
     const em = env.orm.em.fork();
-    const a = em.create(RemoteFolder, { label: 'BHS', folderTag: '31', folder: 'mochudi', basePath: 'viral_load' });
-    const b = em.create(RemoteFolder, { label: 'CDC1', folderTag: '32', folder: 'molepolole', basePath: 'viral_load' });
+    const a = em.create(RemoteFolder, { labId: DEFAULT_LAB_ID, label: 'BHS', folderTag: '31', folder: 'mochudi', basePath: 'viral_load' });
+    const b = em.create(RemoteFolder, { labId: DEFAULT_LAB_ID, label: 'CDC1', folderTag: '32', folder: 'molepolole', basePath: 'viral_load' });
     await em.flush();
     [inUse, free] = [a.id, b.id];
     const sending = await seedFile(env.orm, { fileName: '066-31000141-3.pdf', state: 'AWAITING_ACK', clinicFolder: 'viral_load/mochudi' });
@@ -236,7 +237,7 @@ describe('the turnaround report', () => {
 describe('upload answers with what will happen', () => {
   it('runs the pipeline\'s checks before answering: sent to a folder, waiting for one, or rejected with the reason', async () => {
     const em = env.orm.em.fork();
-    em.create(RemoteFolder, { label: 'BHS', folderTag: '51', folder: 'digawana', basePath: 'viral_load' });
+    em.create(RemoteFolder, { labId: DEFAULT_LAB_ID, label: 'BHS', folderTag: '51', folder: 'digawana', basePath: 'viral_load' });
     await em.flush();
     const form = new FormData();
     form.append('_csrf', tom.csrf);

@@ -1,6 +1,7 @@
 import { WebUpload } from './web-upload';
 import { Acknowledgement } from './acknowledgement';
 import { FileEvent } from './file-event';
+import { Lab, UploadHost } from './lab';
 import { ForeignAccess } from './foreign-access';
 import { LogCursor, LogScanRun } from './log-scan';
 import { FolderChange, FolderReceiptRule, RemoteFolder } from './remote-folder';
@@ -9,5 +10,5 @@ import { SecurityEvent } from './security-event';
 import { LoginFailure, WebSession } from './session';
 import { User } from './user';
 
-export { Acknowledgement, FileEvent, FolderChange, FolderReceiptRule, ForeignAccess, LogCursor, LogScanRun, LoginFailure, RemoteFolder, ResultFile, SecurityEvent, User, WebSession, WebUpload };
-export const ALL_ENTITIES = [ResultFile, FileEvent, RemoteFolder, Acknowledgement, User, WebSession, LoginFailure, WebUpload, LogCursor, LogScanRun, FolderReceiptRule, ForeignAccess, SecurityEvent, FolderChange];
+export { Acknowledgement, FileEvent, FolderChange, FolderReceiptRule, ForeignAccess, Lab, LogCursor, LogScanRun, LoginFailure, RemoteFolder, ResultFile, SecurityEvent, UploadHost, User, WebSession, WebUpload };
+export const ALL_ENTITIES = [ResultFile, FileEvent, RemoteFolder, Acknowledgement, User, WebSession, LoginFailure, WebUpload, LogCursor, LogScanRun, FolderReceiptRule, ForeignAccess, SecurityEvent, FolderChange, Lab, UploadHost];

@@ -12,8 +12,10 @@ export const RemoteFolder = defineEntity({
     basePath: p.string().length(255),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    /** The lab whose table this row is in (0011): labs may map the same hint to different folders. */
+    labId: p.integer(),
   }),
-  uniques: [{ properties: ['label', 'folderTag'] }],
+  uniques: [{ properties: ['labId', 'label', 'folderTag'] }],
 });
 
 export type IRemoteFolder = InferEntity<typeof RemoteFolder>;
@@ -57,6 +59,8 @@ export const FolderChange = defineEntity({
     /** `label tag → base/folder` before and after; null where there was none. */
     before: p.text().nullable(),
     after: p.text().nullable(),
+    /** The lab whose table changed (null: recorded before labs, 0011). */
+    labId: p.integer().nullable(),
   }),
   indexes: [{ properties: ['at'] }],
 });

@@ -31,6 +31,10 @@ export const ResultFile = defineEntity({
     sentAt: p.datetime().nullable(),
     acknowledgedAt: p.datetime().nullable(),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+    /** The lab the file belongs to: its upload host's (0011). */
+    labId: p.integer(),
+    /** The upload host holding the file (original, archive, rejected copy); null for files received before 0011. */
+    uploadHost: p.string().length(100).nullable().index(),
   }),
   // Indexes MikroORM cannot describe by properties (partial, descending, GIN) are given as the SQL the migrations ran.
   // The schema generator compares such indexes by name only; test/db/schema-matches-entities.test.ts compares them whole.
@@ -47,6 +51,11 @@ export const ResultFile = defineEntity({
     // "Contains" search (ILIKE '%q%'), served only by trigram indexes; 0002 creates them when pg_trgm can be had.
     { name: 'result_file_file_name_trgm', expression: 'create index "result_file_file_name_trgm" on "result_file" using gin ("file_name" gin_trgm_ops)' },
     { name: 'result_file_identifier_trgm', expression: 'create index "result_file_identifier_trgm" on "result_file" using gin ("identifier" gin_trgm_ops)' },
+    // One lab's file list, newest first (0011).
+    {
+      name: 'result_file_lab_id_uploaded_at_id_index',
+      expression: 'create index "result_file_lab_id_uploaded_at_id_index" on "result_file" ("lab_id", "uploaded_at" desc, "id" desc)',
+    },
     // The file list within one state or clinic folder, newest first (0006).
     {
       name: 'result_file_state_uploaded_at_id_index',

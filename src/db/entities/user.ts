@@ -20,6 +20,8 @@ export const User = defineEntity({
     disabled: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
     passwordChangedAt: p.datetime().onCreate(() => new Date()),
+    /** The lab whose files the user sees and acts on; null only for an admin of the whole deployment (0011). */
+    labId: p.integer().nullable().index(),
   }),
 });
 

@@ -15,6 +15,8 @@ export const WebUpload = defineEntity({
     sha256: p.string().length(64).index(),
     sizeBytes: p.bigint('number'),
     uploadedAt: p.datetime().index(),
+    /** The uploader's lab (0011). */
+    labId: p.integer(),
   }),
 });
 

@@ -9,6 +9,7 @@ import { Migration0007SessionIdleTimeout } from './0007-session-idle-timeout';
 import { Migration0008SecurityEvents } from './0008-security-events';
 import { Migration0009FolderChanges } from './0009-folder-changes';
 import { Migration0010WithdrawnState } from './0010-withdrawn-state';
+import { Migration0011LabsAndHosts } from './0011-labs-and-hosts';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0008-security-events', class: Migration0008SecurityEvents },
   { name: '0009-folder-changes', class: Migration0009FolderChanges },
   { name: '0010-withdrawn-state', class: Migration0010WithdrawnState },
+  { name: '0011-labs-and-hosts', class: Migration0011LabsAndHosts },
 ];

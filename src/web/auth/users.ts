@@ -3,14 +3,22 @@ import { User } from '../../db/entities';
 import type { IUser, UserRole } from '../../db/entities/user';
 import { hashPassword, normaliseUsername, passwordProblem, usernameProblem, verifyAgainstDummy, verifyPassword } from './passwords';
 import { endAllSessionsOf } from './sessions';
+import { DEFAULT_LAB, labIdByName } from '../../labs/upload-hosts';
 
 /** User management shared by the CLI and the web page, so both apply the same rules. */
-export async function addUser(em: EntityManager, rawUsername: string, password: string, role: UserRole): Promise<IUser> {
+/**
+ * `labName`: the lab whose files the user sees. A technician always has one (default: the lab `default`); an admin
+ * without one administers the whole deployment and sees every lab's files.
+ */
+export async function addUser(em: EntityManager, rawUsername: string, password: string, role: UserRole, labName?: string): Promise<IUser> {
   const username = normaliseUsername(rawUsername);
   const problem = usernameProblem(username) ?? passwordProblem(password);
   if (problem) throw new Error(problem);
   if (await em.count(User, { username })) throw new Error(`A user named ${username} already exists; use "getresults users passwd ${username}".`);
-  const user = em.create(User, { username, passwordHash: await hashPassword(password), role, disabled: false });
+  const labWanted = labName ?? (role === 'technician' ? DEFAULT_LAB : undefined);
+  const labId = labWanted === undefined ? null : await labIdByName(em, labWanted);
+  if (labId === undefined) throw new Error(`There is no lab "${labWanted}" (getresults labs list shows them).`);
+  const user = em.create(User, { username, passwordHash: await hashPassword(password), role, disabled: false, labId });
   await em.flush();
   return user;
 }

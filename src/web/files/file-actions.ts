@@ -17,15 +17,21 @@ export class FileActions {
     private readonly em: EntityManager,
     private readonly actor: string,
     private readonly workflows?: ResultWorkflows,
+    /** The actor's lab: files of other labs are not theirs to act on (undefined: an admin of every lab). */
+    private readonly labId?: number,
   ) {}
+
+  private scoped<T extends object>(where: T): T & { labId?: number } {
+    return this.labId === undefined ? where : { ...where, labId: this.labId };
+  }
 
   /** Wakes a waiting workflow (no folder mapped, or transfer blocked) through the retry signal. */
   async retry(id: number): Promise<void> {
-    const row = await this.em.findOne(ResultFile, { id });
+    const row = await this.em.findOne(ResultFile, this.scoped({ id }));
     if (!row) throw new ActionRefused('There is no such file.');
     if (!WAITING_STATES.includes(row.state)) throw new ActionRefused('Only a file that is waiting (needs a folder, or transfer blocked) can be retried.');
     // Trying again with nothing changed would only fail again and add to the timeline: say so instead.
-    if (row.state === 'NEEDS_FOLDER' && row.label && row.hint && !(await new FileLedger(this.em).findFolder(row.label, row.hint))) {
+    if (row.state === 'NEEDS_FOLDER' && row.label && row.hint && !(await new FileLedger(this.em).findFolder(row.label, row.hint, row.labId))) {
       throw new ActionRefused(
         `Nothing has changed: there is still no clinic folder for ${row.label} hint "${row.hint}", so it was not tried again. ` +
           'Ask an admin to add the folder: the file is then sent by itself.',
@@ -46,7 +52,7 @@ export class FileActions {
    * same form twice records each file once.
    */
   async markAudited(ids: number[], batchId: string): Promise<{ audited: number; skipped: number }> {
-    const rows = await this.em.find(ResultFile, { id: { $in: ids } });
+    const rows = await this.em.find(ResultFile, this.scoped({ id: { $in: ids } }));
     const ledger = new FileLedger(this.em);
     let audited = 0;
     for (const row of rows) {
@@ -71,7 +77,7 @@ export class FileActions {
    * first fetch, so a later real fetch recorded by the log scan acknowledges the file again.
    */
   async undoAcknowledgement(id: number, reason: string): Promise<void> {
-    const row = await this.em.findOne(ResultFile, { id });
+    const row = await this.em.findOne(ResultFile, this.scoped({ id }));
     if (!row) throw new ActionRefused('There is no such file.');
     if (row.state !== 'ACKNOWLEDGED') throw new ActionRefused('Only an acknowledged file can have its acknowledgement undone.');
     await new FileLedger(this.em).transition(

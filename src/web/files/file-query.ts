@@ -105,11 +105,16 @@ export interface FileListPage {
  *
  * The total is exact up to COUNT_CAP and "more than" that beyond: counting every match of a million rows on every page
  * cost 100-420 ms, a capped count stops at COUNT_CAP + 1 (bench/search.mjs). A page that is not full tells the total
- * without counting. A page past the end (an old link, fewer files since) is counted exactly once and shows the last page.
+ * without counting. `labId` limits the list to one lab's files (undefined: every lab's). A page past the end (an old link, fewer files since) is counted exactly once and shows the last page.
  */
-export async function listFiles(em: EntityManager, filters: FileFilters): Promise<FileListPage> {
+export async function listFiles(em: EntityManager, filters: FileFilters, labId?: number): Promise<FileListPage> {
   const where: string[] = [];
   const params: unknown[] = [];
+  // One lab's files only, unless the user administers the whole deployment (src/web/auth/lab-scope.ts).
+  if (labId !== undefined) {
+    where.push('r.lab_id = ?');
+    params.push(labId);
+  }
   if (filters.state) {
     where.push('r.state = ?');
     params.push(filters.state);

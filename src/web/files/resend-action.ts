@@ -1,3 +1,4 @@
+import { fileTaskQueueFor } from '../../workflows/definitions';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
@@ -32,7 +33,15 @@ export async function requestResend(deps: ResendDeps, id: number, seq: number): 
   if (!row) throw new ActionRefused('There is no such file.');
   if (!canResend(row)) throw new ActionRefused('Only a delivered file with an archived copy and a clinic folder can be sent again.');
   if (!deps.workflows) throw new ActionRefused('Resend is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
-  if (!deps.fileTaskQueue) throw new ActionRefused('Resend is unavailable: this web process was not told which host holds the archive.');
+  // The archive is on the upload host that received the file (result_file.upload_host); files from before hosts were
+  // recorded are on this web process's own host.
+  const fileTaskQueue = row.uploadHost ? fileTaskQueueFor(row.uploadHost) : deps.fileTaskQueue;
+  if (!fileTaskQueue) throw new ActionRefused('Resend is unavailable: this web process was not told which host holds the archive.');
+  if (row.uploadHost && !(await deps.workflows.isQueueServed(fileTaskQueue))) {
+    throw new ActionRefused(
+      `The upload host ${row.uploadHost}, which holds this file's archive, is offline: none of its workers has asked for work in the last two minutes. Nothing was started; press Resend again once it is back.`,
+    );
+  }
   const workflowId = resendWorkflowId(row.sha256, seq);
   const input: ResendFileInput = {
     resultFileId: row.id,
@@ -41,7 +50,7 @@ export async function requestResend(deps: ResendDeps, id: number, seq: number): 
     sha256: row.sha256,
     sizeBytes: row.sizeBytes,
     folder: row.clinicFolder!,
-    fileTaskQueue: deps.fileTaskQueue,
+    fileTaskQueue,
     actor: deps.actor,
   };
   // Recorded first, so the timeline shows the request before the workflow's RESENT; a repeat adds nothing (same key).

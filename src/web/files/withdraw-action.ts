@@ -1,3 +1,4 @@
+import { fileTaskQueueFor } from '../../workflows/definitions';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
@@ -31,7 +32,15 @@ export async function requestWithdraw(deps: WithdrawDeps, id: number, seq: numbe
   if (!canWithdraw(row)) throw new ActionRefused('Only a file that was sent to a clinic folder can be withdrawn.');
   if (!reason) throw new ActionRefused('Say why the file is withdrawn (the clinic and the trail will want to know).');
   if (!deps.workflows) throw new ActionRefused('Withdraw is unavailable: this web process is not connected to Temporal (TEMPORAL_ADDRESS).');
-  if (!deps.fileTaskQueue) throw new ActionRefused('Withdraw is unavailable: this web process was not told which host reaches server B.');
+  // Withdrawn by the worker of the host that sent it (it reaches server B); files from before hosts were recorded, by
+  // this web process's own host.
+  const fileTaskQueue = row.uploadHost ? fileTaskQueueFor(row.uploadHost) : deps.fileTaskQueue;
+  if (!fileTaskQueue) throw new ActionRefused('Withdraw is unavailable: this web process was not told which host reaches server B.');
+  if (row.uploadHost && !(await deps.workflows.isQueueServed(fileTaskQueue))) {
+    throw new ActionRefused(
+      `The upload host ${row.uploadHost}, which sent this file, is offline: none of its workers has asked for work in the last two minutes. Nothing was withdrawn yet; try again once it is back.`,
+    );
+  }
   const workflowId = withdrawWorkflowId(row.sha256, seq);
   const withdrawalId = `w-${row.id}-${seq}`;
   const input: WithdrawFileInput = {
@@ -40,7 +49,7 @@ export async function requestWithdraw(deps: WithdrawDeps, id: number, seq: numbe
     remotePath: row.remotePath!,
     sha256: row.sha256,
     sizeBytes: row.sizeBytes,
-    fileTaskQueue: deps.fileTaskQueue,
+    fileTaskQueue,
     withdrawalId,
     actor: deps.actor,
     reason,

@@ -46,10 +46,12 @@ function toTurnaround(r: Row): ClinicTurnaround {
 }
 
 /** Every clinic folder with a file sent in the period, by name, and the same figures over all of them. */
-export async function turnaroundByClinic(em: EntityManager, period: TurnaroundPeriod): Promise<{ clinics: ClinicTurnaround[]; all: ClinicTurnaround }> {
+/** `labId`: one lab's files (undefined: every lab's). */
+export async function turnaroundByClinic(em: EntityManager, period: TurnaroundPeriod, labId?: number): Promise<{ clinics: ClinicTurnaround[]; all: ClinicTurnaround }> {
   // A withdrawn result is no delivery any more (a corrected version replaced it, or it went to the wrong clinic).
-  const where = `sent_at >= ? and sent_at < ? and clinic_folder is not null and state <> 'WITHDRAWN'${period.clinic ? ` and clinic_folder ilike ? escape '\\'` : ''}`;
+  const where = `sent_at >= ? and sent_at < ? and clinic_folder is not null and state <> 'WITHDRAWN'${labId === undefined ? '' : ' and lab_id = ?'}${period.clinic ? ` and clinic_folder ilike ? escape '\\'` : ''}`;
   const params: unknown[] = [period.from, period.to];
+  if (labId !== undefined) params.push(labId);
   if (period.clinic) params.push(`%${period.clinic.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
   const connection = em.getConnection();
   const [rows, [total]] = await Promise.all([

@@ -23,6 +23,11 @@ export interface CodecRouteDeps {
   allowedOrigins: string[];
   /** Bearer tokens accepted besides a session (GETRESULTS_CODEC_TOKEN_FILE). */
   tokens?: string[];
+  /**
+   * Whether the deployment serves more than one lab. Payloads carry file names and paths of every lab, so then only an
+   * admin of the whole deployment (or a token) may use the codec. Absent: one lab.
+   */
+  severalLabs?: () => Promise<boolean>;
 }
 
 interface JsonPayload {
@@ -88,6 +93,10 @@ export function createCodecRoutes(deps: CodecRouteDeps) {
   const handle = (operation: 'encode' | 'decode') => async (c: Context<BaseEnv>) => {
     const session = c.get('session');
     if (!session && !hasToken(c)) return c.json({ error: 'Sign in to the getresults web page, or send a codec token.' }, 401);
+    // Payloads carry file names and paths of every lab; a user of one lab must not read another's through the codec.
+    if (session && session.user.labId !== null && !hasToken(c) && (await deps.severalLabs?.())) {
+      return c.json({ error: 'The codec decodes payloads of every lab: only an admin of the whole deployment (or a codec token) may use it.' }, 403);
+    }
     if (operation === 'encode' && session?.user.role !== 'admin') {
       return c.json({ error: 'Only an admin signed in to the getresults web page may encode payloads; a codec token decodes only.' }, 403);
     }

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
 import { FILE_STATES, type FileState } from '../../domain/file-state';
 import { signedIn, type BaseEnv } from '../context';
+import { labScopeOf } from '../auth/lab-scope';
 import { html, isoDay, query, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 import { STATE_WORDS, WAITING_STATES } from '../views/states';
@@ -31,13 +32,19 @@ function startOfWeek(d: Date): Date {
 /** The web process's time zone decides what "today" is, for the counts and for the chart's days alike. */
 const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-async function countsByState(em: EntityManager, today: Date, week: Date) {
+/** `and lab_id = ?` with its parameter, for one lab's counts; nothing for every lab's. */
+function inLab(labId: number | undefined): { sql: string; params: number[] } {
+  return labId === undefined ? { sql: '', params: [] } : { sql: ' and lab_id = ?', params: [labId] };
+}
+
+async function countsByState(em: EntityManager, today: Date, week: Date, labId: number | undefined) {
+  const lab = inLab(labId);
   const rows: Array<{ state: FileState; today: string; week: string }> = await em
     .getConnection()
     .execute(
       `select state, count(*) filter (where uploaded_at >= ?) as today, count(*) as week
-         from result_file where uploaded_at >= ? group by state`,
-      [today, week],
+         from result_file where uploaded_at >= ?${lab.sql} group by state`,
+      [today, week, ...lab.params],
     );
   return new Map(rows.map((r) => [r.state, { today: Number(r.today), week: Number(r.week) }]));
 }
@@ -46,12 +53,13 @@ async function countsByState(em: EntityManager, today: Date, week: Date) {
 export const RECENT_REJECTION_DAYS = 7;
 
 /** Files a person must act on: waiting for a folder or a fixed login, or rejected recently. */
-async function needingAPerson(em: EntityManager, rejectedSince: Date): Promise<Map<FileState, number>> {
+async function needingAPerson(em: EntityManager, rejectedSince: Date, labId: number | undefined): Promise<Map<FileState, number>> {
+  const lab = inLab(labId);
   const rows: Array<{ state: FileState; n: string }> = await em.getConnection().execute(
     `select state, count(*) as n from result_file
-      where state in (?, ?) or (state = 'REJECTED' and uploaded_at >= ?)
+      where (state in (?, ?) or (state = 'REJECTED' and uploaded_at >= ?))${lab.sql}
       group by state`,
-    [...WAITING_STATES, rejectedSince],
+    [...WAITING_STATES, rejectedSince, ...lab.params],
   );
   return new Map(rows.map((r) => [r.state, Number(r.n)]));
 }
@@ -71,14 +79,15 @@ ${line(blocked, 'TRANSFER_BLOCKED', 'transfer blocked', html`server B refused ou
 </ul></div>`;
 }
 
-async function perDay(em: EntityManager, from: Date): Promise<DayCount[]> {
+async function perDay(em: EntityManager, from: Date, labId: number | undefined): Promise<DayCount[]> {
+  const lab = inLab(labId);
   const rows: Array<{ day: string; kind: 'sent' | 'acknowledged'; n: string }> = await em.getConnection().execute(
     `select to_char((sent_at at time zone ?)::date, 'YYYY-MM-DD') as day, 'sent' as kind, count(*) as n
-       from result_file where sent_at >= ? group by 1
+       from result_file where sent_at >= ?${lab.sql} group by 1
      union all
      select to_char((acknowledged_at at time zone ?)::date, 'YYYY-MM-DD'), 'acknowledged', count(*)
-       from result_file where acknowledged_at >= ? group by 1`,
-    [TIME_ZONE, from, TIME_ZONE, from],
+       from result_file where acknowledged_at >= ?${lab.sql} group by 1`,
+    [TIME_ZONE, from, ...lab.params, TIME_ZONE, from, ...lab.params],
   );
   const days: DayCount[] = [];
   for (let i = 0; i < CHART_DAYS; i++) {
@@ -130,11 +139,11 @@ export function createDashboardRoutes(deps: { renderPage: RenderPage }) {
     const rejectedSince = startOfDay(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (RECENT_REJECTION_DAYS - 1)));
     const { period } = reportPeriod({}, now);
     const [counts, needing, days, notFetched, turnaround] = await Promise.all([
-      countsByState(em, today, week),
-      needingAPerson(em, rejectedSince),
-      perDay(em, from),
-      countUnacknowledgedAfter(em, DEFAULT_UNACKNOWLEDGED_DAYS),
-      turnaroundByClinic(em, period),
+      countsByState(em, today, week, labScopeOf(c)),
+      needingAPerson(em, rejectedSince, labScopeOf(c)),
+      perDay(em, from, labScopeOf(c)),
+      countUnacknowledgedAfter(em, DEFAULT_UNACKNOWLEDGED_DAYS, labScopeOf(c)),
+      turnaroundByClinic(em, period, labScopeOf(c)),
     ]);
     const totals = { today: 0, week: 0 };
     for (const v of counts.values()) {

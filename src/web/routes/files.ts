@@ -4,12 +4,14 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
 import type { IdentifierPatterns } from '../../domain/identifier-patterns';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
+import { labScopeOf } from '../auth/lab-scope';
+import type { FileHost } from '../../labs/upload-hosts';
 import { ActionRefused, FileActions } from '../files/file-actions';
 import { loadFilePage } from '../files/file-page-query';
 import { COUNT_CAP, PAGE_SIZE, listFiles, parseFileFilters, type FileFilters } from '../files/file-query';
@@ -29,6 +31,8 @@ export interface FileRouteDeps {
   patterns?: IdentifierPatterns;
   /** Queue of the host holding the archive, for Resend (see resend-action.ts); absent: Resend explains it is unavailable. */
   fileTaskQueue?: string;
+  /** This web process's own upload host: PDFs of files held there are read from this disk. */
+  uploadHost?: FileHost;
 }
 
 /** Messages shown after an action, chosen by key so nothing from the URL is echoed into the page. */
@@ -110,13 +114,23 @@ function reasonInWords(row: { stateReason?: string | null; rejectionCode?: strin
 
 export function createFileRoutes(deps: FileRouteDeps) {
   const app = new Hono<BaseEnv>();
-  const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.workflows);
+  const actions = (c: Context<BaseEnv>) => new FileActions(c.get('em'), signedIn(c).user.username, deps.workflows, labScopeOf(c));
+
+  // Every route of one file (its page, the PDF, each action) answers 404 for a file of another lab: the same answer
+  // as for an id that does not exist, so ids reveal nothing about other labs (issue 13).
+  const ownLabOnly: MiddlewareHandler<BaseEnv> = async (c, next) => {
+    const labId = labScopeOf(c);
+    if (labId !== undefined && !(await c.get('em').count(ResultFile, { id: parseId(c), labId }))) return c.notFound();
+    await next();
+  };
+  app.use('/:id{[0-9]+}', ownLabOnly);
+  app.use('/:id{[0-9]+}/*', ownLabOnly);
 
   app.get('/', async (c) => {
     const parsed = parseFileFilters(c.req.query());
     if (!parsed.ok) throw new HTTPException(400, { message: `${parsed.problem} Change the filter and search again.` });
     const { filters } = parsed;
-    const { rows, total, moreThan, page, hasNext } = await listFiles(c.get('em'), filters);
+    const { rows, total, moreThan, page, hasNext } = await listFiles(c.get('em'), filters, labScopeOf(c));
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     // Counted exactly up to COUNT_CAP (see listFiles); beyond it the number of pages is not known, only that more follow.
     const counted = moreThan
@@ -162,7 +176,7 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
   app.get('/:id{[0-9]+}', async (c) => {
     const em = c.get('em');
     const id = parseId(c);
-    const page = await loadFilePage(em, id);
+    const page = await loadFilePage(em, id, labScopeOf(c));
     if (!page) return c.notFound();
     const { row, events, acks, foreign, uploads, copies, afterWithdrawal, versions } = page;
     const words = STATE_WORDS[row.state];
@@ -252,7 +266,15 @@ ${c.req.query('show') === 'pdf' ? html`<iframe class="pdf" src="/files/${row.id}
 
   app.get('/:id{[0-9]+}/pdf', async (c) => {
     const id = parseId(c);
-    const row = await c.get('em').findOne(ResultFile, { id }, { fields: ['fileName', 'archivePath'] });
+    const row = await c.get('em').findOne(ResultFile, { id }, { fields: ['fileName', 'archivePath', 'uploadHost'] });
+    // A file held by another upload host is on that host's disk, not this one's: said in words, never guessed at.
+    if (row?.uploadHost && deps.uploadHost && row.uploadHost !== deps.uploadHost.name) {
+      return deps.renderPage(c, {
+        title: 'PDF on another host',
+        status: 409,
+        body: html`<h1>The PDF is on another upload host</h1><p>${row.fileName} was received by the upload host <strong>${row.uploadHost}</strong>, which keeps its archive; this page runs beside ${deps.uploadHost.name}. Open the file on the web page that runs beside ${row.uploadHost}.</p><p><a href="/files/${id}">Back to the file</a></p>`,
+      });
+    }
     // Only the path the database recorded for this file, and only inside the folders we keep files in.
     const file = row?.archivePath;
     if (!file || !path.isAbsolute(file) || !(await isInside(file, deps.pdfRoots))) return c.notFound();

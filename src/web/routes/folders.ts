@@ -9,6 +9,7 @@ import { parseRemoteFolderCsv, type RemoteFolderRow } from '../../folders/remote
 import { retryWaitingFiles } from '../../folders/retry-waiting';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { signedIn, type BaseEnv } from '../context';
+import { folderTableOf } from '../auth/lab-scope';
 import { csvField } from '../views/csv';
 import { html, query, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
@@ -135,13 +136,13 @@ Leave both empty to count any download. The rule belongs to the folder: every ro
 }
 
 /** Who else shares a folder's rule, for the messages. */
-async function rowsOfFolder(em: EntityManager, clinicFolder: string): Promise<string[]> {
-  const rows = await em.find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
+async function rowsOfFolder(em: EntityManager, labId: number, clinicFolder: string): Promise<string[]> {
+  const rows = await em.find(RemoteFolder, { labId }, { orderBy: { label: 'asc', folderTag: 'asc' } });
   return rows.filter((r) => clinicFolderOf(r) === clinicFolder).map((r) => `${r.label} ${r.folderTag}`);
 }
 
-async function ruleMessage(em: EntityManager, clinicFolder: string, rule: ReceiptRuleLists): Promise<string> {
-  return ` Receipt rule of ${clinicFolder} (shared by ${(await rowsOfFolder(em, clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
+async function ruleMessage(em: EntityManager, labId: number, clinicFolder: string, rule: ReceiptRuleLists): Promise<string> {
+  return ` Receipt rule of ${clinicFolder} (shared by ${(await rowsOfFolder(em, labId, clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
 }
 
 const describeRow = describeFolderRow;
@@ -154,8 +155,8 @@ function filesUsing(em: EntityManager, row: RemoteFolderRow): Promise<number> {
   return em.count(ResultFile, { label: row.label, hint: row.folderTag, state: { $in: [...IN_FLIGHT] } });
 }
 
-async function recordChange(em: EntityManager, actor: string, action: 'added' | 'changed' | 'deleted', row: RemoteFolderRow, before: RemoteFolderRow | null) {
-  em.create(FolderChange, { actor, action, label: row.label, folderTag: row.folderTag, before: before && describeRow(before), after: action === 'deleted' ? null : describeRow(row) });
+async function recordChange(em: EntityManager, labId: number, actor: string, action: 'added' | 'changed' | 'deleted', row: RemoteFolderRow, before: RemoteFolderRow | null) {
+  em.create(FolderChange, { labId, actor, action, label: row.label, folderTag: row.folderTag, before: before && describeRow(before), after: action === 'deleted' ? null : describeRow(row) });
   await em.flush();
 }
 
@@ -178,11 +179,12 @@ export function createFolderRoutes(deps: FolderRouteDeps) {
 
   const listPage = async (c: Context<BaseEnv>, message?: Html, status?: 200 | 400 | 409, addForm?: { row: RemoteFolderRow; rule: RuleText }) => {
     const em = c.get('em');
-    const all = await em.find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
+    const labId = await folderTableOf(c);
+    const all = await em.find(RemoteFolder, { labId }, { orderBy: { label: 'asc', folderTag: 'asc' } });
     const q = (c.req.query('q') ?? '').trim().slice(0, 100);
     const rows = q ? all.filter((r) => matches(r, q)) : all;
     const rules = await receiptRulesByFolder(em);
-    const changes = await em.find(FolderChange, {}, { orderBy: { at: 'desc', id: 'desc' }, limit: 20 });
+    const changes = await em.find(FolderChange, { labId }, { orderBy: { at: 'desc', id: 'desc' }, limit: 20 });
     return deps.renderPage(c, {
       title: 'Remote folders',
       nav: 'folders',
@@ -220,24 +222,25 @@ ${changes.map((ch) => html`<tr><td class="small">${when(ch.at)}</td><td>${ch.act
     const rule = ruleFromForm(form);
     const problems = [...checkRow(row), ...rule.problems];
     if (problems.length) return listPage(c, flash('bad', problems.join(' ')), 400, { row, rule: rule.typed });
-    if (await em.count(RemoteFolder, { label: row.label, folderTag: row.folderTag })) {
+    const labId = await folderTableOf(c);
+    if (await em.count(RemoteFolder, { labId, label: row.label, folderTag: row.folderTag })) {
       return listPage(c, flash('bad', `${row.label} ${row.folderTag} is already mapped; edit that row instead.`), 409, { row, rule: rule.typed });
     }
     const clinicFolder = clinicFolderOf(row);
     await em.transactional(async (tx) => {
-      tx.create(RemoteFolder, { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
+      tx.create(RemoteFolder, { labId, label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
       await tx.flush();
-      await recordChange(tx, signedIn(c).user.username, 'added', row, null);
+      await recordChange(tx, labId, signedIn(c).user.username, 'added', row, null);
       // Empty fields here keep the folder's rule (set on another row); clearing it is done on the edit page.
       if (rule.lists.allowedClients.length || rule.lists.allowedUsers.length) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
     });
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder);
-    const ruleNote = stored ? await ruleMessage(em, clinicFolder, stored) : '';
+    const ruleNote = stored ? await ruleMessage(em, labId, clinicFolder, stored) : '';
     return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${row.basePath}/${row.folder}.${ruleNote}${await wakeWaiting(em)}`));
   });
 
   app.get('/export.csv', async (c) => {
-    const rows = await c.get('em').find(RemoteFolder, {}, { orderBy: { label: 'asc', folderTag: 'asc' } });
+    const rows = await c.get('em').find(RemoteFolder, { labId: await folderTableOf(c) }, { orderBy: { label: 'asc', folderTag: 'asc' } });
     return c.body(toCsv(rows, await receiptRulesByFolder(c.get('em'))), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
       'Content-Disposition': 'attachment; filename="remote_folders.csv"',
@@ -247,11 +250,11 @@ ${changes.map((ch) => html`<tr><td class="small">${when(ch.at)}</td><td>${ch.act
 
   app.get('/:id{[0-9]+}', async (c) => {
     const em = c.get('em');
-    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')) });
+    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')), labId: await folderTableOf(c) });
     if (!row) return c.notFound();
     const clinicFolder = clinicFolderOf(row);
     const rule = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
-    const sharing = (await rowsOfFolder(em, clinicFolder)).filter((r) => r !== `${row.label} ${row.folderTag}`);
+    const sharing = (await rowsOfFolder(em, row.labId, clinicFolder)).filter((r) => r !== `${row.label} ${row.folderTag}`);
     return deps.renderPage(c, {
       title: 'Edit remote folder',
       nav: 'folders',
@@ -263,13 +266,13 @@ ${folderForm(c, `/folders/${row.id}`, row, 'Save', ruleText(rule), { ruleOf: cli
 
   app.post('/:id{[0-9]+}', async (c) => {
     const em = c.get('em');
-    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')) });
+    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')), labId: await folderTableOf(c) });
     if (!row) return c.notFound();
     const form = await c.req.parseBody();
     const next = rowFromForm(form);
     const rule = ruleFromForm(form);
     const problems = [...checkRow(next), ...rule.problems];
-    const clash = await em.findOne(RemoteFolder, { label: next.label, folderTag: next.folderTag, id: { $ne: row.id } });
+    const clash = await em.findOne(RemoteFolder, { labId: row.labId, label: next.label, folderTag: next.folderTag, id: { $ne: row.id } });
     const ruleOf = typeof form.ruleOf === 'string' ? form.ruleOf : clinicFolderOf(row);
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- hidden text fields of our own form, never files
     const shownText = { clients: String(form.shownClients ?? ''), users: String(form.shownUsers ?? '') };
@@ -291,17 +294,17 @@ ${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by ano
       const before = { label: mine.label, folderTag: mine.folderTag, folder: mine.folder, basePath: mine.basePath };
       tx.assign(mine, { label: next.label, folderTag: next.folderTag, folder: next.folder, basePath: next.basePath });
       await tx.flush();
-      if (describeRow(before) !== describeRow(next)) await recordChange(tx, signedIn(c).user.username, 'changed', next, before);
+      if (describeRow(before) !== describeRow(next)) await recordChange(tx, row.labId, signedIn(c).user.username, 'changed', next, before);
       if (applyRule) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
     });
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
-    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${next.basePath}/${next.folder}.${await ruleMessage(em, clinicFolder, stored)}${await wakeWaiting(em)}`));
+    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${next.basePath}/${next.folder}.${await ruleMessage(em, row.labId, clinicFolder, stored)}${await wakeWaiting(em)}`));
   });
 
   /** Delete, step one: what would go, or why it cannot while files use the row. Nothing is written. */
   app.get('/:id{[0-9]+}/delete', async (c) => {
     const em = c.get('em');
-    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')) });
+    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')), labId: await folderTableOf(c) });
     if (!row) return c.notFound();
     const using = await filesUsing(em, row);
     const files = `/files${query({ clinic: clinicFolderOf(row) })}`;
@@ -321,13 +324,13 @@ ${using
   app.post('/:id{[0-9]+}/delete', async (c) => {
     const em = c.get('em');
     const id = Number(c.req.param('id'));
-    const row = await em.findOne(RemoteFolder, { id });
+    const row = await em.findOne(RemoteFolder, { id, labId: await folderTableOf(c) });
     if (!row) return listPage(c, flash('warn', 'That row was already deleted.'), 409);
     const gone = { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath };
     if (await filesUsing(em, row)) return listPage(c, flash('bad', `${describeRow(gone)} was not deleted: files sent through it are still on their way.`), 409);
     await em.transactional(async (tx) => {
       await tx.nativeDelete(RemoteFolder, { id });
-      await recordChange(tx, signedIn(c).user.username, 'deleted', gone, gone);
+      await recordChange(tx, row.labId, signedIn(c).user.username, 'deleted', gone, gone);
     });
     return listPage(c, flash('ok', `Deleted ${describeRow(gone)}.`));
   });
@@ -338,7 +341,7 @@ ${using
     const file = form.csv;
     const text = file instanceof File ? await file.text() : typeof form.text === 'string' ? form.text : '';
     const report = parseRemoteFolderCsv(text);
-    const existing = await c.get('em').find(RemoteFolder, {});
+    const existing = await c.get('em').find(RemoteFolder, { labId: await folderTableOf(c) });
     const p = preview(existing, report.rows, await receiptRulesByFolder(c.get('em')), report.rules);
     const blocked = report.errors.length > 0 || report.rows.length === 0;
     return deps.renderPage(c, {
@@ -369,7 +372,7 @@ ${blocked
     const form = await c.req.parseBody();
     const report = parseRemoteFolderCsv(typeof form.text === 'string' ? form.text : '');
     if (report.errors.length || !report.rows.length) return listPage(c, flash('bad', 'The CSV was not imported: it has errors. Preview it again.'), 400);
-    const s = await loadRemoteFolders(em, report.rows, report.rules, signedIn(c).user.username);
+    const s = await loadRemoteFolders(em, await folderTableOf(c), report.rows, report.rules, signedIn(c).user.username);
     const rules = report.rules ? ` ${s.rulesChanged.length} receipt rule(s) changed.` : '';
     return listPage(
       c,

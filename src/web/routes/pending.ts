@@ -8,6 +8,7 @@ import type { FileState } from '../../domain/file-state';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { isTransientName } from '../../trigger/ignored-names';
 import type { BaseEnv } from '../context';
+import { labScopeOf } from '../auth/lab-scope';
 import { age, bytes, html, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 import { STATE_WORDS, WAITING_STATES } from '../views/states';
@@ -107,10 +108,13 @@ export function createPendingRoutes(deps: PendingRouteDeps) {
   app.get('/', async (c) => {
     const em = c.get('em');
     const now = new Date();
+    // The upload folder shown is this web process's own host's; the deliveries, those of the viewer's lab.
+    const labId = labScopeOf(c);
+    const inLab = labId === undefined ? {} : { labId };
     const [folder, flying, waiting] = await Promise.all([
       listUploadFolder(em, deps.uploadDir),
-      em.find(ResultFile, { state: { $in: IN_FLIGHT } }, { orderBy: { uploadedAt: 'asc', id: 'asc' }, limit: 200 }),
-      em.find(ResultFile, { state: { $in: WAITING_STATES } }, { orderBy: { uploadedAt: 'asc', id: 'asc' }, limit: 200 }),
+      em.find(ResultFile, { state: { $in: IN_FLIGHT }, ...inLab }, { orderBy: { uploadedAt: 'asc', id: 'asc' }, limit: 200 }),
+      em.find(ResultFile, { state: { $in: WAITING_STATES }, ...inLab }, { orderBy: { uploadedAt: 'asc', id: 'asc' }, limit: 200 }),
     ]);
     const events = flying.length
       ? await em.find(FileEvent, { resultFileId: { $in: flying.map((r) => r.id) }, type: { $in: ['VALIDATED', 'ROUTED'] } }, { fields: ['resultFileId', 'type'] })

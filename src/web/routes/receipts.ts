@@ -1,8 +1,9 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, EntityName } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
 import { Acknowledgement, ForeignAccess, LogScanRun, ResultFile } from '../../db/entities';
 import type { FileState } from '../../domain/file-state';
 import type { BaseEnv } from '../context';
+import { labScopeOf } from '../auth/lab-scope';
 import { bytes, html, query, when, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 import { stateBadge } from './files';
@@ -23,8 +24,8 @@ function sentBefore(days: number): Date {
 }
 
 /** Files sent more than `days` ago that nobody has fetched (still awaited, or given up on). */
-export async function countUnacknowledgedAfter(em: EntityManager, days: number): Promise<number> {
-  return em.count(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) } });
+export async function countUnacknowledgedAfter(em: EntityManager, days: number, labId?: number): Promise<number> {
+  return em.count(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...(labId === undefined ? {} : { labId }) });
 }
 
 function duration(ms: number | null | undefined): string {
@@ -46,13 +47,21 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
   app.get('/', async (c) => {
     const em = c.get('em');
     const days = parseDays(c.req.query('days'));
+    // A lab's users see the fetches of their lab's files only; fetches of no file of ours (which may name another
+    // lab's patient) only an admin of the whole deployment sees.
+    const labId = labScopeOf(c);
+    const ofLab = <T extends object>(entity: EntityName<T>, alias: string) => {
+      const qb = em.createQueryBuilder(entity, alias);
+      if (labId !== undefined) qb.where(`${alias}.result_file_id in (select f.id from result_file f where f.lab_id = ?)`, [labId]);
+      return qb;
+    };
     const [fetches, unknown, foreign, runs, late, lateTotal] = await Promise.all([
-      em.find(Acknowledgement, { resultFileId: { $ne: null } }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }),
-      em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }),
-      em.find(ForeignAccess, {}, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }),
+      ofLab(Acknowledgement, 'a').andWhere({ resultFileId: { $ne: null } }).orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
+      labId === undefined ? em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }) : Promise.resolve([]),
+      ofLab(ForeignAccess, 'x').orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
       em.find(LogScanRun, {}, { orderBy: { startedAt: 'desc', id: 'desc' }, limit: 20 }),
-      em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) } }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),
-      countUnacknowledgedAfter(em, days),
+      em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...(labId === undefined ? {} : { labId }) }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),
+      countUnacknowledgedAfter(em, days, labId),
     ]);
     const ids = [...new Set([...fetches.map((a) => a.resultFileId!), ...foreign.map((a) => a.resultFileId)])];
     const files = new Map(

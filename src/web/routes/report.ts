@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { BaseEnv } from '../context';
+import { labScopeOf } from '../auth/lab-scope';
 import { fileFiltersSchema } from '../files/file-query';
 import { formatDuration, turnaroundByClinic, type ClinicTurnaround, type TurnaroundPeriod } from '../report/turnaround';
 import { csvLine } from '../views/csv';
@@ -78,7 +79,7 @@ export function createReportRoutes(deps: { renderPage: RenderPage }) {
 
   app.get('/', async (c: Context<BaseEnv>) => {
     const { period, from, to, clinic } = reportPeriod(c.req.query());
-    const { clinics, all } = await turnaroundByClinic(c.get('em'), period);
+    const { clinics, all } = await turnaroundByClinic(c.get('em'), period, labScopeOf(c));
     const keep = { from, to, clinic };
     const filesOf = (folder: string) => `/files${query({ clinic: folder, from, to })}`;
     const body = html`<h1>Turnaround: how fast clinics fetch their results</h1>
@@ -102,7 +103,7 @@ export function createReportCsvRoute() {
   const app = new Hono<BaseEnv>();
   app.get('/', async (c) => {
     const { period, from, to } = reportPeriod(c.req.query());
-    const { clinics } = await turnaroundByClinic(c.get('em'), period);
+    const { clinics } = await turnaroundByClinic(c.get('em'), period, labScopeOf(c));
     const lines = [csvLine(REPORT_CSV_HEADER), ...clinics.map((r) => csvLine([r.clinicFolder, r.sent, r.fetched, r.medianSeconds ?? '', r.p90Seconds ?? '', r.notFetched]))];
     return c.body(`${lines.join('\n')}\n`, 200, {
       'Content-Type': 'text/csv; charset=utf-8',

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { BaseEnv } from '../context';
+import { labScopeOf } from '../auth/lab-scope';
 import { html, when } from '../views/html';
 import type { RenderPage } from '../views/layout';
 
@@ -16,18 +17,20 @@ const LIMIT = 200;
 export function createSecurityRoutes(deps: { renderPage: RenderPage }) {
   const app = new Hono<BaseEnv>();
   app.get('/', async (c) => {
+    // A lab's admin sees the events of the lab's files; messages that belong to no file, an admin of every lab.
+    const labId = labScopeOf(c);
     const rows = await c.get('em').execute<
       Array<{ at: Date; result_file_id: number | null; file_name: string | null; workflow_id: string | null; type: string; message: string }>
     >(
       `(select e.at, e.result_file_id, f.file_name, null as workflow_id, e.type, e.message
           from file_event e join result_file f on f.id = e.result_file_id
-         where e.type in (${SECURITY_EVENT_TYPES.map(() => '?').join(', ')})
-            or (e.type = 'REJECTED' and f.rejection_code = 'OUTSIDE_UPLOAD_FOLDER')
+         where (e.type in (${SECURITY_EVENT_TYPES.map(() => '?').join(', ')})
+            or (e.type = 'REJECTED' and f.rejection_code = 'OUTSIDE_UPLOAD_FOLDER'))${labId === undefined ? '' : ' and f.lab_id = ?'}
          order by e.seq desc limit ${LIMIT})
        union all
-       (select s.at, null, null, s.workflow_id, s.type, s.message from security_event s order by s.at desc limit ${LIMIT})
+       (select s.at, null, null, s.workflow_id, s.type, s.message from security_event s${labId === undefined ? '' : ' where false'} order by s.at desc limit ${LIMIT})
        order by at desc limit ${LIMIT}`,
-      [...SECURITY_EVENT_TYPES],
+      [...SECURITY_EVENT_TYPES, ...(labId === undefined ? [] : [labId])],
     );
     const body = html`<h1>Security events</h1>
 <p class="muted">Messages to the workflows that did not check out and changed nothing: a receipt that no log scan recorded, a

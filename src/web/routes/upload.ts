@@ -17,6 +17,8 @@ import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { ActionRefused } from '../files/file-actions';
 import { requestWithdraw } from '../files/withdraw-action';
 import { AUDITABLE_STATES, STATE_WORDS } from '../views/states';
+import { labScopeOf } from '../auth/lab-scope';
+import { DEFAULT_LAB, labIdByName, type FileHost } from '../../labs/upload-hosts';
 
 export interface UploadRouteDeps {
   renderPage: RenderPage;
@@ -28,6 +30,11 @@ export interface UploadRouteDeps {
   uploadDir: string;
   maxFileBytes: number;
   maxUploadBytes?: number;
+  /**
+   * The upload host whose folder `uploadDir` is (this web process's GETRESULTS_HOST_ID): uploads become its lab's
+   * files, so only that lab's users (and deployment admins) may upload here. Absent: the lab `default`.
+   */
+  uploadHost?: FileHost;
 }
 
 /**
@@ -71,12 +78,12 @@ interface Outcome {
  * rejection to come: the same validation (a whole PDF, a naming style, the identifier in its text) and the same
  * folder lookup. The file is saved either way: the pipeline then records the outcome on its trail as for any upload.
  */
-async function forecast(em: EntityManager, tempPath: string, name: string, patterns: IdentifierPatterns, maxBytes: number): Promise<Outcome['next']> {
+async function forecast(em: EntityManager, labId: number, tempPath: string, name: string, patterns: IdentifierPatterns, maxBytes: number): Promise<Outcome['next']> {
   const content = await readFile(tempPath);
   const checked = await validateResultFile({ fileName: name, content, maxBytes }, patterns);
   if (!checked.ok) return { tone: 'bad', text: `It will be rejected: ${checked.reason} Fix it and upload it again.` };
   const { label, hint } = checked.identification;
-  const found = await new FileLedger(em).findFolder(label, hint);
+  const found = await new FileLedger(em).findFolder(label, hint, labId);
   if (!found) {
     return {
       tone: 'wait',
@@ -88,10 +95,10 @@ async function forecast(em: EntityManager, tempPath: string, name: string, patte
 }
 
 /** Earlier uploads with the same name or the same content: worth a second look before a result goes out twice. */
-async function earlierSightings(em: EntityManager, name: string, sha256: string): Promise<Html[]> {
+async function earlierSightings(em: EntityManager, labId: number, name: string, sha256: string): Promise<Html[]> {
   const [files, uploads] = await Promise.all([
-    em.find(ResultFile, { $or: [{ sha256 }, { fileName: name }] }, { orderBy: { uploadedAt: 'desc' }, limit: 5 }),
-    em.find(WebUpload, { $or: [{ sha256 }, { fileName: name }] }, { orderBy: { uploadedAt: 'desc' }, limit: 5 }),
+    em.find(ResultFile, { labId, $or: [{ sha256 }, { fileName: name }] }, { orderBy: { uploadedAt: 'desc' }, limit: 5 }),
+    em.find(WebUpload, { labId, $or: [{ sha256 }, { fileName: name }] }, { orderBy: { uploadedAt: 'desc' }, limit: 5 }),
   ]);
   const seen = files.map(
     (f) =>
@@ -128,11 +135,11 @@ ${csrfField(c)}
 </script>`;
 }
 
-async function recentUploads(em: EntityManager): Promise<Html> {
-  const uploads = await em.find(WebUpload, {}, { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit: 20 });
+async function recentUploads(em: EntityManager, labId: number | undefined): Promise<Html> {
+  const uploads = await em.find(WebUpload, labId === undefined ? {} : { labId }, { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit: 20 });
   // The live part of the page (src/web/live.ts): each file's state as the pipeline moves it on.
   if (!uploads.length) return html`<section id="recent-uploads" data-live></section>`;
-  const files = await em.find(ResultFile, { sha256: { $in: uploads.map((u) => u.sha256) } }, { orderBy: { id: 'desc' } });
+  const files = await em.find(ResultFile, { sha256: { $in: uploads.map((u) => u.sha256) }, ...(labId === undefined ? {} : { labId }) }, { orderBy: { id: 'desc' } });
   const newest = new Map<string, (typeof files)[number]>();
   for (const f of files) if (!newest.has(f.sha256)) newest.set(f.sha256, f);
   return html`<section id="recent-uploads" data-live><h2>Recent uploads through this page</h2><table><thead><tr><th>When</th><th>File</th><th>By</th><th>Size</th><th>Now</th></tr></thead><tbody>
@@ -148,8 +155,8 @@ const REPLACE_WAIT_MS = 30_000;
 export const REPLACES_FIELD = 'replaces';
 
 /** The version of this identifier that is at a clinic now, if any (another content than this upload's). */
-async function sentVersionOf(em: EntityManager, identifier: string, sha256: string) {
-  const [earlier] = await em.find(ResultFile, { identifier, sha256: { $ne: sha256 }, state: { $in: [...AUDITABLE_STATES] }, remotePath: { $ne: null } }, { orderBy: { id: 'desc' }, limit: 1 });
+async function sentVersionOf(em: EntityManager, labId: number, identifier: string, sha256: string) {
+  const [earlier] = await em.find(ResultFile, { labId, identifier, sha256: { $ne: sha256 }, state: { $in: [...AUDITABLE_STATES] }, remotePath: { $ne: null } }, { orderBy: { id: 'desc' }, limit: 1 });
   return earlier;
 }
 
@@ -192,7 +199,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
       title: 'Upload',
       nav: 'upload',
       live: true,
-      body: html`<h1>Upload results</h1>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(c.get('em'))}`,
+      body: html`<h1>Upload results</h1>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(c.get('em'), labScopeOf(c))}`,
     }),
   );
 
@@ -200,6 +207,19 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
     const em = c.get('em');
     const username = signedIn(c).user.username;
     const expected = c.get('csrfToken');
+    // Uploads land on this page's upload host and become its lab's files: another lab's user is turned away before
+    // anything is read, so no file of theirs ends up in the wrong lab.
+    const labId = deps.uploadHost?.labId ?? (await labIdByName(em, DEFAULT_LAB));
+    if (labId === undefined) throw new Error('The lab "default" is missing: run getresults migrate.');
+    const userLab = labScopeOf(c);
+    if (userLab !== undefined && userLab !== labId) {
+      return deps.renderPage(c, {
+        title: 'Upload elsewhere',
+        nav: 'upload',
+        status: 403,
+        body: html`<h1>Upload at your lab's own page</h1><p>Uploads on this page go to the upload host ${deps.uploadHost?.name ?? 'of another lab'}, which belongs to another lab; nothing was saved. Your lab's files can be uploaded on the page that runs beside your lab's upload host, or dropped in its upload folder.</p>`,
+      });
+    }
     const form = await receiveUploadForm(
       c.req.raw,
       deps.uploadDir,
@@ -228,9 +248,9 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
           continue;
         }
         namesThisTime.add(file.name);
-        const warnings = await earlierSightings(em, file.name, file.sha256);
-        const next = deps.patterns ? await forecast(em, file.tempPath, file.name, deps.patterns, deps.maxFileBytes) : undefined;
-        const earlier = next?.identifier ? await sentVersionOf(em, next.identifier, file.sha256) : undefined;
+        const warnings = await earlierSightings(em, labId, file.name, file.sha256);
+        const next = deps.patterns ? await forecast(em, labId, file.tempPath, file.name, deps.patterns, deps.maxFileBytes) : undefined;
+        const earlier = next?.identifier ? await sentVersionOf(em, labId, next.identifier, file.sha256) : undefined;
         if (earlier && replacing) {
           const withdrawn = await withdrawEarlierVersion({ ...deps, em, actor: username }, earlier, file.name);
           if (!withdrawn.ok) {
@@ -251,7 +271,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
           outcomes.push({ name: file.name, saved: false, problem: 'A file of this name is still waiting in the upload folder; it was not replaced. Try again in a minute.', warnings });
           continue;
         }
-        em.create(WebUpload, { username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
+        em.create(WebUpload, { labId, username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
         await em.flush();
         outcomes.push({ name: file.name, saved: true, next, warnings });
       }
@@ -268,7 +288,7 @@ ${outcomes.length
 ${o.warnings.map((w) => html`<div class="tone-wait small">⚠ ${w}</div>`)}</td></tr>`,
     )}</tbody></table>`
   : ''}
-<h2>Upload more</h2>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(em)}`;
+<h2>Upload more</h2>${uploadForm(c, deps.maxFileBytes, maxUploadBytes)}${await recentUploads(em, labScopeOf(c))}`;
     return deps.renderPage(c, { title: 'Upload', nav: 'upload', body, status: files.length === 0 ? 400 : 200, live: { src: '/upload' } });
   });
 
