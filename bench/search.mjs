@@ -152,8 +152,8 @@ async function generate(pg, o, folders) {
            'client not allowed by the receipt rule', 'foreign:' || id, sent_at + interval '2 hours'
       from result_file where remote_path is not null and id % 100 = 7`);
   await pg.query(`
-    insert into web_upload (username, file_name, sha256, size_bytes, uploaded_at)
-    select 'tech' || lpad((1 + id % 40)::text, 2, '0'), file_name, sha256, size_bytes, uploaded_at - interval '2 seconds'
+    insert into web_upload (lab_id, username, file_name, sha256, size_bytes, uploaded_at)
+    select lab_id, 'tech' || lpad((1 + id % 40)::text, 2, '0'), file_name, sha256, size_bytes, uploaded_at - interval '2 seconds'
       from result_file where uploaded_by is null and id % 3 = 0`);
   const t3 = Date.now();
   // As autovacuum leaves an insert-only table: statistics and the visibility map.

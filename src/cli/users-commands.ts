@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { User } from '../db/entities';
+import { Lab, User } from '../db/entities';
 import type { Orm } from '../db/orm';
 import { addUser, setDisabled, setPassword } from '../web/auth/users';
 import { log, openMigratedOrm, requireDatabaseUrl } from './runtime';
@@ -109,9 +109,13 @@ export function registerUsersCommands(program: Command): void {
     .command('list')
     .description('List users.')
     .action(async () => {
-      const rows = await withOrm('getresults users list', (orm) => orm.em.fork().find(User, {}, { orderBy: { username: 'asc' } }));
+      const [rows, labs] = await withOrm('getresults users list', async (orm) => {
+        const em = orm.em.fork();
+        return Promise.all([em.find(User, {}, { orderBy: { username: 'asc' } }), em.find(Lab, {})]);
+      });
       for (const u of rows) {
-        process.stdout.write(`${u.username}\t${u.role}\t${u.disabled ? 'disabled' : 'active'}\tsince ${u.createdAt.toISOString().slice(0, 10)}\n`);
+        const lab = u.labId === null ? 'every lab' : `lab ${labs.find((l) => l.id === u.labId)?.name ?? u.labId}`;
+        process.stdout.write(`${u.username}\t${u.role}\t${lab}\t${u.disabled ? 'disabled' : 'active'}\tsince ${u.createdAt.toISOString().slice(0, 10)}\n`);
       }
       if (!rows.length) log('No users yet: add one with "getresults users add <name> --admin".');
     });

@@ -56,6 +56,8 @@ export interface Stack {
   startWatcher(extraEnv?: NodeJS.ProcessEnv): ChildHandle;
   /** Any long-running `getresults` command (e.g. `web`), as a child the stack stops. */
   startProcess(args: string[], extraEnv?: NodeJS.ProcessEnv): ChildHandle;
+  /** The same, inside a network namespace (test/harness/netns.ts): another machine on the network. */
+  startProcessIn(netns: string, args: string[], extraEnv?: NodeJS.ProcessEnv): ChildHandle;
   cli(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
   fileRows(): Promise<ResultFileRow[]>;
   events(resultFileId: number): Promise<Array<{ type: string; state: string | null; message: string }>>;
@@ -107,10 +109,12 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
   await pg.connect();
   const children = new Set<ChildHandle>();
 
-  const run = (args: string[], name: string, extraEnv: NodeJS.ProcessEnv = {}): ChildHandle => {
+  const run = (args: string[], name: string, extraEnv: NodeJS.ProcessEnv = {}, netns?: string): ChildHandle => {
     const logFile = path.join(dataDir, `${name}-${Date.now()}.log`);
     const out = createWriteStream(logFile);
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a network namespace, `ip netns exec` enters it and then becomes the command itself (same pid, same signals).
+    const [command, argv] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+    const child = spawn(command, argv, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.pipe(out);
     child.stderr.pipe(out);
     const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
@@ -146,6 +150,7 @@ export async function startStack(options: { env?: NodeJS.ProcessEnv } = {}): Pro
     startWorker: (extraEnv) => run(['worker'], 'worker', extraEnv),
     startWatcher: (extraEnv) => run(['watch'], 'watch', extraEnv),
     startProcess: (args, extraEnv) => run(args, args[0] ?? 'getresults', extraEnv),
+    startProcessIn: (netns, args, extraEnv) => run(args, `${netns}-${args[0] ?? 'getresults'}`, extraEnv, netns),
     cli: (args, extraEnv = {}) =>
       new Promise((resolve) => {
         const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -80,8 +80,8 @@ describe('the file list total', () => {
   it('a clinic text every folder holds lists the files that have a folder, and not those still waiting for one', async () => {
     // The newest files of all, with no folder yet (NEEDS_FOLDER).
     await env.orm.em.fork().getConnection().execute(
-      `insert into result_file (workflow_id, run_id, file_name, upload_path, size_bytes, sha256, state, uploaded_at, updated_at)
-       select 'file-nf' || i, 'run-nf' || i, 'nofolder-' || i || '.pdf', '/nowhere', 1234, md5('nf' || i) || md5('nfx' || i),
+      `insert into result_file (lab_id, workflow_id, run_id, file_name, upload_path, size_bytes, sha256, state, uploaded_at, updated_at)
+       select 1, 'file-nf' || i, 'run-nf' || i, 'nofolder-' || i || '.pdf', '/nowhere', 1234, md5('nf' || i) || md5('nfx' || i),
               'NEEDS_FOLDER', now() + interval '1 hour', now()
          from generate_series(1, 2) i`,
     );

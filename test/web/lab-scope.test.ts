@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FileEvent, RemoteFolder } from '../../src/db/entities';
+import { Acknowledgement, FileEvent, RemoteFolder } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
 import { createLab, labIdByName, registerUploadHost } from '../../src/labs/upload-hosts';
 import { addUser } from '../../src/web/auth/users';
@@ -117,7 +117,20 @@ describe('another lab\'s file answers 404 at every route', () => {
   });
 
   it('the report, its CSV, the receipts, the pending page and the dashboard count the own lab only', async () => {
+    // A fetch of a path we sent nothing to may name any lab's patient: with several labs, only a deployment admin sees it.
+    const em = env.orm.em.fork();
+    em.create(Acknowledgement, {
+      resultFileId: null,
+      remotePath: 'viral_load/elsewhere/066-55000001-3.pdf',
+      accessedAt: new Date(),
+      client: '192.0.2.5',
+      requestLine: 'GET /results/viral_load/elsewhere/066-55000001-3.pdf HTTP/1.1',
+      evidenceKey: 'lab-scope-unknown-1',
+    });
+    await em.flush();
     const b = await tom();
+    expect(await (await b.request('/receipts')).text()).not.toContain('066-55000001-3');
+    expect(await (await (await login('ada')).request('/receipts')).text()).toContain('066-55000001-3');
     const csv = await (await b.request('/report.csv?from=2000-01-01&to=2999-12-31')).text();
     expect(csv).not.toContain('northclinic');
     expect(await (await b.request('/receipts?days=1')).text()).not.toContain('066-44000001-3');

@@ -1,6 +1,6 @@
 import type { EntityManager, EntityName } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
-import { Acknowledgement, ForeignAccess, LogScanRun, ResultFile } from '../../db/entities';
+import { Acknowledgement, ForeignAccess, Lab, LogScanRun, ResultFile } from '../../db/entities';
 import type { FileState } from '../../domain/file-state';
 import type { BaseEnv } from '../context';
 import { labScopeOf } from '../auth/lab-scope';
@@ -48,8 +48,9 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
     const em = c.get('em');
     const days = parseDays(c.req.query('days'));
     // A lab's users see the fetches of their lab's files only; fetches of no file of ours (which may name another
-    // lab's patient) only an admin of the whole deployment sees.
+    // lab's patient) only an admin of the whole deployment sees, once the deployment serves more than one lab.
     const labId = labScopeOf(c);
+    const showUnknown = labId === undefined || (await em.count(Lab, {})) <= 1;
     const ofLab = <T extends object>(entity: EntityName<T>, alias: string) => {
       const qb = em.createQueryBuilder(entity, alias);
       if (labId !== undefined) qb.where(`${alias}.result_file_id in (select f.id from result_file f where f.lab_id = ?)`, [labId]);
@@ -57,7 +58,7 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
     };
     const [fetches, unknown, foreign, runs, late, lateTotal] = await Promise.all([
       ofLab(Acknowledgement, 'a').andWhere({ resultFileId: { $ne: null } }).orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
-      labId === undefined ? em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }) : Promise.resolve([]),
+      showUnknown ? em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }) : Promise.resolve([]),
       ofLab(ForeignAccess, 'x').orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
       em.find(LogScanRun, {}, { orderBy: { startedAt: 'desc', id: 'desc' }, limit: 20 }),
       em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...(labId === undefined ? {} : { labId }) }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),

@@ -1,0 +1,133 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createNetworkNamespace, type NetworkNamespace } from '../harness/netns';
+import { resultPdf } from '../harness/pdf';
+import { listTree } from '../harness/sshd';
+import { startStack, type ChildHandle, type ResultFileRow, type Stack } from '../harness/stack';
+import { waitFor } from '../harness/wait-for';
+
+/**
+ * Two upload hosts of two labs on one deployment, across a real network boundary (issue 13). Host A runs beside the
+ * services; host B is another machine: a network namespace made by the test, reaching Temporal, PostgreSQL and server
+ * B's sshd only over its veth link. Each has its own watcher, worker, upload folder and lab, and the same hint goes to
+ * a different clinic in each lab's folder table.
+ */
+const SEED_CSV = path.join(__dirname, '..', '..', 'config', 'remote_folders.csv');
+
+let stack: Stack;
+let ns: NetworkNamespace;
+let hostB: { env: NodeJS.ProcessEnv; dataDir: string; uploadDir: string; worker?: ChildHandle; watcher?: ChildHandle };
+let scratch: string;
+
+function drop(uploadDir: string, name: string): void {
+  const temp = path.join(uploadDir, `.${name}.part`);
+  writeFileSync(temp, resultPdf(name.replace(/\.pdf$/, '')));
+  renameSync(temp, path.join(uploadDir, name));
+}
+
+const rowFor = (name: string, state: string): Promise<ResultFileRow & { lab_id?: number; upload_host?: string | null }> =>
+  waitFor(`${name} to reach ${state}`, async () => (await stack.fileRows()).find((r) => r.file_name === name && r.state === state), { timeoutMs: 90_000 });
+
+async function labAndHost(name: string): Promise<{ lab: string; host: string | null }> {
+  const { rows } = await stack.pg.query<{ lab: string; host: string | null }>(
+    'select l.name as lab, f.upload_host as host from result_file f join lab l on l.id = f.lab_id where f.file_name = $1',
+    [name],
+  );
+  return rows[0]!;
+}
+
+const startB = (command: 'worker' | 'watch') => stack.startProcessIn(ns.name, [command], hostB.env);
+
+beforeAll(async () => {
+  stack = await startStack();
+  ns = await createNetworkNamespace(1);
+  const temporalPort = Number(new URL(`grpc://${stack.temporal.address}`).port);
+  const db = new URL(stack.db.url);
+  await Promise.all([ns.forward(temporalPort), ns.forward(Number(db.port || 5432)), ns.forward(stack.sshd.port)]);
+  db.hostname = ns.serverAddress;
+
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'gr-hostb-'));
+  const dataDir = path.join(scratch, 'data');
+  mkdirSync(path.join(dataDir, 'upload'), { recursive: true });
+  // Server B's host key, as host B knows it: under the address it dials.
+  const knownHosts = path.join(scratch, 'known_hosts');
+  writeFileSync(knownHosts, readFileSync(stack.sshd.knownHostsFile, 'utf8').replace(/^\[[^\]]+\]/, `[${ns.serverAddress}]`));
+  hostB = {
+    dataDir,
+    uploadDir: path.join(dataDir, 'upload'),
+    env: {
+      DATABASE_URL: db.toString(),
+      TEMPORAL_ADDRESS: `${ns.serverAddress}:${temporalPort}`,
+      GETRESULTS_DATA_DIR: dataDir,
+      GETRESULTS_HOST_ID: 'north-b',
+      GETRESULTS_LAB: 'north',
+      GETRESULTS_DESTINATION: `sftp://${stack.sshd.username}@${ns.serverAddress}:${stack.sshd.port}${stack.sshd.remoteRoot}`,
+      GETRESULTS_SSH_KNOWN_HOSTS: knownHosts,
+    },
+  };
+
+  // The operator's steps (docs/deployment.md): the lab, and each lab's folder table.
+  expect((await stack.cli(['labs', 'add', 'north', '--title', 'North district lab'])).code).toBe(0);
+  expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
+  const northCsv = path.join(scratch, 'north.csv');
+  writeFileSync(northCsv, 'base_path,folder,folder_tag,label\nviral_load,northclinic,12,BHS\n');
+  expect((await stack.cli(['folders', 'load', '--lab', 'north', northCsv])).code).toBe(0);
+
+  stack.startWorker();
+  stack.startWatcher();
+  hostB.worker = startB('worker');
+  hostB.watcher = startB('watch');
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await ns?.cleanup();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('two upload hosts of two labs, across a network boundary', () => {
+  it('delivers each host\'s files to its own lab\'s clinic, recording lab and host', async () => {
+    drop(stack.uploadDir, '066-12000001-3.pdf');
+    drop(hostB.uploadDir, '066-12000002-3.pdf');
+    const a = await rowFor('066-12000001-3.pdf', 'AWAITING_ACK');
+    const b = await rowFor('066-12000002-3.pdf', 'AWAITING_ACK');
+    expect(a.remote_path).toBe('viral_load/digawana/066-12000001-3.pdf');
+    expect(b.remote_path).toBe('viral_load/northclinic/066-12000002-3.pdf');
+    expect(await labAndHost('066-12000001-3.pdf')).toEqual({ lab: 'default', host: stack.env.GETRESULTS_HOST_ID });
+    expect(await labAndHost('066-12000002-3.pdf')).toEqual({ lab: 'north', host: 'north-b' });
+    // Each archive on its own host's disk.
+    expect(a.archive_path!.startsWith(stack.dataDir)).toBe(true);
+    expect(b.archive_path!.startsWith(hostB.dataDir)).toBe(true);
+    const { rows } = await stack.pg.query<{ name: string; lab: string }>('select h.name, l.name as lab from upload_host h join lab l on l.id = h.lab_id order by h.name');
+    expect(rows).toEqual(
+      [
+        { name: 'north-b', lab: 'north' },
+        { name: stack.env.GETRESULTS_HOST_ID!, lab: 'default' },
+      ].sort((x, y) => x.name.localeCompare(y.name)),
+    );
+  });
+
+  it('with host B\'s worker down, only B\'s files wait; they go on when it returns', async () => {
+    await hostB.worker!.kill('SIGTERM');
+    drop(hostB.uploadDir, '066-12000003-3.pdf');
+    drop(stack.uploadDir, '066-12000004-3.pdf');
+    await rowFor('066-12000004-3.pdf', 'AWAITING_ACK');
+    // B's watcher handed its file to Temporal, where it waits on B's queue: nothing else may pick it up.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await stack.fileRows()).some((r) => r.file_name === '066-12000003-3.pdf')).toBe(false);
+    expect(readdirSync(hostB.uploadDir)).toContain('066-12000003-3.pdf');
+    hostB.worker = startB('worker');
+    const resumed = await rowFor('066-12000003-3.pdf', 'AWAITING_ACK');
+    expect(resumed.remote_path).toBe('viral_load/northclinic/066-12000003-3.pdf');
+    expect(await labAndHost('066-12000003-3.pdf')).toEqual({ lab: 'north', host: 'north-b' });
+  });
+
+  it('leaves each host\'s folders holding its own files only', async () => {
+    const archived = async (dataDir: string) => (await listTree(path.join(dataDir, 'archive'))).map((f) => path.basename(f)).sort();
+    expect(await archived(stack.dataDir)).toEqual(['066-12000001-3.pdf', '066-12000004-3.pdf']);
+    expect(await archived(hostB.dataDir)).toEqual(['066-12000002-3.pdf', '066-12000003-3.pdf']);
+    expect(readdirSync(stack.uploadDir)).toEqual([]);
+    expect(readdirSync(hostB.uploadDir)).toEqual([]);
+  });
+});
