@@ -11,7 +11,7 @@ import {
   type DistributeFileInput,
 } from '../workflows/definitions';
 import type { distributeFileV3 } from '../workflows/distribute-file-v2';
-import { WORKFLOW_TYPES, fileWorkflowId } from '../workflows/names';
+import { WORKFLOW_TYPES, fileWorkflowId, fileWorkflowIdOnHost } from '../workflows/names';
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
 import type { WithdrawFileInput, withdrawFile } from '../workflows/withdraw-file';
 import { ensureLogScanSchedule } from './log-scan-schedule';
@@ -115,7 +115,7 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
       // is started again (ALLOW_DUPLICATE); its first step finds the permanent record and sets the copy aside.
       // New files run distributeFileV3, on the queue of the upload host that holds them (docs/workflow-versioning.md):
       // runs of older versions already under way carry on where they are.
-      const workflowId = fileWorkflowId(input.sha256);
+      let workflowId = fileWorkflowId(input.sha256);
       const copy: CopyUploaded = { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy };
       for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
         const started = await unlessAlreadyStarted(() =>
@@ -128,6 +128,20 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
           }),
         );
         if (started === 'started') return { kind: 'started', workflowId };
+        if (workflowId === fileWorkflowId(input.sha256)) {
+          // The twin already running may belong to another upload host, whose worker cannot reach a file on this
+          // one: announced to it, this copy would stay in our upload folder unseen. It gets a run on this host's
+          // queue instead, which finds the twin's delivery and sets the copy aside here (a DUPLICATE). Only in this
+          // rare case does a submit cost a describe.
+          const twin = await client.workflow
+            .getHandle(workflowId)
+            .describe()
+            .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : Promise.reject(err)));
+          if (twin?.status.name === 'RUNNING' && twin.taskQueue !== input.fileTaskQueue) {
+            workflowId = fileWorkflowIdOnHost(input.sha256, input.fileTaskQueue);
+            continue;
+          }
+        }
         if ((await workflows.announceCopy(workflowId, copy)) === 'delivered') return { kind: 'copy-of-running', workflowId };
       }
       throw new Error(`Could not hand ${workflowId} to Temporal after ${SUBMIT_ATTEMPTS} attempts (it kept starting and closing).`);

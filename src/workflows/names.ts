@@ -19,6 +19,15 @@ export function fileWorkflowId(sha256: string): string {
   return `file-${sha256}`;
 }
 
+/**
+ * The ID of an upload whose content another upload host's workflow is delivering: that host cannot touch this host's
+ * file, so this host runs its own workflow for it (which finds the delivery and sets the copy aside here). Content hash
+ * and the host's name only.
+ */
+export function fileWorkflowIdOnHost(sha256: string, taskQueue: string): string {
+  return `file-${sha256}-on-${taskQueue}`;
+}
+
 /** Content hash and a sequence number only, for the same reason as fileWorkflowId. */
 export function resendWorkflowId(sha256: string, seq: number): string {
   return `resend-${sha256}-${seq}`;

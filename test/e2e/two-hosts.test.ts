@@ -108,6 +108,21 @@ describe('two upload hosts of two labs, across a network boundary', () => {
     );
   });
 
+  it('sets a copy of content that host A is delivering aside on host B, where it was uploaded, without touching A\'s', async () => {
+    // The same content as A's file, which A's workflow (on A's queue) is still running for, waiting for its fetch.
+    const temp = path.join(hostB.uploadDir, '.copy.part');
+    writeFileSync(temp, resultPdf('066-12000001-3'));
+    renameSync(temp, path.join(hostB.uploadDir, 'copy-of-066-12000001-3.pdf'));
+    const copy = await rowFor('copy-of-066-12000001-3.pdf', 'DUPLICATE');
+    expect(await labAndHost('copy-of-066-12000001-3.pdf')).toEqual({ lab: 'north', host: 'north-b' });
+    // Another lab's file name is its patient's identifier: B's trail names A's delivery by number only.
+    expect(copy.state_reason).toContain('a file of another lab');
+    expect(copy.state_reason).not.toContain('066-12000001-3.pdf');
+    await waitFor('the copy to leave B\'s upload folder', async () => readdirSync(hostB.uploadDir).length === 0 || undefined);
+    expect((await listTree(path.join(hostB.dataDir, 'duplicates'))).map((f) => path.basename(f))).toEqual(['copy-of-066-12000001-3.pdf']);
+    expect((await rowFor('066-12000001-3.pdf', 'AWAITING_ACK')).archive_path!.startsWith(stack.dataDir)).toBe(true);
+  });
+
   it('with host B\'s worker down, only B\'s files wait; they go on when it returns', async () => {
     await hostB.worker!.kill('SIGTERM');
     drop(hostB.uploadDir, '066-12000003-3.pdf');
