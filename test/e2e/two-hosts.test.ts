@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileTaskQueueFor } from '../../src/workflows/definitions';
 import { createNetworkNamespace, type NetworkNamespace } from '../harness/netns';
 import { resultPdf } from '../harness/pdf';
 import { listTree } from '../harness/sshd';
@@ -136,6 +137,12 @@ describe('two upload hosts of two labs, across a network boundary', () => {
     const resumed = await rowFor('066-12000003-3.pdf', 'AWAITING_ACK');
     expect(resumed.remote_path).toBe('viral_load/northclinic/066-12000003-3.pdf');
     expect(await labAndHost('066-12000003-3.pdf')).toEqual({ lab: 'north', host: 'north-b' });
+  });
+
+  it('tells a host whose worker polls its queue from a host that has none (what Resend and Withdraw ask first)', async () => {
+    expect(await stack.workflows.isQueueServed(fileTaskQueueFor('north-b'))).toBe(true);
+    expect(await stack.workflows.isQueueServed(fileTaskQueueFor(stack.env.GETRESULTS_HOST_ID!))).toBe(true);
+    expect(await stack.workflows.isQueueServed(fileTaskQueueFor('a-host-that-never-ran'))).toBe(false);
   });
 
   it('leaves each host\'s folders holding its own files only', async () => {
