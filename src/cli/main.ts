@@ -7,7 +7,7 @@ import { serve } from '@hono/node-server';
 import type { PayloadCodec } from '@temporalio/common';
 import { Command } from 'commander';
 import { loadConfig, SETTINGS_DOC, type Config } from '../config/config';
-import { Lab, RemoteFolder, User } from '../db/entities';
+import { RemoteFolder, User } from '../db/entities';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 import { retryWaitingFiles } from '../folders/retry-waiting';
@@ -26,7 +26,7 @@ import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
 import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps } from '../workers/worker';
 import { loadFoldersCsv } from './folders-load';
 import { registerLabsCommands } from './labs-commands';
-import { registerUploadHost } from '../labs/upload-hosts';
+import { deploymentHasSeveralLabs, registerUploadHost } from '../labs/upload-hosts';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
@@ -125,7 +125,7 @@ async function startWeb(
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     uploadHost,
     codec: temporal.payloadCodec && {
-      severalLabs: async () => (await orm.em.fork().count(Lab, {})) > 1,
+      severalLabs: () => deploymentHasSeveralLabs(orm.em.fork()),
       codec: temporal.payloadCodec.forDisplay(),
       namespace: config.temporal.namespace,
       allowedOrigins: temporal.uiUrl ? [new URL(temporal.uiUrl).origin] : [],

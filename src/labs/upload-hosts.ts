@@ -88,3 +88,11 @@ export async function folderTableLabId(em: EntityManager, labId: number | null |
   if (!lab) throw new Error(labId == null ? 'The lab "default" is missing: run getresults migrate.' : `There is no lab ${labId}.`);
   return lab.foldersOfLabId ?? lab.id;
 }
+
+/**
+ * Whether the deployment serves more than one lab. Some views are safe for every user of a single lab but show data of
+ * every lab (payloads through /codec, fetches of paths we sent nothing to): with several labs, only deployment admins.
+ */
+export async function deploymentHasSeveralLabs(em: EntityManager): Promise<boolean> {
+  return (await em.count(Lab, {})) > 1;
+}

@@ -12,6 +12,11 @@ export function labScopeOf(c: Context<BaseEnv>): number | undefined {
   return user.labId ?? undefined;
 }
 
+/** An entity filter of the scope: `{ labId }` for one lab, nothing for every lab. Spread into a where-object. */
+export function inLabScope(labId: number | undefined): { labId?: number } {
+  return labId === undefined ? {} : { labId };
+}
+
 /** The remote-folder table the signed-in admin edits: their lab's (or the one it shares); `default`'s for a deployment admin. */
 export function folderTableOf(c: Context<BaseEnv>): Promise<number> {
   return folderTableLabId(c.get('em'), signedIn(c).user.labId);

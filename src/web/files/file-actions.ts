@@ -4,6 +4,7 @@ import { Acknowledgement, ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { AUDITABLE_STATES, WAITING_STATES } from '../views/states';
+import { inLabScope } from '../auth/lab-scope';
 
 /** A refusal the page shows as it is (no internals in it). */
 export class ActionRefused extends Error {}
@@ -22,7 +23,7 @@ export class FileActions {
   ) {}
 
   private scoped<T extends object>(where: T): T & { labId?: number } {
-    return this.labId === undefined ? where : { ...where, labId: this.labId };
+    return { ...where, ...inLabScope(this.labId) };
   }
 
   /** Wakes a waiting workflow (no folder mapped, or transfer blocked) through the retry signal. */

@@ -8,7 +8,7 @@ import type { FileState } from '../../domain/file-state';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { isTransientName } from '../../trigger/ignored-names';
 import type { BaseEnv } from '../context';
-import { labScopeOf } from '../auth/lab-scope';
+import { inLabScope, labScopeOf } from '../auth/lab-scope';
 import { age, bytes, html, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 import { STATE_WORDS, WAITING_STATES } from '../views/states';
@@ -110,7 +110,7 @@ export function createPendingRoutes(deps: PendingRouteDeps) {
     const now = new Date();
     // The upload folder shown is this web process's own host's; the deliveries, those of the viewer's lab.
     const labId = labScopeOf(c);
-    const inLab = labId === undefined ? {} : { labId };
+    const inLab = inLabScope(labId);
     const [folder, flying, waiting] = await Promise.all([
       listUploadFolder(em, deps.uploadDir),
       em.find(ResultFile, { state: { $in: IN_FLIGHT }, ...inLab }, { orderBy: { uploadedAt: 'asc', id: 'asc' }, limit: 200 }),

@@ -1,9 +1,10 @@
 import type { EntityManager, EntityName } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
-import { Acknowledgement, ForeignAccess, Lab, LogScanRun, ResultFile } from '../../db/entities';
+import { Acknowledgement, ForeignAccess, LogScanRun, ResultFile } from '../../db/entities';
+import { deploymentHasSeveralLabs } from '../../labs/upload-hosts';
 import type { FileState } from '../../domain/file-state';
 import type { BaseEnv } from '../context';
-import { labScopeOf } from '../auth/lab-scope';
+import { inLabScope, labScopeOf } from '../auth/lab-scope';
 import { bytes, html, query, when, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 import { stateBadge } from './files';
@@ -25,7 +26,7 @@ function sentBefore(days: number): Date {
 
 /** Files sent more than `days` ago that nobody has fetched (still awaited, or given up on). */
 export async function countUnacknowledgedAfter(em: EntityManager, days: number, labId?: number): Promise<number> {
-  return em.count(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...(labId === undefined ? {} : { labId }) });
+  return em.count(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...inLabScope(labId) });
 }
 
 function duration(ms: number | null | undefined): string {
@@ -50,7 +51,7 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
     // A lab's users see the fetches of their lab's files only; fetches of no file of ours (which may name another
     // lab's patient) only an admin of the whole deployment sees, once the deployment serves more than one lab.
     const labId = labScopeOf(c);
-    const showUnknown = labId === undefined || (await em.count(Lab, {})) <= 1;
+    const showUnknown = labId === undefined || !(await deploymentHasSeveralLabs(em));
     const ofLab = <T extends object>(entity: EntityName<T>, alias: string) => {
       const qb = em.createQueryBuilder(entity, alias);
       if (labId !== undefined) qb.where(`${alias}.result_file_id in (select f.id from result_file f where f.lab_id = ?)`, [labId]);
@@ -61,7 +62,7 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
       showUnknown ? em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }) : Promise.resolve([]),
       ofLab(ForeignAccess, 'x').orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
       em.find(LogScanRun, {}, { orderBy: { startedAt: 'desc', id: 'desc' }, limit: 20 }),
-      em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...(labId === undefined ? {} : { labId }) }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),
+      em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...inLabScope(labId) }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),
       countUnacknowledgedAfter(em, days, labId),
     ]);
     const ids = [...new Set([...fetches.map((a) => a.resultFileId!), ...foreign.map((a) => a.resultFileId)])];

@@ -17,7 +17,7 @@ import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { ActionRefused } from '../files/file-actions';
 import { requestWithdraw } from '../files/withdraw-action';
 import { AUDITABLE_STATES, STATE_WORDS } from '../views/states';
-import { labScopeOf } from '../auth/lab-scope';
+import { inLabScope, labScopeOf } from '../auth/lab-scope';
 import { DEFAULT_LAB, labIdByName, type FileHost } from '../../labs/upload-hosts';
 
 export interface UploadRouteDeps {
@@ -136,10 +136,10 @@ ${csrfField(c)}
 }
 
 async function recentUploads(em: EntityManager, labId: number | undefined): Promise<Html> {
-  const uploads = await em.find(WebUpload, labId === undefined ? {} : { labId }, { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit: 20 });
+  const uploads = await em.find(WebUpload, inLabScope(labId), { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit: 20 });
   // The live part of the page (src/web/live.ts): each file's state as the pipeline moves it on.
   if (!uploads.length) return html`<section id="recent-uploads" data-live></section>`;
-  const files = await em.find(ResultFile, { sha256: { $in: uploads.map((u) => u.sha256) }, ...(labId === undefined ? {} : { labId }) }, { orderBy: { id: 'desc' } });
+  const files = await em.find(ResultFile, { sha256: { $in: uploads.map((u) => u.sha256) }, ...inLabScope(labId) }, { orderBy: { id: 'desc' } });
   const newest = new Map<string, (typeof files)[number]>();
   for (const f of files) if (!newest.has(f.sha256)) newest.set(f.sha256, f);
   return html`<section id="recent-uploads" data-live><h2>Recent uploads through this page</h2><table><thead><tr><th>When</th><th>File</th><th>By</th><th>Size</th><th>Now</th></tr></thead><tbody>
