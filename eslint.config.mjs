@@ -99,14 +99,14 @@ export default defineConfig(
   },
 
   // The workflow sandbox: workflow files may import values from @temporalio/workflow, the SDK's own duration helpers
-  // (@temporalio/common/lib/time, pure and bundled with it), each other (./name, never back out through ..) and the
-  // pure domain module only.
+  // (@temporalio/common/lib/time) and search-attribute keys (lib/search-attributes), both pure and bundled with it,
+  // each other (./name, never back out through ..) and the pure domain module only.
   {
     files: ['src/workflows/**/*.ts'],
     rules: {
       ...sandboxImports(
-        String.raw`@temporalio/workflow|@temporalio/common/lib/time|\./[\w-]+(?:/[\w-]+)*|\.\./domain/file-state`,
-        '@temporalio/workflow, @temporalio/common/lib/time, ./ modules and ../domain/file-state',
+        String.raw`@temporalio/workflow|@temporalio/common/lib/time|@temporalio/common/lib/search-attributes|\./[\w-]+(?:/[\w-]+)*|\.\./domain/file-state`,
+        '@temporalio/workflow, @temporalio/common/lib/time, @temporalio/common/lib/search-attributes, ./ modules and ../domain/file-state',
       ),
       'no-restricted-globals': [
         'error',

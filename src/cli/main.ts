@@ -14,6 +14,7 @@ import { retryWaitingFiles } from '../folders/retry-waiting';
 import { connectResultWorkflows, resultWorkflowsOn } from '../temporal/client';
 import { AesGcmPayloadCodec, createKeysFile, loadKeyRing, requirePayloadCodec } from '../temporal/payload-codec';
 import { startDevServer } from '../temporal/dev-server';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../workflows/search-attributes';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import { createDestination } from '../transfer/create-destination';
 import { submitUpload } from '../trigger/submit-upload';
@@ -46,7 +47,9 @@ async function stopAll(stoppers: Stopper[]): Promise<void> {
 /** For a process without workers: its one connection to Temporal, closed once the parts using it have stopped. */
 async function connectWorkflows(config: Config, command: string, payloadCodec: PayloadCodec, stoppers: Stopper[]): Promise<ResultWorkflows> {
   const endpoint = requireTemporalEndpoint(config, command);
-  const { workflows, close } = await connectResultWorkflows({ endpoint, namespace: config.temporal.namespace, payloadCodec }, command);
+  const { workflows, close } = await connectResultWorkflows({ endpoint, namespace: config.temporal.namespace, payloadCodec }, command, {
+    uploadHost: { lab: config.lab, host: config.hostId },
+  });
   stoppers.push(close);
   return workflows;
 }
@@ -65,7 +68,7 @@ async function startWorkersWithConnection(
   const workflows = resultWorkflowsOn(
     connection,
     { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec },
-    { eagerStart: deps.serveFiles !== false },
+    { eagerStart: deps.serveFiles !== false, uploadHost: { lab: deps.config.lab, host: deps.config.hostId } },
   );
   const workers = await startWorkers({ ...deps, connection, workflows });
   stoppers.push(() => workers.shutdown());
@@ -224,6 +227,8 @@ async function commandStart(): Promise<void> {
         namespace: config.temporal.namespace,
         // The web page starts later on this address; its /codec lets a signed-in user read payloads in the UI.
         uiCodecEndpoint: `${webBaseUrl(config)}/codec`,
+        // Lab, host, state and file id, for filtering in the Temporal UI (src/workflows/search-attributes.ts).
+        searchAttributes: SEARCH_ATTRIBUTE_REGISTRATIONS,
       });
       stoppers.push(() => dev.stop());
       // The embedded dev server listens on loopback only, in plain gRPC: the TLS settings are for a real cluster.

@@ -29,7 +29,11 @@ export function resultWorkflowsOn(
  * For a process that runs no worker (watch, web, CLI commands): one connection, shared by everything in it. A failure
  * to connect names the setting to look at (`command` says who was connecting).
  */
-export async function connectResultWorkflows(target: TemporalTarget, command: string): Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }> {
+export async function connectResultWorkflows(
+  target: TemporalTarget,
+  command: string,
+  options: ResultWorkflowsOptions = {},
+): Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }> {
   const { address, tls, apiKey } = target.endpoint;
   let connection: Connection;
   try {
@@ -37,5 +41,5 @@ export async function connectResultWorkflows(target: TemporalTarget, command: st
   } catch (err) {
     throw await explainConnectFailure(err, target.endpoint, command);
   }
-  return { workflows: resultWorkflowsOn(connection, target), close: () => connection.close() };
+  return { workflows: resultWorkflowsOn(connection, target, options), close: () => connection.close() };
 }

@@ -10,9 +10,10 @@ import {
   type CopyUploaded,
   type DistributeFileInput,
 } from '../workflows/definitions';
-import type { distributeFileV3 } from '../workflows/distribute-file-v2';
+import type { distributeFileV4 } from '../workflows/distribute-file-v2';
 import { WORKFLOW_TYPES, fileWorkflowId, fileWorkflowIdOnHost } from '../workflows/names';
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
+import { FILE_ID_KEY, FILE_STATE_KEY, LAB_KEY, UPLOAD_HOST_KEY } from '../workflows/search-attributes';
 import type { WithdrawFileInput, withdrawFile } from '../workflows/withdraw-file';
 import { ensureLogScanSchedule } from './log-scan-schedule';
 
@@ -106,6 +107,11 @@ export interface ResultWorkflowsOptions {
    * round trip of the first workflow task.
    */
   eagerStart?: boolean;
+  /**
+   * The lab and upload host whose files this process submits (GETRESULTS_LAB, GETRESULTS_HOST_ID): a file workflow
+   * starts with them as search attributes, so operators can filter by lab and host in the Temporal UI.
+   */
+  uploadHost?: { lab: string; host: string };
 }
 
 export function createResultWorkflows(client: Client, options: ResultWorkflowsOptions = {}): ResultWorkflows {
@@ -113,16 +119,22 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
     async submitFile(input) {
       // The ID is the content hash, so the same content is never in flight twice. A closed workflow with the same ID
       // is started again (ALLOW_DUPLICATE); its first step finds the permanent record and sets the copy aside.
-      // New files run distributeFileV3, on the queue of the upload host that holds them (docs/workflow-versioning.md):
-      // runs of older versions already under way carry on where they are.
+      // New files run distributeFileV4, on the queue of the upload host that holds them (docs/workflow-versioning.md):
+      // runs of older versions already under way carry on where they are. Its search attributes start as RECEIVED at
+      // this host of this lab, at no cost beyond the start request itself.
+      const typedSearchAttributes = [
+        { key: FILE_STATE_KEY, value: 'RECEIVED' },
+        ...(options.uploadHost ? [{ key: LAB_KEY, value: options.uploadHost.lab }, { key: UPLOAD_HOST_KEY, value: options.uploadHost.host }] : []),
+      ];
       let workflowId = fileWorkflowId(input.sha256);
       const copy: CopyUploaded = { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy };
       for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
         const started = await unlessAlreadyStarted(() =>
-          client.workflow.start<typeof distributeFileV3>(WORKFLOW_TYPES.distributeFileV3, {
+          client.workflow.start<typeof distributeFileV4>(WORKFLOW_TYPES.distributeFileV4, {
             taskQueue: input.fileTaskQueue,
             workflowId,
             args: [input],
+            typedSearchAttributes,
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
             requestEagerStart: options.eagerStart,
           }),
@@ -160,6 +172,7 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
           taskQueue: SHARED_TASK_QUEUE,
           workflowId,
           args: [input],
+          typedSearchAttributes: [{ key: FILE_ID_KEY, value: input.resultFileId }],
           // The ID carries the page's event count, so a second press of the same button is refused, not repeated.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),
@@ -171,6 +184,7 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
           taskQueue: SHARED_TASK_QUEUE,
           workflowId,
           args: [input],
+          typedSearchAttributes: [{ key: FILE_ID_KEY, value: input.resultFileId }],
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),
       ),

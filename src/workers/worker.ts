@@ -11,6 +11,7 @@ import { createLogScanActivities } from '../activities/log-scan-activities';
 import { createLogSource } from '../acklog/create-log-source';
 import { explainConnectFailure, type TemporalEndpoint } from '../temporal/connection-security';
 import { encryptingDataConverter } from '../temporal/data-converter';
+import { ensureSearchAttributes } from '../temporal/search-attribute-registration';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
@@ -126,6 +127,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     }),
   ];
   if (deps.serveFiles !== false) {
+    // The file workflows this host's watcher starts carry our search attributes; an unknown one would refuse them all.
+    await ensureSearchAttributes(connection, config.temporal.namespace);
     const fileActivities = createFileActivities({
       uploadDir: config.uploadDir,
       patterns: new IdentifierPatterns(config.patterns),

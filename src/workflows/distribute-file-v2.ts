@@ -7,6 +7,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber, type Duration } from '@temporalio/common/lib/time';
@@ -25,7 +26,9 @@ import {
   type DistributeFileInput,
   type FileStatus,
 } from './definitions';
+import type { FileState } from '../domain/file-state';
 import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
+import { FILE_ID_KEY, FILE_STATE_KEY } from './search-attributes';
 import { REFUSE_UNTRUSTED_MESSAGES_PATCH, WITHDRAWN_SIGNAL_PATCH, isAccessEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
 
 /** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
@@ -64,8 +67,11 @@ function failureOfType(err: unknown, types: readonly string[]): ApplicationFailu
  *
  * - distributeFileV2 sends every file through the transfer activity: two workflow tasks to AWAITING_ACK (before and
  *   after the transfer). Frozen: it serves the runs started before v3 until the last has closed.
- * - distributeFileV3, which new files start, also sends a small file in its first step (a quick send): the happy path
- *   is one workflow task. A larger file, or one whose quick send failed, continues as v2 does.
+ * - distributeFileV3 also sends a small file in its first step (a quick send): the happy path is one workflow task.
+ *   A larger file, or one whose quick send failed, continues as v2 does. Frozen since v4.
+ * - distributeFileV4, which new files start, is v3 that also keeps its search attributes (search-attributes.ts) true:
+ *   the client sets lab, host and RECEIVED at start; the run upserts the state (and the file's id) when it reaches a
+ *   waiting or a final state, in the same workflow task as its next command, so no round trip is added.
  *
  * One body with a flag rather than a `patched()` branch: a patch costs every new run a marker and a search-attribute
  * upsert (a visibility write on the server), and the flag keeps v2's commands exactly as they were recorded.
@@ -75,12 +81,37 @@ export async function distributeFileV2(input: DistributeFileInput): Promise<File
 }
 
 export async function distributeFileV3(input: DistributeFileInput): Promise<FileStatus> {
-  return deliverInLocalSteps(input, { quickSend: true });
+  return deliverInLocalSteps(input, { quickSend: true, searchAttributes: false });
 }
 
-async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSend: boolean }): Promise<FileStatus> {
+export async function distributeFileV4(input: DistributeFileInput): Promise<FileStatus> {
+  return deliverInLocalSteps(input, { quickSend: true, searchAttributes: true });
+}
+
+interface Shape {
+  quickSend: boolean;
+  /** Upsert GetresultsState and GetresultsFileId on waiting and final states (v4). */
+  searchAttributes?: boolean;
+}
+
+async function deliverInLocalSteps(input: DistributeFileInput, shape: Shape): Promise<FileStatus> {
   const { runId, workflowId } = workflowInfo();
   const status: FileStatus = { state: 'RECEIVED', accesses: 0 };
+  /** What the run's GetresultsState says: RECEIVED as the client started it, then each upsert below. */
+  let shownState: FileState = 'RECEIVED';
+  /**
+   * The state the run waits or ends in, for its status query and (v4) the Temporal UI. An upsert is a command: the
+   * next activity, timer or completion goes with it in the same workflow task, and an unchanged state writes nothing.
+   */
+  const reach = (state: FileState): void => {
+    status.state = state;
+    if (!shape.searchAttributes || state === shownState) return;
+    shownState = state;
+    upsertSearchAttributes([
+      { key: FILE_STATE_KEY, value: state },
+      ...(status.resultFileId === undefined ? [] : [{ key: FILE_ID_KEY, value: status.resultFileId }]),
+    ]);
+  };
   const accesses: AccessEvidence[] = [];
   const copies: CopyUploaded[] = [];
   let retryRequested = false;
@@ -142,7 +173,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
   if (intake.kind === 'duplicate') {
     // receiveFile registered this upload as a DUPLICATE row already: only the file is left to set aside.
     await steps.setAsideDuplicate({ ...ref, uploadedAt: input.uploadedAt });
-    status.state = 'DUPLICATE';
+    reach('DUPLICATE');
     status.reason = `Same content as file #${intake.duplicateOf}, which was already received; not sent again.`;
     await condition(allHandlersFinished); // a refusal being recorded
     return status;
@@ -163,6 +194,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
     }
   })();
   const finish = async (final: FileStatus): Promise<FileStatus> => {
+    reach(final.state);
     finished = true;
     await copyHandling;
     await condition(allHandlersFinished);
@@ -186,14 +218,14 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
     // Route (waiting for a folder if need be), transfer and archive, each step when the one before has succeeded.
     let clinicFolder = intake.kind === 'routed' ? intake.clinicFolder : undefined;
     for (let attempt = 1; !clinicFolder; attempt++) {
-      status.state = 'NEEDS_FOLDER';
+      reach('NEEDS_FOLDER');
       status.reason = `No clinic folder is mapped for ${intake.identification.label} hint "${intake.identification.hint}".`;
       await condition(() => retryRequested);
       retryRequested = false;
       const route = await ledger.routeFile({ resultFileId, runId, attempt, identification: intake.identification, pages: intake.pages });
       clinicFolder = route?.clinicFolder;
     }
-    status.state = 'RECEIVED';
+    reach('RECEIVED'); // on its way again, after a wait for a folder
     status.reason = undefined;
     status.clinicFolder = clinicFolder;
 
@@ -209,7 +241,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
         }
         const blocked = failureOfType(err, BLOCKING_FAILURE_TYPES);
         if (!blocked) throw err;
-        status.state = 'TRANSFER_BLOCKED';
+        reach('TRANSFER_BLOCKED');
         status.reason = blocked.message;
         await ledger.recordTransferBlocked({ resultFileId, runId, attempt, failureType: blocked.type ?? 'unknown', message: blocked.message });
         retryRequested = false;
@@ -224,7 +256,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: { quickSen
   }
   originalInPlace = false;
   status.archivePath = archivePath;
-  status.state = 'AWAITING_ACK';
+  reach('AWAITING_ACK');
 
   // An `accessed` signal is a wake-up, not proof: anyone who reaches Temporal can send one. Its fetches count only as
   // far as the log scan recorded them for this file (ledger.recordAccesses checks); the wait goes on otherwise, to the

@@ -2,5 +2,5 @@
 export { distributeFile } from './distribute-file';
 export { scanAccessLog } from './scan-access-log';
 export { resendFile } from './resend-file';
-export { distributeFileV2, distributeFileV3 } from './distribute-file-v2';
+export { distributeFileV2, distributeFileV3, distributeFileV4 } from './distribute-file-v2';
 export { withdrawFile } from './withdraw-file';

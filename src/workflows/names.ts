@@ -9,6 +9,7 @@ export const WORKFLOW_TYPES = {
   distributeFile: 'distributeFile',
   distributeFileV2: 'distributeFileV2',
   distributeFileV3: 'distributeFileV3',
+  distributeFileV4: 'distributeFileV4',
   resendFile: 'resendFile',
   scanAccessLog: 'scanAccessLog',
   withdrawFile: 'withdrawFile',

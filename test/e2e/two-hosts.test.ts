@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -137,6 +138,32 @@ describe('two upload hosts of two labs, across a network boundary', () => {
     const resumed = await rowFor('066-12000003-3.pdf', 'AWAITING_ACK');
     expect(resumed.remote_path).toBe('viral_load/northclinic/066-12000003-3.pdf');
     expect(await labAndHost('066-12000003-3.pdf')).toEqual({ lab: 'north', host: 'north-b' });
+  });
+
+  it('lets an operator find each lab\'s files in the Temporal UI by lab, host and state, by database id', async () => {
+    // The queries docs/deployment.md gives, asked as the Temporal CLI (and the UI's search box) asks them.
+    const list = async (query: string): Promise<number[]> => {
+      const out = execFileSync(process.env.TEMPORAL_CLI_PATH ?? 'temporal', ['workflow', 'list', '--address', stack.temporal.address, '--query', query, '--output', 'jsonl'], {
+        encoding: 'utf8',
+      });
+      return out
+        .split('\n')
+        .filter((line) => line.trim().startsWith('{'))
+        .map((line) => JSON.parse(line) as { searchAttributes?: { indexedFields?: Record<string, { data?: string }> } })
+        .map((run) => Number(Buffer.from(run.searchAttributes?.indexedFields?.GetresultsFileId?.data ?? '', 'base64').toString()))
+        .sort((x, y) => x - y);
+    };
+    const idOf = async (name: string) => (await stack.fileRows()).find((r) => r.file_name === name)!.id;
+    const northWaiting = [await idOf('066-12000002-3.pdf'), await idOf('066-12000003-3.pdf')].sort((x, y) => x - y);
+    await waitFor('visibility to catch up', async () => {
+      const found = await list('GetresultsLab = "north" AND GetresultsState = "AWAITING_ACK"');
+      return found.join() === northWaiting.join() || undefined;
+    });
+    expect(await list('GetresultsHost = "north-b" AND GetresultsState = "DUPLICATE"')).toEqual([await idOf('copy-of-066-12000001-3.pdf')]);
+    expect(await list(`GetresultsLab = "default" AND GetresultsState = "AWAITING_ACK"`)).toEqual(
+      [await idOf('066-12000001-3.pdf'), await idOf('066-12000004-3.pdf')].sort((x, y) => x - y),
+    );
+    expect(await list('GetresultsLab = "north" AND GetresultsState IN ("NEEDS_FOLDER", "TRANSFER_BLOCKED", "REJECTED")')).toEqual([]);
   });
 
   it('tells a host whose worker polls its queue from a host that has none (what Resend and Withdraw ask first)', async () => {

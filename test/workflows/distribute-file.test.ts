@@ -14,7 +14,8 @@ import {
   type FileStatus,
 } from '../../src/workflows/definitions';
 import type { distributeFile } from '../../src/workflows/distribute-file';
-import type { distributeFileV2, distributeFileV3 } from '../../src/workflows/distribute-file-v2';
+import type { distributeFileV2, distributeFileV3, distributeFileV4 } from '../../src/workflows/distribute-file-v2';
+import { FILE_ID_KEY, FILE_STATE_KEY } from '../../src/workflows/search-attributes';
 import type { FileState } from '../../src/domain/file-state';
 import { UNENCRYPTED_PAYLOAD_KEY } from '../../src/workflows/untrusted-messages';
 import { waitFor } from '../harness/wait-for';
@@ -51,6 +52,11 @@ function stateIs(handle: WorkflowHandle, state: FileState): Promise<FileStatus> 
   });
 }
 
+/** The replay corpus's file name prefix of a file workflow type: distributeFileV4 -> distribute-file-v4. */
+function historyPrefixOf(workflowType: string): string {
+  return workflowType.replace(/^distributeFile/, 'distribute-file').replace(/V(\d+)$/, '-v$1');
+}
+
 /** A step that does not finish until the test lets it: signals sent meanwhile are all waiting when it does. */
 function gate(): { wait: Promise<void>; open(): void } {
   let open!: () => void;
@@ -68,10 +74,11 @@ describe.each([
   ['distributeFile', 'distribute-file', 0],
   ['distributeFileV2', 'distribute-file-v2', 0],
   ['distributeFileV3', 'distribute-file-v3', 1],
+  ['distributeFileV4', 'distribute-file-v4', 1],
 ] as const)('%s', (workflowType, historyPrefix, quickSends) => {
   async function start(taskQueue: string, overrides: Partial<DistributeFileInput> = {}) {
     // v2 runs on the upload host's queue; here the test's one queue serves both roles.
-    return env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+    return env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3 | typeof distributeFileV4>(workflowType, {
       taskQueue,
       workflowId: env.workflowId('file'),
       args: [inputFor(taskQueue, overrides)],
@@ -333,13 +340,13 @@ describe.each([
   });
 });
 
-describe.each(['distributeFileV2', 'distributeFileV3'] as const)('%s: a receipt signal is a wake-up, not proof', (workflowType) => {
+describe.each(['distributeFileV2', 'distributeFileV3', 'distributeFileV4'] as const)('%s: a receipt signal is a wake-up, not proof', (workflowType) => {
   test('a fetch the log scan did not record is refused and the file waits on, to the same deadline; a recorded one acknowledges', async () => {
     const fakes = fakeActivities({
       recordAccesses: async (input) => ({ verifiedKeys: input.accesses.filter((a) => a.evidenceKey.startsWith('log:')).map((a) => a.evidenceKey) }),
     });
     const result = await env.withWorker(fakes, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+      const handle = await env.client.workflow.start<typeof distributeFileV2 | typeof distributeFileV3 | typeof distributeFileV4>(workflowType, {
         taskQueue,
         workflowId: env.workflowId('file'),
         args: [inputFor(taskQueue)],
@@ -352,7 +359,7 @@ describe.each(['distributeFileV2', 'distributeFileV3'] as const)('%s: a receipt 
       await handle.signal(accessedSignal, evidence('forged-1', '2026-12-02T09:00:00.000Z'));
       await handle.signal(accessedSignal, evidence('log:1:900', '2026-12-02T10:00:00.000Z'));
       const status = await handle.result();
-      await env.recordHistory(handle, `${workflowType === 'distributeFileV2' ? 'distribute-file-v2' : 'distribute-file-v3'}-receipt-refused-then-acknowledged`);
+      await env.recordHistory(handle, `${historyPrefixOf(workflowType)}-receipt-refused-then-acknowledged`);
       return status;
     });
     expect(result).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1, acknowledgedAt: '2026-12-02T10:00:00.000Z' });
@@ -362,7 +369,7 @@ describe.each(['distributeFileV2', 'distributeFileV3'] as const)('%s: a receipt 
   test('refused evidence does not extend the wait: the file is unacknowledged at its deadline', async () => {
     const fakes = fakeActivities({ recordAccesses: async () => ({ verifiedKeys: [] }) });
     const result = await env.withWorker(fakes, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+      const handle = await env.client.workflow.start<typeof distributeFileV2 | typeof distributeFileV3 | typeof distributeFileV4>(workflowType, {
         taskQueue,
         workflowId: env.workflowId('file'),
         args: [inputFor(taskQueue, { ackTimeout: '3s' })],
@@ -381,11 +388,11 @@ const SENT_IN_CLEAR = { [UNENCRYPTED_PAYLOAD_KEY]: { encoding: 'json/plain', byt
 const anyAccessed = defineSignal<[unknown?]>('accessed');
 const anyCopyUploaded = defineSignal<[unknown?]>('copyUploaded');
 
-describe.each(['distributeFile', 'distributeFileV2', 'distributeFileV3'] as const)('%s: messages that are not ours', (workflowType) => {
+describe.each(['distributeFile', 'distributeFileV2', 'distributeFileV3', 'distributeFileV4'] as const)('%s: messages that are not ours', (workflowType) => {
   test('a signal sent in clear or without its input is recorded and ignored, without wedging the run: a real receipt then acknowledges', async () => {
     const fakes = fakeActivities();
     const result = await env.withWorker(fakes, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3 | typeof distributeFileV4>(workflowType, {
         taskQueue,
         workflowId: env.workflowId('file'),
         args: [inputFor(taskQueue)],
@@ -399,7 +406,7 @@ describe.each(['distributeFile', 'distributeFileV2', 'distributeFileV3'] as cons
       expect((await handle.query(statusQuery)).state).toBe('AWAITING_ACK');
       await handle.signal(accessedSignal, evidence('log:1:900', '2026-12-02T10:00:00.000Z'));
       const status = await handle.result();
-      await env.recordHistory(handle, `${workflowType === 'distributeFile' ? 'distribute-file' : workflowType === 'distributeFileV2' ? 'distribute-file-v2' : 'distribute-file-v3'}-messages-not-ours-refused`);
+      await env.recordHistory(handle, `${historyPrefixOf(workflowType)}-messages-not-ours-refused`);
       return status;
     });
     expect(result).toMatchObject({ state: 'ACKNOWLEDGED', accesses: 1 });
@@ -422,7 +429,7 @@ describe.each(['distributeFile', 'distributeFileV2', 'distributeFileV3'] as cons
   });
 });
 
-describe.each(['distributeFileV2', 'distributeFileV3', 'resendFile'] as const)('%s: a start with an input that is not ours', (workflowType) => {
+describe.each(['distributeFileV2', 'distributeFileV3', 'distributeFileV4', 'resendFile'] as const)('%s: a start with an input that is not ours', (workflowType) => {
   test.each([
     ['sent in clear', SENT_IN_CLEAR, /without our payload encryption/],
     ['without its shape', { uploadPath: '/etc/passwd' }, /^it is not the input of a/],
@@ -446,10 +453,10 @@ describe.each(['distributeFileV2', 'distributeFileV3', 'resendFile'] as const)('
 
 describe('each version takes fewer round trips than the one before', () => {
   /** History events up to the wait for the clinic's fetch, and the workflow tasks among them. */
-  async function historyUntilAwaitingAck(workflowType: 'distributeFile' | 'distributeFileV2' | 'distributeFileV3', overrides: Partial<DistributeFileInput> = {}) {
+  async function historyUntilAwaitingAck(workflowType: 'distributeFile' | 'distributeFileV2' | 'distributeFileV3' | 'distributeFileV4', overrides: Partial<DistributeFileInput> = {}) {
     const fakes = fakeActivities();
     return env.withWorker(fakes, async (taskQueue) => {
-      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3>(workflowType, {
+      const handle = await env.client.workflow.start<typeof distributeFile | typeof distributeFileV2 | typeof distributeFileV3 | typeof distributeFileV4>(workflowType, {
         taskQueue,
         workflowId: env.workflowId('file'),
         args: [inputFor(taskQueue, overrides)],
@@ -478,9 +485,75 @@ describe('each version takes fewer round trips than the one before', () => {
     expect(v3.events).toBeLessThan(v2.events);
   });
 
+  test('v4: as v3, one workflow task and one step; its one search-attribute upsert rides in that task', async () => {
+    const v3 = await historyUntilAwaitingAck('distributeFileV3');
+    const v4 = await historyUntilAwaitingAck('distributeFileV4');
+    expect(v4.steps).toEqual(['receiveAndSend']);
+    expect(v4.workflowTasks).toBe(1);
+    expect(v4.events).toBe(v3.events + 1);
+  });
+
   test('v3, a file above the quick-send size: as v2, two workflow tasks and two local steps around the transfer', async () => {
     const v3 = await historyUntilAwaitingAck('distributeFileV3', { sizeBytes: QUICK_SEND_DEFAULT_MAX_BYTES + 1 });
     expect(v3.steps).toEqual(['receiveAndSend', 'finishDelivery']);
     expect(v3.workflowTasks).toBe(2);
+  });
+});
+
+/**
+ * What an operator filters by in the Temporal UI (docs/deployment.md): v4 keeps GetresultsState and GetresultsFileId
+ * true at each waiting and final state. Asked of the server's visibility store, as the UI asks it.
+ */
+describe('distributeFileV4: search attributes follow the waiting and final states', () => {
+  async function attributesOf(handle: WorkflowHandle) {
+    const { typedSearchAttributes } = await handle.describe();
+    return { state: typedSearchAttributes.get(FILE_STATE_KEY), fileId: typedSearchAttributes.get(FILE_ID_KEY) };
+  }
+
+  /** Visibility is updated after the workflow task: the list query finds the run once it has caught up. */
+  function listedAs(handle: WorkflowHandle, state: FileState) {
+    const query = `WorkflowId = "${handle.workflowId}" AND GetresultsState = "${state}" AND GetresultsFileId = ${FAKE_RESULT_FILE_ID}`;
+    return waitFor(`the run listed as ${state}`, async () => {
+      for await (const run of env.client.workflow.list({ query })) return run;
+      return undefined;
+    });
+  }
+
+  test('RECEIVED as started, NEEDS_FOLDER while it waits, AWAITING_ACK once sent, ACKNOWLEDGED at the end', async () => {
+    // No mapping at first: the file waits for a folder until the retry signal.
+    const fakes = fakeActivities({ routeFile: inTurn<{ clinicFolder: string } | null>(null, { clinicFolder: FAKE_CLINIC_FOLDER }) });
+    await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof distributeFileV4>('distributeFileV4', {
+        taskQueue,
+        workflowId: env.workflowId('file'),
+        args: [inputFor(taskQueue)],
+        typedSearchAttributes: [{ key: FILE_STATE_KEY, value: 'RECEIVED' }],
+      });
+      await stateIs(handle, 'NEEDS_FOLDER');
+      expect(await attributesOf(handle)).toEqual({ state: 'NEEDS_FOLDER', fileId: FAKE_RESULT_FILE_ID });
+      await listedAs(handle, 'NEEDS_FOLDER');
+      await handle.signal(retrySignal);
+      await stateIs(handle, 'AWAITING_ACK');
+      expect(await attributesOf(handle)).toEqual({ state: 'AWAITING_ACK', fileId: FAKE_RESULT_FILE_ID });
+      await listedAs(handle, 'AWAITING_ACK');
+      await handle.signal(accessedSignal, evidence('log:1:900', '2026-12-02T12:00:00.000Z'));
+      await handle.result();
+      expect(await attributesOf(handle)).toEqual({ state: 'ACKNOWLEDGED', fileId: FAKE_RESULT_FILE_ID });
+      await listedAs(handle, 'ACKNOWLEDGED');
+    });
+  });
+
+  test('distributeFileV3 runs keep the attributes they started with: old runs replay as recorded', async () => {
+    const fakes = fakeActivities();
+    await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof distributeFileV3>('distributeFileV3', {
+        taskQueue,
+        workflowId: env.workflowId('file'),
+        args: [inputFor(taskQueue)],
+      });
+      await stateIs(handle, 'AWAITING_ACK');
+      expect(await attributesOf(handle)).toEqual({ state: undefined, fileId: undefined });
+      await handle.terminate('measured');
+    });
   });
 });

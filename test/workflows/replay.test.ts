@@ -50,7 +50,7 @@ describe('recorded workflow histories replay against the current workflow code',
   test('the corpus covers every workflow type the worker serves, and each file workflow caught waiting', () => {
     expect(new Set(histories.map((h) => h.workflowType))).toEqual(new Set(Object.values(WORKFLOW_TYPES)));
     const names = histories.map((h) => h.name.split('/')[1]);
-    for (const prefix of ['distribute-file', 'distribute-file-v2']) {
+    for (const prefix of ['distribute-file', 'distribute-file-v2', 'distribute-file-v4']) {
       expect(names).toEqual(expect.arrayContaining([`${prefix}-waiting-for-ack`, `${prefix}-waiting-for-folder`, `${prefix}-waiting-transfer-blocked`]));
     }
   });
