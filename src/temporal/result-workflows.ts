@@ -115,17 +115,17 @@ export interface ResultWorkflowsOptions {
 }
 
 export function createResultWorkflows(client: Client, options: ResultWorkflowsOptions = {}): ResultWorkflows {
+  // A new file's search attributes: RECEIVED at this host of this lab, sent with the start request at no extra cost.
+  const startingAttributes = [
+    { key: FILE_STATE_KEY, value: 'RECEIVED' },
+    ...(options.uploadHost ? [{ key: LAB_KEY, value: options.uploadHost.lab }, { key: UPLOAD_HOST_KEY, value: options.uploadHost.host }] : []),
+  ];
   const workflows: ResultWorkflows = {
     async submitFile(input) {
       // The ID is the content hash, so the same content is never in flight twice. A closed workflow with the same ID
       // is started again (ALLOW_DUPLICATE); its first step finds the permanent record and sets the copy aside.
       // New files run distributeFileV4, on the queue of the upload host that holds them (docs/workflow-versioning.md):
-      // runs of older versions already under way carry on where they are. Its search attributes start as RECEIVED at
-      // this host of this lab, at no cost beyond the start request itself.
-      const typedSearchAttributes = [
-        { key: FILE_STATE_KEY, value: 'RECEIVED' },
-        ...(options.uploadHost ? [{ key: LAB_KEY, value: options.uploadHost.lab }, { key: UPLOAD_HOST_KEY, value: options.uploadHost.host }] : []),
-      ];
+      // runs of older versions already under way carry on where they are.
       let workflowId = fileWorkflowId(input.sha256);
       const copy: CopyUploaded = { uploadPath: input.uploadPath, fileName: input.fileName, uploadedAt: input.uploadedAt, uploadedBy: input.uploadedBy };
       for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
@@ -134,7 +134,7 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
             taskQueue: input.fileTaskQueue,
             workflowId,
             args: [input],
-            typedSearchAttributes,
+            typedSearchAttributes: startingAttributes,
             workflowIdReusePolicy: 'ALLOW_DUPLICATE',
             requestEagerStart: options.eagerStart,
           }),

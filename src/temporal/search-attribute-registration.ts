@@ -7,10 +7,8 @@ const { IndexedValueType } = temporal.api.enums.v1;
 const INDEXED_TYPE = { Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, Int: IndexedValueType.INDEXED_VALUE_TYPE_INT } as const;
 
 /** What an operator runs when this process may not register the attributes itself (e.g. Temporal Cloud). */
-export function searchAttributeCommands(namespace: string): string[] {
-  return Object.entries(SEARCH_ATTRIBUTE_REGISTRATIONS).map(
-    ([name, type]) => `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`,
-  );
+export function searchAttributeCommands(namespace: string, names: readonly string[] = Object.keys(SEARCH_ATTRIBUTE_REGISTRATIONS)): string[] {
+  return names.map((name) => `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${SEARCH_ATTRIBUTE_REGISTRATIONS[name]}`);
 }
 
 /**
@@ -39,9 +37,7 @@ export async function ensureSearchAttributes(connection: Connection | NativeConn
   } catch (err) {
     throw new Error(
       `Temporal namespace "${namespace}" lacks the search attributes ${Object.keys(missing).join(', ')}, and registering them was refused ` +
-        `(${(err as Error).message}). An operator registers them once (docs/deployment.md):\n  ${searchAttributeCommands(namespace)
-          .filter((command) => Object.keys(missing).some((name) => command.includes(`--name ${name} `)))
-          .join('\n  ')}`,
+        `(${(err as Error).message}). An operator registers them once (docs/deployment.md):\n  ${searchAttributeCommands(namespace, Object.keys(missing)).join('\n  ')}`,
     );
   }
   return 'registered';

@@ -77,7 +77,7 @@ function failureOfType(err: unknown, types: readonly string[]): ApplicationFailu
  * upsert (a visibility write on the server), and the flag keeps v2's commands exactly as they were recorded.
  */
 export async function distributeFileV2(input: DistributeFileInput): Promise<FileStatus> {
-  return deliverInLocalSteps(input, { quickSend: false });
+  return deliverInLocalSteps(input, { quickSend: false, searchAttributes: false });
 }
 
 export async function distributeFileV3(input: DistributeFileInput): Promise<FileStatus> {
@@ -91,7 +91,7 @@ export async function distributeFileV4(input: DistributeFileInput): Promise<File
 interface Shape {
   quickSend: boolean;
   /** Upsert GetresultsState and GetresultsFileId on waiting and final states (v4). */
-  searchAttributes?: boolean;
+  searchAttributes: boolean;
 }
 
 async function deliverInLocalSteps(input: DistributeFileInput, shape: Shape): Promise<FileStatus> {
