@@ -27,7 +27,9 @@ import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
 import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps } from '../workers/worker';
 import { loadFoldersCsv } from './folders-load';
 import { registerLabsCommands } from './labs-commands';
-import { deploymentHasSeveralLabs, registerUploadHost } from '../labs/upload-hosts';
+import { registerHostsCommands } from './hosts-commands';
+import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
+import { placeOnHost, type UploadPlacement } from '../web/uploads/upload-placement';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
@@ -112,6 +114,14 @@ async function startWeb(
   await mkdir(config.uploadDir, { recursive: true });
   // The web page writes uploads into this host's upload folder: they are its lab's files (src/labs/upload-hosts.ts).
   const uploadHost = await registerUploadHost(orm.em.fork(), config.hostId, config.lab);
+  // ... unless GETRESULTS_WEB_UPLOAD_HOST names another host: its worker then takes them into its folder.
+  let uploadPlacement: UploadPlacement | undefined;
+  if (config.web.uploadHost && config.web.uploadHost !== config.hostId) {
+    if (!workflows) throw new Error('GETRESULTS_WEB_UPLOAD_HOST names another host, which the page reaches through Temporal: set TEMPORAL_ADDRESS too.');
+    const stagingDir = path.join(config.dataDir, 'web-uploads');
+    await mkdir(stagingDir, { recursive: true });
+    uploadPlacement = placeOnHost({ workflows, host: await registeredUploadHost(orm.em.fork(), config.web.uploadHost), stagingDir });
+  }
   const app = createWebApp({
     healthChecks: checks,
     orm,
@@ -127,6 +137,7 @@ async function startWeb(
     maxConcurrentUploads: config.web.maxConcurrentUploads,
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     uploadHost,
+    uploadPlacement,
     codec: temporal.payloadCodec && {
       severalLabs: () => deploymentHasSeveralLabs(orm.em.fork()),
       codec: temporal.payloadCodec.forDisplay(),
@@ -458,6 +469,7 @@ export function buildProgram(): Command {
   registerOfflineCommands(program, folders);
   registerUsersCommands(program);
   registerLabsCommands(program);
+  registerHostsCommands(program);
   registerParseLogCommand(program);
   registerAuditCommands(program);
   return program;

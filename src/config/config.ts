@@ -52,7 +52,7 @@ export interface Config {
   /** Unset means `getresults start` runs an embedded PostgreSQL. */
   databaseUrl?: string;
   embeddedPostgresPort: number;
-  web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number };
+  web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number; uploadHost?: string };
   /** Names this upload host; its file activities run on a task queue of their own. */
   hostId: string;
   /** The lab this upload host belongs to (src/labs/upload-hosts.ts). */
@@ -149,6 +149,11 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, dot, dash and underscore')
     .optional()
     .describe('Name of this upload host (default: the machine\'s host name). Its files record it; the web page reaches them through its task queue.'),
+  GETRESULTS_WEB_UPLOAD_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'is an upload host\'s name (GETRESULTS_HOST_ID of that host)')
+    .optional()
+    .describe('The upload host whose upload folder the web page\'s uploads go to (default: GETRESULTS_HOST_ID, beside which the page runs). Another host gets them through its worker, which must be running.'),
   GETRESULTS_LAB: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'is a lab\'s name: lower-case letters, digits and dashes')
@@ -332,7 +337,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
-    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS },
+    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
     lab: env.GETRESULTS_LAB,
     patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],

@@ -41,6 +41,21 @@ export async function registerUploadHost(em: EntityManager, hostId: string, labN
   return { name: hostId, labId: lab.id };
 }
 
+/**
+ * Another registered host, as the web page's upload target (GETRESULTS_WEB_UPLOAD_HOST): it must have started once
+ * (its worker registers it) and not be retired.
+ */
+export async function registeredUploadHost(em: EntityManager, name: string): Promise<FileHost> {
+  const host = await em.findOne(UploadHost, { name });
+  if (!host) {
+    throw new HostRegistrationRefused(
+      `GETRESULTS_WEB_UPLOAD_HOST names the upload host "${name}", which has never started here. Start its worker first (it registers the host), then this page.`,
+    );
+  }
+  if (host.retiredAt) throw new HostRegistrationRefused(`GETRESULTS_WEB_UPLOAD_HOST names the upload host "${name}", which was retired: name a host that takes files.`);
+  return { name: host.name, labId: host.labId };
+}
+
 /** Creates a lab; `foldersOf` names a lab whose remote-folder table it shares instead of keeping its own. */
 export async function createLab(em: EntityManager, input: { name: string; title: string; foldersOf?: string }): Promise<void> {
   if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(input.name)) {

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import {
@@ -11,7 +11,9 @@ import {
   type DistributeFileInput,
 } from '../workflows/definitions';
 import type { distributeFileV4 } from '../workflows/distribute-file-v2';
-import { WORKFLOW_TYPES, fileWorkflowId, fileWorkflowIdOnHost } from '../workflows/names';
+import type { HandoverInput, fetchArchivedPdf, placeWebUpload } from '../workflows/host-handover';
+import type { ArchivedPdfOutcome, WebUploadOutcome } from '../activities/handover-activities';
+import { WORKFLOW_TYPES, fileWorkflowId, fileWorkflowIdOnHost, handoverWorkflowId } from '../workflows/names';
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
 import { FILE_ID_KEY, FILE_STATE_KEY, LAB_KEY, UPLOAD_HOST_KEY } from '../workflows/search-attributes';
 import type { WithdrawFileInput, withdrawFile } from '../workflows/withdraw-file';
@@ -31,6 +33,15 @@ export interface SubmitOutcome {
 
 /** `closed`: the workflow is no longer running (finished, timed out, terminated), so nothing was waiting for it. */
 export type SignalOutcome = 'delivered' | 'closed';
+
+/**
+ * How a handover with an upload host ended, seen from the page: the host's own answer, or `no-answer` (nothing within
+ * the page's wait: the host is slow or went offline), or `failed` (the host tried and gave up; its worker log says why).
+ */
+export type HandoverAnswer<T> = T | { outcome: 'no-answer' } | { outcome: 'failed' };
+
+/** A handover the host has not started within this long is dropped by Temporal: a person asked for it, not a queue. */
+export const HANDOVER_RUN_TIMEOUT_MS = 2 * 60_000;
 
 export interface PendingActivity {
   activityType?: string;
@@ -61,6 +72,10 @@ export interface ResultWorkflows {
   startWithdraw(workflowId: string, input: WithdrawFileInput): Promise<'started' | 'already-started'>;
   /** Waits up to `timeoutMs` for a withdrawal to end: done, refused (its timeline says why), or still under way. */
   awaitWithdraw(workflowId: string, timeoutMs: number): Promise<'withdrawn' | 'refused' | 'pending'>;
+  /** Asks the upload host of `taskQueue` to hand over an archived PDF it holds (src/workflows/host-handover.ts). */
+  fetchArchivedPdf(taskQueue: string, input: HandoverInput, waitMs: number): Promise<HandoverAnswer<ArchivedPdfOutcome>>;
+  /** Asks the upload host of `taskQueue` to place a web upload in its upload folder. */
+  placeWebUpload(taskQueue: string, input: HandoverInput, waitMs: number): Promise<HandoverAnswer<WebUploadOutcome>>;
   /** Creates the Schedule of access-log scans, or brings it in line with `interval`. */
   ensureLogScanSchedule(interval: string): Promise<'created' | 'updated'>;
   /** The activities a workflow is running now; fails when the workflow cannot be described. */
@@ -100,6 +115,17 @@ async function unlessAlreadyStarted(start: () => Promise<unknown>): Promise<'sta
   }
 }
 
+/** Resolves to `late` after `ms`, unless `work` settles first; the timer never outlives the race. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface ResultWorkflowsOptions {
   /**
    * Ask the server to hand new file workflows straight to a worker in this process (eager start): true when the client
@@ -120,6 +146,21 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
     { key: FILE_STATE_KEY, value: 'RECEIVED' },
     ...(options.uploadHost ? [{ key: LAB_KEY, value: options.uploadHost.lab }, { key: UPLOAD_HOST_KEY, value: options.uploadHost.host }] : []),
   ];
+  async function handover<T>(type: string, taskQueue: string, input: HandoverInput, waitMs: number): Promise<HandoverAnswer<T>> {
+    const handle = await client.workflow.start<(input: HandoverInput) => Promise<T>>(type, {
+      taskQueue,
+      workflowId: handoverWorkflowId(input.handoverId),
+      args: [input],
+      workflowExecutionTimeout: HANDOVER_RUN_TIMEOUT_MS,
+      typedSearchAttributes: input.resultFileId ? [{ key: FILE_ID_KEY, value: input.resultFileId }] : [],
+    });
+    const answer = await within(
+      handle.result().catch((err: unknown) => (err instanceof WorkflowFailedError ? ({ outcome: 'failed' } as const) : Promise.reject(err))),
+      waitMs,
+    );
+    return answer === 'late' ? { outcome: 'no-answer' } : answer;
+  }
+
   const workflows: ResultWorkflows = {
     async submitFile(input) {
       // The ID is the content hash, so the same content is never in flight twice. A closed workflow with the same ID
@@ -190,7 +231,6 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
       ),
 
     async awaitWithdraw(workflowId, timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
       const ended = client.workflow
         .getHandle(workflowId)
         .result()
@@ -198,13 +238,13 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
           () => 'withdrawn' as const,
           () => 'refused' as const,
         );
-      const late = new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), timeoutMs)));
-      try {
-        return await Promise.race([ended, late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      const outcome = await within(ended, timeoutMs);
+      return outcome === 'late' ? 'pending' : outcome;
     },
+
+    fetchArchivedPdf: (taskQueue, input, waitMs) => handover<Awaited<ReturnType<typeof fetchArchivedPdf>>>(WORKFLOW_TYPES.fetchArchivedPdf, taskQueue, input, waitMs),
+
+    placeWebUpload: (taskQueue, input, waitMs) => handover<Awaited<ReturnType<typeof placeWebUpload>>>(WORKFLOW_TYPES.placeWebUpload, taskQueue, input, waitMs),
 
     ensureLogScanSchedule: (interval) => ensureLogScanSchedule(client.schedule, interval),
 

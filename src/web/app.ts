@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
 import type { Orm } from '../db/orm';
 import type { FileHost } from '../labs/upload-hosts';
+import type { UploadPlacement } from './uploads/upload-placement';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { ThrottleOptions } from './auth/login-throttle';
 import type { BaseEnv } from './context';
@@ -52,6 +53,8 @@ export interface WebDeps {
   fileTaskQueue?: string;
   /** The upload host whose folder `uploadDir` is: web uploads become its lab's files, and its archive is on this disk. */
   uploadHost?: FileHost;
+  /** Where uploads go instead of `uploadDir`, when GETRESULTS_WEB_UPLOAD_HOST names another host (upload-placement.ts). */
+  uploadPlacement?: UploadPlacement;
   /**
    * Folders PDFs may be served from (archive, rejected, duplicates). A path recorded in the database outside them is
    * refused: a defence in depth should a row ever be written wrongly.

@@ -5,6 +5,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PayloadCodec } from '@temporalio/common';
 import { createFileActivities } from '../activities/file-activities';
 import { createFileSteps } from '../activities/file-steps';
+import { createHandoverActivities } from '../activities/handover-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
 import { HotPathSql } from '../db/hot-path-sql';
 import { createLogScanActivities } from '../activities/log-scan-activities';
@@ -152,6 +153,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           ...fileActivities,
           ...ledgerActivities,
           ...createFileSteps({ files: fileActivities, ledger: ledgerActivities, quickSendMaxBytes: config.quickSendMaxBytes }),
+          // The web page reaches this host's files through these (src/workflows/host-handover.ts).
+          ...createHandoverActivities({
+            orm: deps.orm,
+            host: host!,
+            keptFileRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
+            uploadDir: config.uploadDir,
+            maxFileBytes: config.maxFileBytes,
+          }),
         },
         // Transfers are network-bound: several at once keep the SSH pool busy without loading the CPU.
         maxConcurrentActivityTaskExecutions: 32,

@@ -4,3 +4,4 @@ export { scanAccessLog } from './scan-access-log';
 export { resendFile } from './resend-file';
 export { distributeFileV2, distributeFileV3, distributeFileV4 } from './distribute-file-v2';
 export { withdrawFile } from './withdraw-file';
+export { fetchArchivedPdf, placeWebUpload } from './host-handover';

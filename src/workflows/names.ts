@@ -10,6 +10,8 @@ export const WORKFLOW_TYPES = {
   distributeFileV2: 'distributeFileV2',
   distributeFileV3: 'distributeFileV3',
   distributeFileV4: 'distributeFileV4',
+  fetchArchivedPdf: 'fetchArchivedPdf',
+  placeWebUpload: 'placeWebUpload',
   resendFile: 'resendFile',
   scanAccessLog: 'scanAccessLog',
   withdrawFile: 'withdrawFile',
@@ -37,6 +39,11 @@ export function resendWorkflowId(sha256: string, seq: number): string {
 /** Content hash and a sequence number only, as for resends. */
 export function withdrawWorkflowId(sha256: string, seq: number): string {
   return `withdraw-${sha256}-${seq}`;
+}
+
+/** A handover's random id only (src/workflows/host-handover.ts). */
+export function handoverWorkflowId(handoverId: string): string {
+  return `handover-${handoverId}`;
 }
 
 /** The ID the Schedule gives each scan it starts (Temporal appends the scheduled time). */

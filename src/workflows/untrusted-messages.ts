@@ -10,6 +10,7 @@
  * - a message without the shape its name promises (no input at all, a string, missing fields).
  */
 import type { AccessEvidence, CopyUploaded, DistributeFileInput } from './definitions';
+import type { HandoverInput } from './host-handover';
 import type { ResendFileInput } from './resend-file';
 import type { WithdrawFileInput } from './withdraw-file';
 
@@ -98,6 +99,16 @@ export function isWithdrawFileInput(value: unknown): value is WithdrawFileInput 
     /^[A-Za-z0-9_-]{1,40}$/.test(value.withdrawalId) &&
     isText(value.actor, 255) &&
     isText(value.reason, 500)
+  );
+}
+
+/** The shape of a handover's input (the web page starts them; the host then reads what the database says). */
+export function isHandoverInput(value: unknown, needsFile: boolean): value is HandoverInput {
+  return (
+    isObject(value) &&
+    typeof value.handoverId === 'string' &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value.handoverId) &&
+    (needsFile ? isSize(value.resultFileId) && value.resultFileId > 0 : value.resultFileId === undefined)
   );
 }
 

@@ -20,6 +20,8 @@ export function fakeWorkflows(operations: Partial<ResultWorkflows>): ResultWorkf
     pendingActivities: unexpected('pendingActivities'),
     checkHealth: unexpected('checkHealth'),
     isQueueServed: unexpected('isQueueServed'),
+    fetchArchivedPdf: unexpected('fetchArchivedPdf'),
+    placeWebUpload: unexpected('placeWebUpload'),
     ...operations,
   };
 }

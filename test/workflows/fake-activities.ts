@@ -1,11 +1,12 @@
 import type { FileActivities } from '../../src/activities/file-activities';
+import type { HandoverActivities } from '../../src/activities/handover-activities';
 import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
 import type { LedgerActivities } from '../../src/activities/ledger-activities';
 import type { LogScanActivities, ScanSummary } from '../../src/activities/log-scan-activities';
 import type { DistributeFileInput } from '../../src/workflows/definitions';
 
 /** Every activity a workflow of ours can call, with the real types: a fake that drifts from them fails the type-check. */
-export type AllActivities = FileActivities & LedgerActivities & LogScanActivities;
+export type AllActivities = FileActivities & LedgerActivities & LogScanActivities & HandoverActivities;
 export type ActivityName = keyof AllActivities;
 /** What the worker serves: the activities, and distributeFileV2's steps composed of them as in production. */
 export type ServedActivities = AllActivities & FileSteps;
@@ -77,6 +78,8 @@ function happyPath(): AllActivities {
     archiveOriginal: async (input) => ({ archivePath: `/data/archive/${input.fileName}` }),
     findArchived: async () => ({ archivePath: null }),
     setAsideDuplicate: async (input) => ({ duplicatePath: `/data/duplicates/${input.fileName}` }),
+    handOverArchivedPdf: async () => ({ outcome: 'handed-over', sizeBytes: 4321 }),
+    placeWebUpload: async () => ({ outcome: 'placed' }),
     registerUpload: async () => ({ resultFileId: FAKE_RESULT_FILE_ID }),
     routeFile: async () => ({ clinicFolder: FAKE_CLINIC_FOLDER }),
     recordRejected: async () => undefined,

@@ -5,6 +5,7 @@ import type { ResendFileInput, resendFile } from '../../src/workflows/resend-fil
 import type { scanAccessLog } from '../../src/workflows/scan-access-log';
 import type { WithdrawFileInput, withdrawFile } from '../../src/workflows/withdraw-file';
 import type { distributeFileV3 } from '../../src/workflows/distribute-file-v2';
+import type { fetchArchivedPdf, placeWebUpload } from '../../src/workflows/host-handover';
 import { accessedSignal, statusQuery, withdrawnSignal } from '../../src/workflows/definitions';
 import { waitFor } from '../harness/wait-for';
 import type { ScanSummary } from '../../src/activities/log-scan-activities';
@@ -180,5 +181,55 @@ describe('withdrawFile', () => {
     });
     expect(status).toMatchObject({ state: 'ACKNOWLEDGED' });
     expect(fakes.inputsTo('recordRefusedMessage')[0]).toMatchObject({ what: 'withdrawn signal', reason: 'it claimed a withdrawal that the ledger does not hold' });
+  });
+});
+
+describe('the handovers between the web page and an upload host', () => {
+  const handoverId = '0b7e4c1a-2f3d-4e5a-9b8c-7d6e5f4a3b2c';
+
+  test('fetchArchivedPdf asks its host for the file the page named and answers what the host did', async () => {
+    const fakes = fakeActivities({ handOverArchivedPdf: async () => ({ outcome: 'too-large', sizeBytes: 999_999_999 }) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof fetchArchivedPdf>('fetchArchivedPdf', {
+        taskQueue,
+        workflowId: env.workflowId('handover'),
+        args: [{ handoverId, resultFileId: FAKE_RESULT_FILE_ID }],
+      });
+      const outcome = await handle.result();
+      await env.recordHistory(handle, 'fetch-archived-pdf');
+      return outcome;
+    });
+    expect(result).toEqual({ outcome: 'too-large', sizeBytes: 999_999_999 });
+    expect(fakes.inputsTo('handOverArchivedPdf')).toEqual([{ handoverId, resultFileId: FAKE_RESULT_FILE_ID }]);
+  });
+
+  test('placeWebUpload asks its host to place the upload of that handover', async () => {
+    const fakes = fakeActivities({ placeWebUpload: async () => ({ outcome: 'name-taken' }) });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof placeWebUpload>('placeWebUpload', { taskQueue, workflowId: env.workflowId('handover'), args: [{ handoverId }] });
+      const outcome = await handle.result();
+      await env.recordHistory(handle, 'place-web-upload');
+      return outcome;
+    });
+    expect(result).toEqual({ outcome: 'name-taken' });
+    expect(fakes.inputsTo('placeWebUpload')).toEqual([{ handoverId }]);
+  });
+
+  test.each([
+    ['fetchArchivedPdf', { handoverId: '../../etc/passwd', resultFileId: FAKE_RESULT_FILE_ID }],
+    ['fetchArchivedPdf', { handoverId }],
+    ['placeWebUpload', { handoverId, resultFileId: FAKE_RESULT_FILE_ID }],
+  ] as const)('%s started with an input that is not ours (%j) is recorded and does nothing', async (type, input) => {
+    const fakes = fakeActivities();
+    const failure = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start(type, { taskQueue, workflowId: env.workflowId('handover'), args: [input] });
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      if (type === 'fetchArchivedPdf' && !('resultFileId' in input)) await env.recordHistory(handle, 'fetch-archived-pdf-refused');
+      return err;
+    });
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(((failure as WorkflowFailedError).cause as ApplicationFailure).type).toBe('RefusedInput');
+    expect(fakes.namesCalled()).toEqual(['recordRefusedMessage']);
+    expect(fakes.inputsTo('recordRefusedMessage')[0]).toMatchObject({ what: type === 'fetchArchivedPdf' ? 'PDF view' : 'web upload', reason: expect.stringContaining('it is not the input of a') });
   });
 });

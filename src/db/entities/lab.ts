@@ -34,7 +34,7 @@ export const UploadHost = defineEntity({
     labId: p.integer().index(),
     registeredAt: p.datetime().onCreate(() => new Date()),
     lastStartedAt: p.datetime().onCreate(() => new Date()),
-    /** Set by `getresults hosts retire`: the host takes no new files; its files stay viewable while it runs. */
+    /** Set by `getresults hosts retire` (src/labs/retire-host.ts): the web page sends it no more uploads. */
     retiredAt: p.datetime().nullable(),
   }),
 });

@@ -10,6 +10,7 @@ import { Migration0008SecurityEvents } from './0008-security-events';
 import { Migration0009FolderChanges } from './0009-folder-changes';
 import { Migration0010WithdrawnState } from './0010-withdrawn-state';
 import { Migration0011LabsAndHosts } from './0011-labs-and-hosts';
+import { Migration0012FileHandover } from './0012-file-handover';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0009-folder-changes', class: Migration0009FolderChanges },
   { name: '0010-withdrawn-state', class: Migration0010WithdrawnState },
   { name: '0011-labs-and-hosts', class: Migration0011LabsAndHosts },
+  { name: '0012-file-handover', class: Migration0012FileHandover },
 ];

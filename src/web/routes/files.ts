@@ -14,6 +14,7 @@ import { labScopeOf } from '../auth/lab-scope';
 import type { FileHost } from '../../labs/upload-hosts';
 import { ActionRefused, FileActions } from '../files/file-actions';
 import { loadFilePage } from '../files/file-page-query';
+import { pdfFromHost } from '../files/pdf-from-host';
 import { COUNT_CAP, PAGE_SIZE, listFiles, parseFileFilters, type FileFilters } from '../files/file-query';
 import { canResend, requestResend } from '../files/resend-action';
 import { canWithdraw, requestWithdraw } from '../files/withdraw-action';
@@ -267,35 +268,43 @@ ${c.req.query('show') === 'pdf' ? html`<iframe class="pdf" src="/files/${row.id}
   app.get('/:id{[0-9]+}/pdf', async (c) => {
     const id = parseId(c);
     const row = await c.get('em').findOne(ResultFile, { id }, { fields: ['fileName', 'archivePath', 'uploadHost'] });
-    // A file held by another upload host is on that host's disk, not this one's: said in words, never guessed at.
-    if (row?.uploadHost && deps.uploadHost && row.uploadHost !== deps.uploadHost.name) {
-      return deps.renderPage(c, {
-        title: 'PDF on another host',
-        status: 409,
-        body: html`<h1>The PDF is on another upload host</h1><p>${row.fileName} was received by the upload host <strong>${row.uploadHost}</strong>, which keeps its archive; this page runs beside ${deps.uploadHost.name}. Open the file on the web page that runs beside ${row.uploadHost}.</p><p><a href="/files/${id}">Back to the file</a></p>`,
-      });
-    }
-    // Only the path the database recorded for this file, and only inside the folders we keep files in.
-    const file = row?.archivePath;
-    if (!file || !path.isAbsolute(file) || !(await isInside(file, deps.pdfRoots))) return c.notFound();
-    const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) return c.notFound();
-    // Who looked at a patient's result, and when, is part of the file's trail (issue 12).
-    const viewer = signedIn(c).user.username;
-    await new FileLedger(c.get('em')).transition(id, null, {
-      eventKey: `web:pdf-viewed:${id}:${randomUUID()}`,
-      type: 'PDF_VIEWED',
-      message: `${viewer} viewed the PDF on the web page.`,
-      actor: viewer,
-    });
-    const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-    return c.body(stream, 200, {
+    if (!row?.archivePath) return c.notFound();
+    const headers = {
       'Content-Type': 'application/pdf',
-      'Content-Length': String(info.size),
       'Cache-Control': 'private, no-store',
       'Content-Disposition': inlineDisposition(row.fileName),
       'X-Content-Type-Options': 'nosniff',
-    });
+    };
+    const viewer = signedIn(c).user.username;
+    // Who looked at a patient's result, and when, is part of the file's trail (issue 12).
+    const recordView = (where: string) =>
+      new FileLedger(c.get('em')).transition(id, null, {
+        eventKey: `web:pdf-viewed:${id}:${randomUUID()}`,
+        type: 'PDF_VIEWED',
+        message: `${viewer} viewed the PDF on the web page${where}.`,
+        actor: viewer,
+      });
+    // A file held by another upload host is on that host's disk: its worker hands the PDF over (pdf-from-host.ts).
+    if (row.uploadHost && deps.uploadHost && row.uploadHost !== deps.uploadHost.name) {
+      const fetched = await pdfFromHost(c.get('em'), deps.workflows, { id, uploadHost: row.uploadHost });
+      if (!fetched.ok) {
+        return deps.renderPage(c, {
+          title: fetched.title,
+          status: fetched.status,
+          body: html`<h1>${fetched.title}</h1>${flash('bad', fetched.problem)}<p><a href="/files/${id}">Back to the file</a></p>`,
+        });
+      }
+      await recordView(` (from upload host ${row.uploadHost})`);
+      return c.body(new Uint8Array(fetched.content), 200, { ...headers, 'Content-Length': String(fetched.content.length) });
+    }
+    // Only the path the database recorded for this file, and only inside the folders we keep files in.
+    const file = row.archivePath;
+    if (!path.isAbsolute(file) || !(await isInside(file, deps.pdfRoots))) return c.notFound();
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) return c.notFound();
+    await recordView('');
+    const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+    return c.body(stream, 200, { ...headers, 'Content-Length': String(info.size) });
   });
 
   const refusedOr = async (c: Context<BaseEnv>, id: number, done: string, work: () => Promise<void>) => {

@@ -9,7 +9,7 @@ import { signedIn, type BaseEnv } from '../context';
 import { sameToken } from '../auth/sessions';
 import { CSRF_FIELD } from '../middleware/csrf';
 import { discardStaged, receiveUploadForm } from '../uploads/receive-upload';
-import { commitStaged } from '../uploads/store-upload';
+import { placeInOwnFolder, type UploadPlacement } from '../uploads/upload-placement';
 import { bytes, html, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 import { stateBadge } from './files';
@@ -35,6 +35,8 @@ export interface UploadRouteDeps {
    * files, so only that lab's users (and deployment admins) may upload here. Absent: the lab `default`.
    */
   uploadHost?: FileHost;
+  /** Where uploads go when not into `uploadDir` (GETRESULTS_WEB_UPLOAD_HOST names another host): its host is theirs. */
+  uploadPlacement?: UploadPlacement;
 }
 
 /**
@@ -193,6 +195,7 @@ async function withdrawEarlierVersion(
 export function createUploadRoutes(deps: UploadRouteDeps) {
   const app = new Hono<BaseEnv>();
   const maxUploadBytes = deps.maxUploadBytes ?? deps.maxFileBytes * 5;
+  const placement = deps.uploadPlacement ?? placeInOwnFolder(deps.uploadDir, deps.uploadHost);
 
   app.get('/', async (c) =>
     deps.renderPage(c, {
@@ -209,7 +212,7 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
     const expected = c.get('csrfToken');
     // Uploads land on this page's upload host and become its lab's files: another lab's user is turned away before
     // anything is read, so no file of theirs ends up in the wrong lab.
-    const labId = deps.uploadHost?.labId ?? (await labIdByName(em, DEFAULT_LAB));
+    const labId = placement.host?.labId ?? (await labIdByName(em, DEFAULT_LAB));
     if (labId === undefined) throw new Error('The lab "default" is missing: run getresults migrate.');
     const userLab = labScopeOf(c);
     if (userLab !== undefined && userLab !== labId) {
@@ -217,12 +220,16 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
         title: 'Upload elsewhere',
         nav: 'upload',
         status: 403,
-        body: html`<h1>Upload at your lab's own page</h1><p>Uploads on this page go to the upload host ${deps.uploadHost?.name ?? 'of another lab'}, which belongs to another lab; nothing was saved. Your lab's files can be uploaded on the page that runs beside your lab's upload host, or dropped in its upload folder.</p>`,
+        body: html`<h1>Upload at your lab's own page</h1><p>Uploads on this page go to the upload host ${placement.host?.name ?? 'of another lab'}, which belongs to another lab; nothing was saved. Your lab's files can be uploaded on the page that runs beside your lab's upload host, or dropped in its upload folder.</p>`,
       });
+    }
+    const unavailable = await placement.unavailable();
+    if (unavailable) {
+      return deps.renderPage(c, { title: 'Upload', nav: 'upload', status: 503, body: html`<h1>Upload results</h1>${flash('bad', unavailable)}<p><a href="/upload">Back to Upload</a></p>` });
     }
     const form = await receiveUploadForm(
       c.req.raw,
-      deps.uploadDir,
+      placement.stagingDir,
       { maxFileBytes: deps.maxFileBytes, maxUploadBytes },
       { field: CSRF_FIELD, accepts: (token) => sameToken(token, expected) },
       [REPLACES_FIELD],
@@ -265,12 +272,13 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
             html`A result for ${next!.identifier} was already sent as <a href="/files/${earlier.id}">file #${earlier.id}</a> (${STATE_WORDS[earlier.state].label.toLowerCase()}). If this one corrects it, upload it again with “These are corrected results” ticked: the earlier one is then withdrawn first.`,
           );
         }
-        const result = await commitStaged(deps.uploadDir, file.tempPath, file.name);
+        const result = await placement.place(em, { tempPath: file.tempPath, name: file.name, sha256: file.sha256 });
         files[index] = { name: file.name, staged: false, problem: 'committed' }; // no longer staged: nothing left to discard
         if (!result.stored) {
-          outcomes.push({ name: file.name, saved: false, problem: 'A file of this name is still waiting in the upload folder; it was not replaced. Try again in a minute.', warnings });
+          outcomes.push({ name: file.name, saved: false, problem: result.problem, warnings });
           continue;
         }
+        if (result.warning) warnings.push(html`${result.warning}`);
         em.create(WebUpload, { labId, username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
         await em.flush();
         outcomes.push({ name: file.name, saved: true, next, warnings });
