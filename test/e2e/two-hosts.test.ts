@@ -8,6 +8,7 @@ import { resultPdf } from '../harness/pdf';
 import { listTree } from '../harness/sshd';
 import { startStack, type ChildHandle, type ResultFileRow, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
+import { OVER_HTTP, PASSWORD, TestBrowser } from '../web/web-harness';
 
 /**
  * Two upload hosts of two labs on one deployment, across a real network boundary (issue 13). Host A runs beside the
@@ -21,6 +22,33 @@ let stack: Stack;
 let ns: NetworkNamespace;
 let hostB: { env: NodeJS.ProcessEnv; dataDir: string; uploadDir: string; worker?: ChildHandle; watcher?: ChildHandle };
 let scratch: string;
+/** The web page running beside host B, in its namespace; started once host A has registered (its upload target). */
+let webB: { origin: string; process: ChildHandle } | undefined;
+const WEB_B_PORT = 3000;
+
+async function startWebB(): Promise<string> {
+  if (!webB) {
+    const origin = `http://${ns.ownAddress}:${WEB_B_PORT}`;
+    webB = {
+      origin,
+      // Beside host B, of lab north; its uploads go to host A (GETRESULTS_WEB_UPLOAD_HOST), which its worker places.
+      process: stack.startProcessIn(ns.name, ['web'], {
+        ...hostB.env,
+        GETRESULTS_WEB_HOST: ns.ownAddress,
+        GETRESULTS_WEB_PORT: String(WEB_B_PORT),
+        GETRESULTS_WEB_UPLOAD_HOST: stack.env.GETRESULTS_HOST_ID,
+      }),
+    };
+    await waitFor('the web page beside host B', async () => (await fetch(`${origin}/health`).catch(() => undefined))?.ok || undefined, { timeoutMs: 60_000 });
+  }
+  return webB.origin;
+}
+
+async function signInAtB(username: string): Promise<TestBrowser> {
+  const browser = new TestBrowser(OVER_HTTP, {}, await startWebB());
+  expect((await browser.login(username)).status).toBe(303);
+  return browser;
+}
 
 function drop(uploadDir: string, name: string): void {
   const temp = path.join(uploadDir, `.${name}.part`);
@@ -72,6 +100,11 @@ beforeAll(async () => {
   // The operator's steps (docs/deployment.md): the lab, and each lab's folder table.
   expect((await stack.cli(['labs', 'add', 'north', '--title', 'North district lab'])).code).toBe(0);
   expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
+  // The web page's users: a technician of each lab.
+  const passwordFile = path.join(scratch, 'password');
+  writeFileSync(passwordFile, `${PASSWORD}\n`);
+  expect((await stack.cli(['users', 'add', 'tom', '--lab', 'default', '--password-file', passwordFile])).code).toBe(0);
+  expect((await stack.cli(['users', 'add', 'nina', '--lab', 'north', '--password-file', passwordFile])).code).toBe(0);
   const northCsv = path.join(scratch, 'north.csv');
   writeFileSync(northCsv, 'base_path,folder,folder_tag,label\nviral_load,northclinic,12,BHS\n');
   expect((await stack.cli(['folders', 'load', '--lab', 'north', northCsv])).code).toBe(0);
@@ -178,5 +211,70 @@ describe('two upload hosts of two labs, across a network boundary', () => {
     expect(await archived(hostB.dataDir)).toEqual(['066-12000002-3.pdf', '066-12000003-3.pdf']);
     expect(readdirSync(stack.uploadDir)).toEqual([]);
     expect(readdirSync(hostB.uploadDir)).toEqual([]);
+  });
+
+  it('shows a PDF held by host A on the web page beside host B, through A\'s worker, and records who viewed it', async () => {
+    const a = (await stack.fileRows()).find((r) => r.file_name === '066-12000001-3.pdf')!;
+    const tom = await signInAtB('tom');
+    const pdf = await tom.request(`/files/${a.id}/pdf`);
+    expect(pdf.status).toBe(200);
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await pdf.arrayBuffer()).equals(readFileSync(a.archive_path!))).toBe(true);
+    expect(await stack.events(a.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'PDF_VIEWED', message: `tom viewed the PDF on the web page (from upload host ${stack.env.GETRESULTS_HOST_ID}).` })]),
+    );
+    // Handed over once, and gone: nothing of it stays in the database.
+    expect((await stack.pg.query('select count(*)::int as n from file_handover')).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('shows each lab only its own files on the page beside host B, another lab\'s file answering 404', async () => {
+    const rows = await stack.fileRows();
+    const a = rows.find((r) => r.file_name === '066-12000001-3.pdf')!;
+    const b = rows.find((r) => r.file_name === '066-12000002-3.pdf')!;
+    const nina = await signInAtB('nina');
+    const ninasList = await (await nina.request('/files')).text();
+    // (North's own copy of A's content, copy-of-066-12000001-3.pdf, is north's file: its link text is its own name.)
+    expect(ninasList).toContain('>066-12000002-3.pdf</a>');
+    expect(ninasList).not.toContain('>066-12000001-3.pdf</a>');
+    expect((await nina.request(`/files/${a.id}`)).status).toBe(404);
+    expect((await nina.request(`/files/${a.id}/pdf`)).status).toBe(404);
+    expect((await nina.request(`/files/${b.id}`)).status).toBe(200);
+    const tomsList = await (await (await signInAtB('tom')).request('/files')).text();
+    expect(tomsList).toContain('>066-12000001-3.pdf</a>');
+    expect(tomsList).not.toContain('>066-12000002-3.pdf</a>');
+    expect(tomsList).not.toContain('copy-of-066-12000001-3.pdf');
+  });
+
+  it('puts an upload on the page beside host B into the upload folder of the host it names, whose worker delivers it', async () => {
+    const upload = async (browser: TestBrowser, name: string) => {
+      await browser.request('/upload');
+      const form = new FormData();
+      form.append('_csrf', browser.csrf);
+      form.append('files', new File([resultPdf(name.replace(/\.pdf$/, ''))], name, { type: 'application/pdf' }));
+      return browser.request('/upload', { method: 'POST', body: form });
+    };
+    const saved = await upload(await signInAtB('tom'), '066-12000005-3.pdf');
+    expect(saved.status).toBe(200);
+    expect(await saved.text()).toContain('1 of 1 file(s) saved');
+    const row = await rowFor('066-12000005-3.pdf', 'AWAITING_ACK');
+    expect(row.remote_path).toBe('viral_load/digawana/066-12000005-3.pdf');
+    expect(row.uploaded_by).toBe('tom');
+    expect(await labAndHost('066-12000005-3.pdf')).toEqual({ lab: 'default', host: stack.env.GETRESULTS_HOST_ID });
+    expect(readdirSync(hostB.uploadDir)).toEqual([]);
+    // The page's uploads are host A's lab's files: north's technician is turned away there, and nothing is saved.
+    const refused = await upload(await signInAtB('nina'), '066-12000006-3.pdf');
+    expect(refused.status).toBe(403);
+    expect((await stack.fileRows()).some((r) => r.file_name === '066-12000006-3.pdf')).toBe(false);
+  });
+
+  it('retires a host and takes it back, as the operator\'s guide says', async () => {
+    // Host B's files are all delivered (or set aside): it can be retired, and says what its waiting files still need.
+    const retired = await stack.cli(['hosts', 'retire', 'north-b']);
+    expect(retired.code).toBe(0);
+    expect(retired.stderr + retired.stdout).toMatch(/Retired north-b .*2 of its file\(s\) wait for their clinic's fetch/s);
+    expect((await stack.cli(['labs', 'list'])).stdout).toMatch(/host north-b\t.*\tretired /);
+    expect((await stack.cli(['hosts', 'retire', 'north-b', '--undo'])).code).toBe(0);
+    expect((await stack.cli(['labs', 'list'])).stdout).not.toMatch(/retired/);
+    expect((await stack.cli(['hosts', 'retire', 'no-such-host'])).code).not.toBe(0);
   });
 });

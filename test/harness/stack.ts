@@ -36,6 +36,7 @@ export interface ResultFileRow {
   workflow_id: string;
   run_id: string;
   duplicate_of: number | null;
+  uploaded_by: string | null;
 }
 
 export interface Stack {

@@ -61,14 +61,26 @@ export async function startWebTestEnv(overrides: Partial<WebDeps> = {}): Promise
   };
 }
 
-/** A browser-like client for `app.request`: keeps cookies, sends Origin on POSTs, reads CSRF tokens from pages. */
+/** What TestBrowser sends its requests to: the app in this process (`app.request`), or a real server through fetch. */
+export interface RequestTarget {
+  request(url: string, init: RequestInit): Response | Promise<Response>;
+}
+
+/** A web page served by another process, for a TestBrowser given its origin. */
+export const OVER_HTTP: RequestTarget = { request: (url, init) => fetch(url, init) };
+
+/**
+ * A browser-like client for `app.request` (or a real server, OVER_HTTP): keeps cookies, sends Origin on POSTs, reads
+ * CSRF tokens from pages.
+ */
 export class TestBrowser {
   readonly cookies = new Map<string, string>();
   csrf = '';
 
   constructor(
-    private readonly app: WebTestEnv['app'],
+    private readonly app: RequestTarget,
     private readonly headers: Record<string, string> = {},
+    private readonly origin = ORIGIN,
   ) {}
 
   async request(url: string, init: RequestInit & { html?: boolean; noOrigin?: boolean } = {}): Promise<Response> {
@@ -76,8 +88,8 @@ export class TestBrowser {
     for (const [k, v] of Object.entries(this.headers)) if (!headers.has(k)) headers.set(k, v);
     if (init.html !== false && !headers.has('accept')) headers.set('accept', 'text/html');
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    if (init.method === 'POST' && !init.noOrigin && !headers.has('origin')) headers.set('origin', ORIGIN);
-    const res = await this.app.request(new URL(url, ORIGIN).toString(), { ...init, headers });
+    if (init.method === 'POST' && !init.noOrigin && !headers.has('origin')) headers.set('origin', this.origin);
+    const res = await this.app.request(new URL(url, this.origin).toString(), { ...init, headers });
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const [name, value] = pair!.split('=') as [string, string];
