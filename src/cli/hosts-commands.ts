@@ -35,9 +35,10 @@ export function registerHostsCommands(program: Command): void {
         if (outcome.awaitingFetch && outcome.newestSentAt) {
           const lastDeadline = new Date(outcome.newestSentAt.getTime() + msToNumber(config.ackTimeout as Parameters<typeof msToNumber>[0]));
           log(
-            `${outcome.awaitingFetch} of its file(s) wait for their clinic's fetch. The receipt scan marks them fetched without ${name}, but ending their wait ` +
-              `(unacknowledged after GETRESULTS_ACK_TIMEOUT), showing their PDF, Resend and Withdraw need its worker and archive: keep its worker running ` +
-              `until ${lastDeadline.toISOString()}, when the last wait ends. Switched off before, their PDFs stay in its archive folder (back it up) and their workflows wait in Temporal until it returns.`,
+            `${outcome.awaitingFetch} of its file(s) wait for their clinic's fetch; the receipt scan marks them fetched without ${name}. Their waits end ` +
+              `(unacknowledged after GETRESULTS_ACK_TIMEOUT) by ${lastDeadline.toISOString()} and need a worker on its queue, not its disk: keep its worker ` +
+              `running, or run "getresults worker" with GETRESULTS_HOST_ID=${name} on any host with database access until then. Their PDFs, Resend and ` +
+              `Withdraw need its archive: back up its archive folder before the machine goes (docs/deployment.md, "Retiring an upload host").`,
           );
         } else {
           log(`None of its files waits for anything: its worker can be stopped. Keep its archive folder (back it up): the PDFs of its files are there.`);
