@@ -272,15 +272,21 @@ export function createUploadRoutes(deps: UploadRouteDeps) {
             html`A result for ${next!.identifier} was already sent as <a href="/files/${earlier.id}">file #${earlier.id}</a> (${STATE_WORDS[earlier.state].label.toLowerCase()}). If this one corrects it, upload it again with “These are corrected results” ticked: the earlier one is then withdrawn first.`,
           );
         }
-        const result = await placement.place(em, { tempPath: file.tempPath, name: file.name, sha256: file.sha256 });
+        // Recorded before the file is placed: the watcher may take it at once, and its workflow reads who uploaded
+        // it from this row (FileLedger.register).
+        const record = em.create(WebUpload, { labId, username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
+        await em.flush();
+        const result = await placement.place(em, { tempPath: file.tempPath, name: file.name, sha256: file.sha256 }).catch(async (err: unknown) => {
+          await em.remove(record).flush();
+          throw err;
+        });
         files[index] = { name: file.name, staged: false, problem: 'committed' }; // no longer staged: nothing left to discard
         if (!result.stored) {
+          await em.remove(record).flush();
           outcomes.push({ name: file.name, saved: false, problem: result.problem, warnings });
           continue;
         }
         if (result.warning) warnings.push(html`${result.warning}`);
-        em.create(WebUpload, { labId, username, fileName: file.name, sha256: file.sha256, sizeBytes: file.sizeBytes, uploadedAt: new Date() });
-        await em.flush();
         outcomes.push({ name: file.name, saved: true, next, warnings });
       }
     } finally {
