@@ -28,6 +28,7 @@ import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps }
 import { loadFoldersCsv } from './folders-load';
 import { registerLabsCommands } from './labs-commands';
 import { registerHostsCommands } from './hosts-commands';
+import { registerServerBCommands } from './serverb-commands';
 import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
 import { placeOnHost, type UploadPlacement } from '../web/uploads/upload-placement';
 import { registerOfflineCommands } from './offline-commands';
@@ -470,6 +471,7 @@ export function buildProgram(): Command {
   registerUsersCommands(program);
   registerLabsCommands(program);
   registerHostsCommands(program);
+  registerServerBCommands(program);
   registerParseLogCommand(program);
   registerAuditCommands(program);
   return program;

@@ -31,7 +31,17 @@ export function openPathForOthers(dir: string): void {
  * A private Apache httpd from Debian's apache2 package on a free loopback port, serving `documentRoot`, with its own
  * config, pid file and combined-format access log in a temp dir. It never touches the system's Apache.
  */
-export async function startApache(documentRoot: string): Promise<ApacheHandle> {
+export interface ApacheOptions {
+  /**
+   * The site's own directives in place of the default (combined log to `accessLog`, `documentRoot` open to all): say,
+   * an `Include` of a configuration under test. Apache starts with them or fails to start.
+   */
+  site?: (paths: { dir: string; accessLog: string }) => string[];
+  /** Modules beyond the few the default site needs, by name (`alias` loads mod_alias.so). */
+  modules?: string[];
+}
+
+export async function startApache(documentRoot: string, options: ApacheOptions = {}): Promise<ApacheHandle> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gr-apache-'));
   openPathForOthers(dir);
   openPathForOthers(documentRoot);
@@ -50,16 +60,19 @@ export async function startApache(documentRoot: string): Promise<ApacheHandle> {
       `LoadModule authz_core_module ${MODULES}/mod_authz_core.so`,
       `LoadModule dir_module ${MODULES}/mod_dir.so`,
       `LoadModule mime_module ${MODULES}/mod_mime.so`,
+      ...(options.modules ?? []).map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
       `User www-data`,
       `Group www-data`,
       `TypesConfig /etc/mime.types`,
       `ErrorLog "${dir}/error.log"`,
-      `LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined`,
-      `CustomLog "${accessLog}" combined`,
-      `DocumentRoot "${documentRoot}"`,
-      `<Directory "${documentRoot}">`,
-      `  Require all granted`,
-      `</Directory>`,
+      ...(options.site?.({ dir, accessLog }) ?? [
+        `LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined`,
+        `CustomLog "${accessLog}" combined`,
+        `DocumentRoot "${documentRoot}"`,
+        `<Directory "${documentRoot}">`,
+        `  Require all granted`,
+        `</Directory>`,
+      ]),
       '',
     ].join('\n'),
   );
