@@ -7,6 +7,7 @@ import { LogScanner } from '../acklog/scan';
 import type { Config } from '../config/config';
 import { LogCursor, LogScanRun } from '../db/entities';
 import type { ResultWorkflows } from '../temporal/result-workflows';
+import type { ProcessMetrics } from '../observability/metrics';
 
 export interface LogScanActivityDeps {
   orm: MikroORM;
@@ -14,6 +15,8 @@ export interface LogScanActivityDeps {
   config: Config['accessLog'];
   /** Undefined when no access log is configured. */
   source?: LogSource;
+  /** Where the scan's lag (bytes of the log not yet read) is reported for /metrics. */
+  metrics?: Pick<ProcessMetrics, 'scanLagBytes'>;
 }
 
 export interface ScanSummary {
@@ -99,6 +102,11 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
         durationMs: Date.now() - started,
       });
       await em.flush();
+      if (deps.metrics) {
+        // Behind = the log's size now minus where the cursor stands (0 when the log is gone or was just rotated).
+        const [size, after] = await Promise.all([source.size(location), deps.orm.em.fork().findOne(LogCursor, { source: source.name })]);
+        deps.metrics.scanLagBytes.set(Math.max(0, (size ?? 0) - Number(after?.offset ?? 0)));
+      }
       return summary;
     },
   };

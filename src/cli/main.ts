@@ -31,6 +31,10 @@ import { registerHostsCommands } from './hosts-commands';
 import { registerServerBCommands } from './serverb-commands';
 import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
 import { placeOnHost, type UploadPlacement } from '../web/uploads/upload-placement';
+import { createProcessMetrics, instrumentDestination, registerFileGauges, type ProcessMetrics } from '../observability/metrics';
+import { freeLoopbackPort, readMetricsTokens, serveOps } from '../observability/ops-server';
+import type { HealthCheck } from '../web/health';
+import type { Destination } from '../transfer/destination';
 import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
@@ -64,8 +68,10 @@ async function connectWorkflows(config: Config, command: string, payloadCodec: P
 async function startWorkersWithConnection(
   deps: Omit<WorkerDeps, 'connection' | 'workflows'> & { temporalEndpoint: TemporalEndpoint; command: string },
   stoppers: Stopper[],
-): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows }> {
-  const connection = await connectForWorkers(deps.temporalEndpoint, deps.command);
+): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows; sdkMetricsUrl: string }> {
+  // The SDK's own metrics, on a loopback port of their own that this process's /metrics passes on.
+  const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  const connection = await connectForWorkers(deps.temporalEndpoint, deps.command, { sdkMetricsAddress });
   stoppers.push(() => connection.close());
   // A file submitted in this process can go straight to this process's worker of its host queue (eager start).
   const workflows = resultWorkflowsOn(
@@ -75,24 +81,27 @@ async function startWorkersWithConnection(
   );
   const workers = await startWorkers({ ...deps, connection, workflows });
   stoppers.push(() => workers.shutdown());
-  return { workers, workflows };
+  return { workers, workflows, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` };
 }
 
 /** Starts the watcher; says how it notices uploads (kernel events, or polling when inotifywait is missing). */
-async function startWatcher(config: Config, workflows: ResultWorkflows, stoppers: Stopper[]): Promise<string> {
+async function startWatcher(config: Config, workflows: ResultWorkflows, metrics: ProcessMetrics, stoppers: Stopper[]): Promise<string> {
   const watcher = watchUploads({
     uploadDir: config.uploadDir,
     stableMs: config.watcher.stableMs,
     detection: config.watcher.detection,
     concurrency: config.watcher.concurrency,
     log,
-    submit: (file) =>
-      submitUpload(file, {
+    submit: async (file) => {
+      const submitted = await submitUpload(file, {
         workflows,
         fileTaskQueue: fileTaskQueueFor(config.hostId),
         ackTimeout: config.ackTimeout,
         blockedRetryInterval: config.blockedRetryInterval,
-      }),
+      });
+      metrics.filesSubmitted.inc();
+      return submitted;
+    },
   });
   stoppers.push(() => watcher.close());
   await watcher.ready;
@@ -105,13 +114,18 @@ async function startWeb(
   config: Config,
   orm: Orm,
   temporal: { uiUrl?: string; workflows?: ResultWorkflows; payloadCodec?: AesGcmPayloadCodec },
+  observed: { metrics: ProcessMetrics; sdkMetricsUrl?: string; destination?: Destination },
   stoppers: Stopper[],
 ) {
-  const checks: Record<string, () => Promise<void>> = {
+  const checks: Record<string, HealthCheck> = {
     database: async () => void (await orm.em.fork().getConnection().execute('select 1')),
   };
   const { workflows } = temporal;
   if (workflows) checks.temporal = () => workflows.checkHealth();
+  // The web page's processes report what the database knows (files by state, waiting ages) for the deployment.
+  registerFileGauges(observed.metrics, orm, { unfetchedAfterDays: config.ops.unfetchedAfterDays });
+  const destination = observed.destination;
+  const readiness: Record<string, HealthCheck> = { ...checks, ...(destination ? { 'server B': () => destination.checkReachable() } : {}) };
   await mkdir(config.uploadDir, { recursive: true });
   // The web page writes uploads into this host's upload folder: they are its lab's files (src/labs/upload-hosts.ts).
   const uploadHost = await registerUploadHost(orm.em.fork(), config.hostId, config.lab);
@@ -139,6 +153,7 @@ async function startWeb(
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     uploadHost,
     uploadPlacement,
+    ops: { readiness, metrics: observed.metrics, sdkMetricsUrl: observed.sdkMetricsUrl, metricsTokens: readMetricsTokens(config.ops.tokenFile) },
     codec: temporal.payloadCodec && {
       severalLabs: () => deploymentHasSeveralLabs(orm.em.fork()),
       codec: temporal.payloadCodec.forDisplay(),
@@ -248,19 +263,20 @@ async function commandStart(): Promise<void> {
       temporalUi ??= dev.uiUrl;
     }
 
-    const destination = createDestination(config.destination);
+    const metrics = createProcessMetrics('start');
+    const destination = instrumentDestination(createDestination(config.destination), metrics);
     stoppers.push(() => destination.close());
-    const { workers, workflows } = await startWorkersWithConnection(
-      { config, temporalEndpoint, command: 'getresults start', orm, destination, payloadCodec: payloadKeys.codec },
+    const { workers, workflows, sdkMetricsUrl } = await startWorkersWithConnection(
+      { config, temporalEndpoint, command: 'getresults start', orm, destination, payloadCodec: payloadKeys.codec, metrics },
       stoppers,
     );
-    const detection = await startWatcher(config, workflows, stoppers);
+    const detection = await startWatcher(config, workflows, metrics, stoppers);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
       await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
       receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
     }
-    const webUrl = await startWeb(config, orm, { uiUrl: temporalUi, workflows, payloadCodec: payloadKeys.codec }, stoppers);
+    const webUrl = await startWeb(config, orm, { uiUrl: temporalUi, workflows, payloadCodec: payloadKeys.codec }, { metrics, sdkMetricsUrl, destination }, stoppers);
 
     const lines = [
       'getresults-distribute is running.',
@@ -270,7 +286,7 @@ async function commandStart(): Promise<void> {
       `  Archive:         ${config.archiveDir}`,
       `  Rejected files:  ${config.rejectedDir}`,
       `  Receipt scan:    ${receipts}`,
-      `  Web page:        ${webUrl}   (health: ${webUrl}/health)`,
+      `  Web page:        ${webUrl}   (health: ${webUrl}/healthz, ${webUrl}/readyz; metrics: ${webUrl}/metrics)`,
       ...(firstAdminFile
         ? [`  First login:     user "admin", password in ${firstAdminFile} (change it: getresults users passwd admin)`]
         : []),
@@ -296,13 +312,24 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
   try {
     const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults worker'));
     stoppers.push(() => orm.close());
-    const destination = createDestination(config.destination);
+    const metrics = createProcessMetrics('worker');
+    const destination = instrumentDestination(createDestination(config.destination), metrics);
     stoppers.push(() => destination.close());
-    const { workers } = await startWorkersWithConnection(
-      { config, temporalEndpoint, command: 'getresults worker', orm, destination, payloadCodec, serveFiles: opts.files },
+    const { workers, workflows, sdkMetricsUrl } = await startWorkersWithConnection(
+      { config, temporalEndpoint, command: 'getresults worker', orm, destination, payloadCodec, serveFiles: opts.files, metrics },
       stoppers,
     );
-    log(`Worker running (host ${config.hostId}, destination ${destination.description}).`);
+    const ops = await serveOps(config.ops, {
+      metrics,
+      sdkMetricsUrl,
+      readiness: {
+        database: async () => void (await orm.em.fork().getConnection().execute('select 1')),
+        temporal: () => workflows.checkHealth(),
+        ...(opts.files ? { 'server B': () => destination.checkReachable() } : {}),
+      },
+    });
+    if (ops) stoppers.push(() => ops.stop());
+    log(`Worker running (host ${config.hostId}, destination ${destination.description}${ops ? `; metrics and health at ${ops.url}` : ''}).`);
     await Promise.race([untilStopSignal(), workers.done]);
   } finally {
     await stopAll(stoppers);
@@ -315,8 +342,12 @@ async function commandWatch(): Promise<void> {
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults watch');
   const stoppers: Stopper[] = [];
   try {
-    const detection = await startWatcher(config, await connectWorkflows(config, 'getresults watch', payloadCodec, stoppers), stoppers);
-    log(`Watching ${config.uploadDir} (host ${config.hostId}; ${detection}).`);
+    const metrics = createProcessMetrics('watch');
+    const workflows = await connectWorkflows(config, 'getresults watch', payloadCodec, stoppers);
+    const detection = await startWatcher(config, workflows, metrics, stoppers);
+    const ops = await serveOps(config.ops, { metrics, readiness: { temporal: () => workflows.checkHealth() } });
+    if (ops) stoppers.push(() => ops.stop());
+    log(`Watching ${config.uploadDir} (host ${config.hostId}; ${detection}${ops ? `; metrics and health at ${ops.url}` : ''}).`);
     await untilStopSignal();
   } finally {
     await stopAll(stoppers);
@@ -339,7 +370,7 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
     } else if (loadKeyRing(config.payloadKeys)) {
       payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web');
     }
-    const url = await startWeb(config, orm, { uiUrl: config.temporal.uiUrl, workflows, payloadCodec }, stoppers);
+    const url = await startWeb(config, orm, { uiUrl: config.temporal.uiUrl, workflows, payloadCodec }, { metrics: createProcessMetrics('web') }, stoppers);
     log(`Web page at ${url}`);
     await untilStopSignal();
   } finally {

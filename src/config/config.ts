@@ -53,6 +53,8 @@ export interface Config {
   databaseUrl?: string;
   embeddedPostgresPort: number;
   web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number; uploadHost?: string };
+  /** /healthz, /readyz and /metrics (src/observability): on the web port, and on `port` for worker and watch. */
+  ops: { host: string; port?: number; tokenFile?: string; unfetchedAfterDays: number };
   /** Names this upload host; its file activities run on a task queue of their own. */
   hostId: string;
   /** The lab this upload host belongs to (src/labs/upload-hosts.ts). */
@@ -140,6 +142,19 @@ const envSchema = z.object({
     .positive()
     .default(30)
     .describe('A web session unused this long ends (it ends 12 hours after sign-in in any case).'),
+  GETRESULTS_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('Port of /healthz, /readyz and /metrics for getresults worker and watch (start and web serve them on the web port). Unset: not served by those two.'),
+  GETRESULTS_METRICS_HOST: z.string().default('127.0.0.1').describe('Address GETRESULTS_METRICS_PORT listens on.'),
+  GETRESULTS_METRICS_TOKEN_FILE: z
+    .string()
+    .optional()
+    .describe('File of bearer tokens (one per line) that may read /metrics from another machine; without it, /metrics answers loopback clients only.'),
+  GETRESULTS_UNFETCHED_DAYS: z.coerce.number().int().positive().default(3).describe('A file sent and not fetched after this many days counts as unfetched (metric getresults_files_unfetched).'),
   GETRESULTS_TRUST_PROXY: z
     .enum(['true', 'false'])
     .default('false')
@@ -338,6 +353,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
     web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
+    ops: { host: env.GETRESULTS_METRICS_HOST, port: env.GETRESULTS_METRICS_PORT, tokenFile: env.GETRESULTS_METRICS_TOKEN_FILE, unfetchedAfterDays: env.GETRESULTS_UNFETCHED_DAYS },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
     lab: env.GETRESULTS_LAB,
     patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],

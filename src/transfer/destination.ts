@@ -64,6 +64,8 @@ export interface Destination {
    * clinic's folder, never deleted. Only our content moves; a retry is safe.
    */
   withdraw(request: WithdrawRequest): Promise<WithdrawResult>;
+  /** Resolves when the destination can be reached now (server B answers over SSH, its root is there): for /readyz. */
+  checkReachable(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -24,6 +24,10 @@ export class LocalDestination implements Destination {
     this.description = `file://${path.resolve(basePath)}`;
   }
 
+  async checkReachable(): Promise<void> {
+    await mkdir(this.basePath, { recursive: true });
+  }
+
   async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
     const folder = path.join(this.basePath, request.folder);
     await mkdir(folder, { recursive: true });

@@ -230,6 +230,11 @@ export class SftpDestination implements Destination {
    * copied or deleted), after checking that the file at that path is still ours by its SHA-256. A retry finds its
    * own earlier move.
    */
+  async checkReachable(): Promise<void> {
+    // A share of a pooled connection (a new one only when none is open), and one SFTP stat of the root.
+    await this.pool.withSession((session) => remoteFs(session).stat(this.basePath));
+  }
+
   async withdraw(request: WithdrawRequest): Promise<WithdrawResult> {
     const movedTo = withdrawnPathFor(request.remotePath, request.withdrawalId);
     const sourceSegments = folderSegments(request.remotePath);

@@ -7,6 +7,7 @@ import { NONCE, secureHeaders } from 'hono/secure-headers';
 import type { Orm } from '../db/orm';
 import type { FileHost } from '../labs/upload-hosts';
 import type { UploadPlacement } from './uploads/upload-placement';
+import { createOpsRoutes, type OpsRouteDeps } from '../observability/ops-routes';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { ThrottleOptions } from './auth/login-throttle';
 import type { BaseEnv } from './context';
@@ -71,6 +72,8 @@ export interface WebDeps {
   sessionIdleMs?: number;
   /** The Temporal codec endpoint at /codec (present when this process has the payload keys). */
   codec?: CodecRouteDeps;
+  /** /healthz, /readyz and /metrics, answered before the login gate (src/observability/ops-routes.ts). */
+  ops?: OpsRouteDeps;
 }
 
 /** What a process without a database can serve. */
@@ -151,6 +154,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
   });
   app.route('/health', createHealthRoutes(deps.healthChecks));
+  if (deps.ops) app.route('/', createOpsRoutes(deps.ops));
   // Before anything reads the body: beyond the bound an upload is turned away unread.
   app.use('/upload', boundUploads(deps.maxConcurrentUploads ?? 4, renderPage));
   app.use('*', bodyLimits({ uploadBytes: deps.maxUploadBytes ?? deps.maxFileBytes * 5, renderPage }));

@@ -14,6 +14,7 @@ import { explainConnectFailure, type TemporalEndpoint } from '../temporal/connec
 import { encryptingDataConverter } from '../temporal/data-converter';
 import { ensureSearchAttributes } from '../temporal/search-attribute-registration';
 import type { ResultWorkflows } from '../temporal/result-workflows';
+import type { ProcessMetrics } from '../observability/metrics';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
 import type { Destination } from '../transfer/destination';
@@ -34,6 +35,8 @@ export interface WorkerDeps {
   payloadCodec: PayloadCodec;
   /** Serve the file activities of this host (default true). */
   serveFiles?: boolean;
+  /** This process's metrics (src/observability/metrics.ts): the receipt scan reports its lag there. */
+  metrics?: ProcessMetrics;
 }
 
 export interface RunningWorkers {
@@ -68,10 +71,17 @@ function logWithoutErrorDetails(entry: LogEntry): void {
  * NativeConnection exists, so everything that connects for workers comes here. Clients may share it (resultWorkflowsOn),
  * which keeps such a process at one connection.
  */
-export async function connectForWorkers(endpoint: TemporalEndpoint, command: string): Promise<NativeConnection> {
+export async function connectForWorkers(endpoint: TemporalEndpoint, command: string, options: { sdkMetricsAddress?: string } = {}): Promise<NativeConnection> {
   if (!runtimeInstalled) {
-    // Our own log lines say what matters; the SDK's per-poll chatter at INFO only buries them.
-    Runtime.install({ logger: new DefaultLogger('WARN', logWithoutErrorDetails), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
+    // Our own log lines say what matters; the SDK's per-poll chatter at INFO only buries them. Its runtime metrics
+    // (polls, task latencies, slots) go to a Prometheus exporter on loopback, which our /metrics passes on.
+    Runtime.install({
+      logger: new DefaultLogger('WARN', logWithoutErrorDetails),
+      telemetryOptions: {
+        logging: { filter: 'ERROR', forward: {} },
+        ...(options.sdkMetricsAddress ? { metrics: { prometheus: { bindAddress: options.sdkMetricsAddress } } } : {}),
+      },
+    });
     runtimeInstalled = true;
   }
   // A Temporal server that has just opened its port may still answer "Frontend is not healthy yet" (the dev server
@@ -123,7 +133,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       maxCachedWorkflows: config.workflowCache,
       activities: {
         ...ledgerActivities,
-        ...createLogScanActivities({ orm: deps.orm, workflows: deps.workflows, config: config.accessLog, source: logSource }),
+        ...createLogScanActivities({ orm: deps.orm, workflows: deps.workflows, config: config.accessLog, source: logSource, metrics: deps.metrics }),
       },
     }),
   ];

@@ -83,6 +83,23 @@ describe('getresults start on embedded defaults', () => {
     expect(await sha256OfFile(delivered)).toBe(expected);
     await waitFor('the original to be archived', () => !existsSync(path.join(uploadDir!, '066-12000001-3.pdf')));
 
+    // The operator's probes and metrics, on the web port without a login (issue 14), as the banner names them.
+    expect(output).toContain(`${webUrl}/healthz, ${webUrl}/readyz; metrics: ${webUrl}/metrics`);
+    expect((await fetch(`${webUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${webUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', components: { database: 'up', temporal: 'up', 'server B': 'up' } });
+    const metrics = await waitFor('the file in the metrics', async () => {
+      const text = await (await fetch(`${webUrl}/metrics`)).text();
+      return /getresults_files\{[^}]*state="AWAITING_ACK"[^}]*\} 1\n/.test(text) ? text : undefined;
+    });
+    expect(Number(/getresults_transfer_bytes_total\{[^}]*outcome="delivered"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBe(readFileSync(source).length);
+    expect(metrics).toMatch(/getresults_files_submitted_total\{[^}]*\} 1\n/);
+    expect(metrics).toMatch(/getresults_oldest_waiting_file_age_seconds\{[^}]*state="AWAITING_ACK"[^}]*\} \d/);
+    // The Temporal SDK's own runtime metrics come with ours.
+    expect(metrics).toMatch(/^temporal_\w+/m);
+    expect(metrics).not.toContain('066-12000001-3');
+
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child!.once('exit', (c, s) => resolve(c ?? s)));
     expect(code).toBe(0);
