@@ -1,13 +1,4 @@
-import net from 'node:net';
+import { freeLoopbackPort } from '../../src/observability/ops-server';
 
-/** A port on 127.0.0.1 that nothing listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A port on 127.0.0.1 that nothing listens on right now (the OS picks it): the one helper production uses too. */
+export const freePort = freeLoopbackPort;
