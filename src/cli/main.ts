@@ -23,10 +23,11 @@ import { addUser } from '../web/auth/users';
 import { readCodecTokens } from '../web/routes/codec';
 import { createWebApp } from '../web/app';
 import { fileTaskQueueFor } from '../workflows/definitions';
-import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
+import { ALERT_SCHEDULE_ID, LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
 import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps } from '../workers/worker';
 import { loadFoldersCsv } from './folders-load';
 import { registerLabsCommands } from './labs-commands';
+import { registerAlertsCommands } from './alerts-commands';
 import { registerHostsCommands } from './hosts-commands';
 import { registerServerBCommands } from './serverb-commands';
 import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
@@ -68,9 +69,9 @@ async function connectWorkflows(config: Config, command: string, payloadCodec: P
 async function startWorkersWithConnection(
   deps: Omit<WorkerDeps, 'connection' | 'workflows'> & { temporalEndpoint: TemporalEndpoint; command: string },
   stoppers: Stopper[],
-): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows; sdkMetricsUrl: string }> {
+): Promise<{ workers: RunningWorkers; workflows: ResultWorkflows; sdkMetricsUrl?: string }> {
   // The SDK's own metrics, on a loopback port of their own that this process's /metrics passes on.
-  const sdkMetricsAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+  const sdkMetricsAddress = deps.config.ops.sdkMetrics ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   const connection = await connectForWorkers(deps.temporalEndpoint, deps.command, { sdkMetricsAddress });
   stoppers.push(() => connection.close());
   // A file submitted in this process can go straight to this process's worker of its host queue (eager start).
@@ -79,9 +80,9 @@ async function startWorkersWithConnection(
     { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec },
     { eagerStart: deps.serveFiles !== false, uploadHost: { lab: deps.config.lab, host: deps.config.hostId } },
   );
-  const workers = await startWorkers({ ...deps, connection, workflows });
+  const workers = await startWorkers({ ...deps, connection, workflows, webBaseUrl: webBaseUrl(deps.config) });
   stoppers.push(() => workers.shutdown());
-  return { workers, workflows, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics` };
+  return { workers, workflows, sdkMetricsUrl: sdkMetricsAddress && `http://${sdkMetricsAddress}/metrics` };
 }
 
 /** Starts the watcher; says how it notices uploads (kernel events, or polling when inotifywait is missing). */
@@ -271,6 +272,7 @@ async function commandStart(): Promise<void> {
       stoppers,
     );
     const detection = await startWatcher(config, workflows, metrics, stoppers);
+    await workflows.ensureAlertSchedule(config.alerts.interval);
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
       await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
@@ -286,6 +288,7 @@ async function commandStart(): Promise<void> {
       `  Archive:         ${config.archiveDir}`,
       `  Rejected files:  ${config.rejectedDir}`,
       `  Receipt scan:    ${receipts}`,
+      `  Alerts:          ${alertChannelsShown(config)} (getresults alerts list)`,
       `  Web page:        ${webUrl}   (health: ${webUrl}/healthz, ${webUrl}/readyz; metrics: ${webUrl}/metrics)`,
       ...(firstAdminFile
         ? [`  First login:     user "admin", password in ${firstAdminFile} (change it: getresults users passwd admin)`]
@@ -423,7 +426,6 @@ async function commandFoldersLoad(csv: string, opts: { lab?: string }): Promise<
 
 async function commandSchedule(): Promise<void> {
   const config = loadConfig();
-  if (!config.accessLog.location) throw new Error('GETRESULTS_ACCESS_LOG is not set: there is no access log to scan.');
   const { workflows, close } = await connectResultWorkflows(
     {
       endpoint: requireTemporalEndpoint(config, 'getresults schedule'),
@@ -433,11 +435,26 @@ async function commandSchedule(): Promise<void> {
     'getresults schedule',
   );
   try {
-    const outcome = await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
-    log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
+    if (config.accessLog.location) {
+      const outcome = await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
+      log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
+    } else {
+      log(`GETRESULTS_ACCESS_LOG is not set: no receipt scan scheduled (${LOG_SCAN_SCHEDULE_ID}).`);
+    }
+    const alerts = await workflows.ensureAlertSchedule(config.alerts.interval);
+    log(`Schedule ${ALERT_SCHEDULE_ID} ${alerts}: looks for what needs a person every ${config.alerts.interval} (${alertChannelsShown(config)}).`);
   } finally {
     await close();
   }
+}
+
+/** Where alerts go, for the start banner and `getresults schedule`. */
+function alertChannelsShown(config: Config): string {
+  const channels = [
+    ...(config.alerts.email ? [`e-mail to ${config.alerts.email.to.join(', ')}`] : []),
+    ...(config.alerts.webhook ? [`webhook ${new URL(config.alerts.webhook.url).origin}`] : []),
+  ];
+  return channels.length > 0 ? channels.join(' and ') : 'recorded only: set GETRESULTS_ALERT_SMTP_URL and GETRESULTS_ALERT_EMAIL_TO, or GETRESULTS_ALERT_WEBHOOK_URL';
 }
 
 async function commandRetry(opts: { state: string[] }): Promise<void> {
@@ -484,7 +501,7 @@ export function buildProgram(): Command {
   program.command('migrate').description('Apply database migrations. Needs DATABASE_URL.').action(commandMigrate);
   program
     .command('schedule')
-    .description('Create or update the Temporal Schedule that scans server B\'s access log for proof of receipt. Needs TEMPORAL_ADDRESS and GETRESULTS_ACCESS_LOG.')
+    .description('Create or update the Temporal Schedules: the scan of server B\'s access log for proof of receipt (when GETRESULTS_ACCESS_LOG is set) and the alert sweep. Needs TEMPORAL_ADDRESS.')
     .action(commandSchedule);
   program
     .command('retry')
@@ -502,6 +519,7 @@ export function buildProgram(): Command {
   registerUsersCommands(program);
   registerLabsCommands(program);
   registerHostsCommands(program);
+  registerAlertsCommands(program);
   registerServerBCommands(program);
   registerParseLogCommand(program);
   registerAuditCommands(program);

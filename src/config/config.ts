@@ -53,8 +53,19 @@ export interface Config {
   databaseUrl?: string;
   embeddedPostgresPort: number;
   web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number; uploadHost?: string };
+  /** The notifier (src/alerts): what it watches for and where it sends. Alerts are recorded even with no channel set. */
+  alerts: {
+    interval: string;
+    email?: { url: string; passwordFile?: string; from: string; to: string[] };
+    webhook?: { url: string; secretFile: string };
+    transferAttempts: number;
+    scanMissedIntervals: number;
+    digestHour: number;
+    includeFileNames: boolean;
+    linkBase?: string;
+  };
   /** /healthz, /readyz and /metrics (src/observability): on the web port, and on `port` for worker and watch. */
-  ops: { host: string; port?: number; tokenFile?: string; unfetchedAfterDays: number };
+  ops: { host: string; port?: number; tokenFile?: string; unfetchedAfterDays: number; sdkMetrics: boolean };
   /** Names this upload host; its file activities run on a task queue of their own. */
   hostId: string;
   /** The lab this upload host belongs to (src/labs/upload-hosts.ts). */
@@ -154,6 +165,29 @@ const envSchema = z.object({
     .string()
     .optional()
     .describe('File of bearer tokens (one per line) that may read /metrics from another machine; without it, /metrics answers loopback clients only.'),
+  GETRESULTS_ALERT_INTERVAL: z.string().default('5m').describe('How often the alert sweep (Temporal Schedule getresults-alerts) looks for what needs a person.'),
+  GETRESULTS_ALERT_SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'is smtp://host:port or smtps://host:port (a user name may be given; its password goes in GETRESULTS_ALERT_SMTP_PASSWORD_FILE)')
+    .optional()
+    .describe('Mail server the alerts are e-mailed through (with GETRESULTS_ALERT_EMAIL_TO). STARTTLS is required except on loopback.'),
+  GETRESULTS_ALERT_SMTP_PASSWORD_FILE: z.string().optional().describe('File holding the mail server password for the user in GETRESULTS_ALERT_SMTP_URL.'),
+  GETRESULTS_ALERT_EMAIL_FROM: z.string().optional().describe('Sender of alert e-mails (default getresults@ this machine\'s name).'),
+  GETRESULTS_ALERT_EMAIL_TO: z.string().optional().describe('Comma-separated addresses that receive the alerts and the daily digest.'),
+  GETRESULTS_ALERT_WEBHOOK_URL: z.string().url().optional().describe('URL that receives each batch of alerts as a signed JSON POST (needs GETRESULTS_ALERT_WEBHOOK_SECRET_FILE).'),
+  GETRESULTS_ALERT_WEBHOOK_SECRET_FILE: z.string().optional().describe('File holding the webhook\'s HMAC secret: each POST carries X-Getresults-Signature: sha256=HMAC(secret, "<X-Getresults-Timestamp>.<body>").'),
+  GETRESULTS_ALERT_TRANSFER_ATTEMPTS: z.coerce.number().int().positive().default(5).describe('A transfer still failing after this many attempts is alerted.'),
+  GETRESULTS_ALERT_SCAN_MISSED: z.coerce.number().int().positive().default(3).describe('With receipts on: alert when no receipt scan has finished for this many scan intervals.'),
+  GETRESULTS_ALERT_DIGEST_HOUR: z.coerce.number().int().min(0).max(23).default(7).describe('Local hour (TZ) from which the day\'s digest goes out.'),
+  GETRESULTS_ALERT_INCLUDE_FILE_NAMES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('true adds file names (which hold patient identifiers) to alerts; by default they name files by number and link to the web page.'),
+  GETRESULTS_ALERT_LINK_BASE: z.string().url().optional().describe('The web page\'s address as people reach it, for the links in alerts (default: the address start prints).'),
+  GETRESULTS_SDK_METRICS: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe('off: the Temporal SDK\'s own runtime metrics (polls, task latencies, slots) are not collected, and /metrics shows ours only.'),
   GETRESULTS_UNFETCHED_DAYS: z.coerce.number().int().positive().default(3).describe('A file sent and not fetched after this many days counts as unfetched (metric getresults_files_unfetched).'),
   GETRESULTS_TRUST_PROXY: z
     .enum(['true', 'false'])
@@ -284,6 +318,25 @@ function parseDestination(env: Env, dataDir: string): SftpTarget | LocalTarget {
   };
 }
 
+function parseAlertEmail(env: Env): Config['alerts']['email'] {
+  if (!env.GETRESULTS_ALERT_SMTP_URL && !env.GETRESULTS_ALERT_EMAIL_TO) return undefined;
+  if (!env.GETRESULTS_ALERT_SMTP_URL || !env.GETRESULTS_ALERT_EMAIL_TO) throw new Error('E-mail alerts need both GETRESULTS_ALERT_SMTP_URL and GETRESULTS_ALERT_EMAIL_TO.');
+  if (new URL(env.GETRESULTS_ALERT_SMTP_URL).password) throw new Error('GETRESULTS_ALERT_SMTP_URL must not hold a password: put it in GETRESULTS_ALERT_SMTP_PASSWORD_FILE.');
+  const to = env.GETRESULTS_ALERT_EMAIL_TO.split(',').map((a) => a.trim()).filter(Boolean);
+  return {
+    url: env.GETRESULTS_ALERT_SMTP_URL,
+    passwordFile: env.GETRESULTS_ALERT_SMTP_PASSWORD_FILE && path.resolve(env.GETRESULTS_ALERT_SMTP_PASSWORD_FILE),
+    from: env.GETRESULTS_ALERT_EMAIL_FROM ?? `getresults@${hostname()}`,
+    to,
+  };
+}
+
+function parseAlertWebhook(env: Env): Config['alerts']['webhook'] {
+  if (!env.GETRESULTS_ALERT_WEBHOOK_URL) return undefined;
+  if (!env.GETRESULTS_ALERT_WEBHOOK_SECRET_FILE) throw new Error('GETRESULTS_ALERT_WEBHOOK_URL needs GETRESULTS_ALERT_WEBHOOK_SECRET_FILE (the secret its messages are signed with).');
+  return { url: env.GETRESULTS_ALERT_WEBHOOK_URL, secretFile: path.resolve(env.GETRESULTS_ALERT_WEBHOOK_SECRET_FILE) };
+}
+
 function parsePayloadKeys(env: Env): Config['payloadKeys'] {
   if (env.GETRESULTS_PAYLOAD_KEYS_FILE && env.GETRESULTS_PAYLOAD_KEY) {
     throw new Error('Set GETRESULTS_PAYLOAD_KEYS_FILE or GETRESULTS_PAYLOAD_KEY, not both.');
@@ -353,7 +406,17 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
     web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
-    ops: { host: env.GETRESULTS_METRICS_HOST, port: env.GETRESULTS_METRICS_PORT, tokenFile: env.GETRESULTS_METRICS_TOKEN_FILE, unfetchedAfterDays: env.GETRESULTS_UNFETCHED_DAYS },
+    alerts: {
+      interval: checkDuration('GETRESULTS_ALERT_INTERVAL', env.GETRESULTS_ALERT_INTERVAL),
+      email: parseAlertEmail(env),
+      webhook: parseAlertWebhook(env),
+      transferAttempts: env.GETRESULTS_ALERT_TRANSFER_ATTEMPTS,
+      scanMissedIntervals: env.GETRESULTS_ALERT_SCAN_MISSED,
+      digestHour: env.GETRESULTS_ALERT_DIGEST_HOUR,
+      includeFileNames: env.GETRESULTS_ALERT_INCLUDE_FILE_NAMES === 'true',
+      linkBase: env.GETRESULTS_ALERT_LINK_BASE,
+    },
+    ops: { host: env.GETRESULTS_METRICS_HOST, port: env.GETRESULTS_METRICS_PORT, tokenFile: env.GETRESULTS_METRICS_TOKEN_FILE, unfetchedAfterDays: env.GETRESULTS_UNFETCHED_DAYS, sdkMetrics: env.GETRESULTS_SDK_METRICS === 'on' },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
     lab: env.GETRESULTS_LAB,
     patterns: env.GETRESULTS_PATTERNS_FILE ? loadPatternsFile(env.GETRESULTS_PATTERNS_FILE) : [...SEED_PATTERNS],

@@ -17,7 +17,7 @@ import { WORKFLOW_TYPES, fileWorkflowId, fileWorkflowIdOnHost, handoverWorkflowI
 import type { ResendFileInput, resendFile } from '../workflows/resend-file';
 import { FILE_ID_KEY, FILE_STATE_KEY, LAB_KEY, UPLOAD_HOST_KEY } from '../workflows/search-attributes';
 import type { WithdrawFileInput, withdrawFile } from '../workflows/withdraw-file';
-import { ensureLogScanSchedule } from './log-scan-schedule';
+import { ensureAlertSchedule, ensureLogScanSchedule } from './schedules';
 
 /** One run of a workflow, as result_file records it. */
 export interface WorkflowRun {
@@ -78,6 +78,8 @@ export interface ResultWorkflows {
   placeWebUpload(taskQueue: string, input: HandoverInput, waitMs: number): Promise<HandoverAnswer<WebUploadOutcome>>;
   /** Creates the Schedule of access-log scans, or brings it in line with `interval`. */
   ensureLogScanSchedule(interval: string): Promise<'created' | 'updated'>;
+  /** The notifier's sweep (src/workflows/sweep-alerts.ts). */
+  ensureAlertSchedule(interval: string): Promise<'created' | 'updated'>;
   /** The activities a workflow is running now; fails when the workflow cannot be described. */
   pendingActivities(run: WorkflowRun): Promise<PendingActivity[]>;
   /** Resolves when Temporal answers. */
@@ -247,6 +249,8 @@ export function createResultWorkflows(client: Client, options: ResultWorkflowsOp
     placeWebUpload: (taskQueue, input, waitMs) => handover<Awaited<ReturnType<typeof placeWebUpload>>>(WORKFLOW_TYPES.placeWebUpload, taskQueue, input, waitMs),
 
     ensureLogScanSchedule: (interval) => ensureLogScanSchedule(client.schedule, interval),
+
+    ensureAlertSchedule: (interval) => ensureAlertSchedule(client.schedule, interval),
 
     async pendingActivities(run) {
       const description = await client.workflow.getHandle(run.workflowId, run.runId).describe();

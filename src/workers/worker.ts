@@ -3,6 +3,7 @@ import { inspect } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PayloadCodec } from '@temporalio/common';
+import { alertChannelsFrom, createAlertActivities } from '../activities/alert-activities';
 import { createFileActivities } from '../activities/file-activities';
 import { createFileSteps } from '../activities/file-steps';
 import { createHandoverActivities } from '../activities/handover-activities';
@@ -37,6 +38,8 @@ export interface WorkerDeps {
   serveFiles?: boolean;
   /** This process's metrics (src/observability/metrics.ts): the receipt scan reports its lag there. */
   metrics?: ProcessMetrics;
+  /** The web page's address, for the links in alerts when GETRESULTS_ALERT_LINK_BASE does not say. */
+  webBaseUrl?: string;
 }
 
 export interface RunningWorkers {
@@ -104,7 +107,7 @@ const CONNECT_PATIENCE_MS = 30_000;
 
 /**
  * Two workers in one process, on two queues, so several labs' upload hosts can feed one Temporal cluster:
- * - the shared queue runs the log scan, resends, and the distributeFile (v1) runs still under way, with their database
+ * - the shared queue runs the log scan, the alert sweep, resends, and the distributeFile (v1) runs still under way, with their database
  *   (local) activities;
  * - this host's queue runs the distributeFileV2/V3 workflows of the files in its upload folder, with their checking,
  *   archiving and database steps as local activities, and every activity that touches the files here (transfers,
@@ -123,6 +126,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   // a lab the host does not belong to). A database-only worker holds no files.
   const host = deps.serveFiles !== false ? await registerUploadHost(deps.orm.em.fork(), config.hostId, config.lab) : undefined;
   const ledgerActivities = createLedgerActivities({ orm: deps.orm, hotPath, host });
+  const alertChannels = alertChannelsFrom(config.alerts);
   const workers: Worker[] = [
     await Worker.create({
       connection,
@@ -134,6 +138,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       activities: {
         ...ledgerActivities,
         ...createLogScanActivities({ orm: deps.orm, workflows: deps.workflows, config: config.accessLog, source: logSource, metrics: deps.metrics }),
+        ...createAlertActivities({
+          orm: deps.orm,
+          workflows: deps.workflows,
+          alerts: config.alerts,
+          unfetchedAfterDays: config.ops.unfetchedAfterDays,
+          receiptScanInterval: config.accessLog.location ? config.accessLog.scanInterval : undefined,
+          defaultLinkBase: deps.webBaseUrl,
+          channels: alertChannels,
+        }),
       },
     }),
   ];
@@ -180,6 +193,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     );
   }
   const closeLogSource = async () => {
+    for (const channel of alertChannels) channel.close();
     await logSource?.close();
     await hotPath.close();
   };

@@ -5,3 +5,4 @@ export { resendFile } from './resend-file';
 export { distributeFileV2, distributeFileV3, distributeFileV4 } from './distribute-file-v2';
 export { withdrawFile } from './withdraw-file';
 export { fetchArchivedPdf, placeWebUpload } from './host-handover';
+export { sweepAlerts } from './sweep-alerts';

@@ -14,6 +14,7 @@ export const WORKFLOW_TYPES = {
   placeWebUpload: 'placeWebUpload',
   resendFile: 'resendFile',
   scanAccessLog: 'scanAccessLog',
+  sweepAlerts: 'sweepAlerts',
   withdrawFile: 'withdrawFile',
 } as const satisfies { [Name in keyof typeof workflows]: Name };
 
@@ -50,6 +51,11 @@ export function handoverWorkflowId(handoverId: string): string {
 export const LOG_SCAN_WORKFLOW_ID = 'log-scan';
 
 export const LOG_SCAN_SCHEDULE_ID = 'getresults-log-scan';
+
+/** The notifier's sweep (src/workflows/sweep-alerts.ts), as the log scan's. */
+export const ALERT_SWEEP_WORKFLOW_ID = 'alert-sweep';
+
+export const ALERT_SCHEDULE_ID = 'getresults-alerts';
 
 /** `ApplicationFailure` types our activities and workflows raise, and the workflows branch on. */
 export const FAILURE_TYPES = {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,8 @@ describe('getresults start on embedded defaults', () => {
       GETRESULTS_TEMPORAL_UI_PORT: String(await freePort()),
       GETRESULTS_WEB_PORT: String(await freePort()),
       GETRESULTS_EMBEDDED_PG_PORT: String(await freePort()),
+      // The alert sweep's Schedule, quick enough to see it run below.
+      GETRESULTS_ALERT_INTERVAL: '2s',
     };
     child = spawn(process.execPath, [CLI, 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -99,6 +101,18 @@ describe('getresults start on embedded defaults', () => {
     // The Temporal SDK's own runtime metrics come with ours.
     expect(metrics).toMatch(/^temporal_\w+/m);
     expect(metrics).not.toContain('066-12000001-3');
+
+    // The alert sweep runs on its Temporal Schedule through the real worker and database; with no channel set it only
+    // records, and the banner says how to set one.
+    expect(output).toMatch(/Alerts:\s+recorded only: set GETRESULTS_ALERT_SMTP_URL/);
+    const temporalAddress = /Temporal:\s+(\S+)/.exec(output)![1]!;
+    const temporalCli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
+    const sweeps = await waitFor('a finished alert sweep', () => {
+      const listed = spawnSync(temporalCli, ['workflow', 'list', '--address', temporalAddress, '--query', "WorkflowType='sweepAlerts' AND ExecutionStatus='Completed'", '-o', 'json'], { encoding: 'utf8' });
+      return listed.status === 0 && listed.stdout.includes('alert-sweep') ? listed.stdout : undefined;
+    }, { timeoutMs: 30_000 });
+    // The Schedule names each run it starts after its workflow id and the scheduled time.
+    expect(sweeps).toMatch(/"workflowId": "alert-sweep-\d{4}-\d\d-\d\dT/);
 
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child!.once('exit', (c, s) => resolve(c ?? s)));

@@ -17,6 +17,7 @@ export function fakeWorkflows(operations: Partial<ResultWorkflows>): ResultWorkf
     startWithdraw: unexpected('startWithdraw'),
     awaitWithdraw: unexpected('awaitWithdraw'),
     ensureLogScanSchedule: unexpected('ensureLogScanSchedule'),
+    ensureAlertSchedule: unexpected('ensureAlertSchedule'),
     pendingActivities: unexpected('pendingActivities'),
     checkHealth: unexpected('checkHealth'),
     isQueueServed: unexpected('isQueueServed'),

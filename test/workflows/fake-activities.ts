@@ -1,3 +1,4 @@
+import type { AlertActivities } from '../../src/activities/alert-activities';
 import type { FileActivities } from '../../src/activities/file-activities';
 import type { HandoverActivities } from '../../src/activities/handover-activities';
 import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
@@ -6,7 +7,7 @@ import type { LogScanActivities, ScanSummary } from '../../src/activities/log-sc
 import type { DistributeFileInput } from '../../src/workflows/definitions';
 
 /** Every activity a workflow of ours can call, with the real types: a fake that drifts from them fails the type-check. */
-export type AllActivities = FileActivities & LedgerActivities & LogScanActivities & HandoverActivities;
+export type AllActivities = FileActivities & LedgerActivities & LogScanActivities & HandoverActivities & AlertActivities;
 export type ActivityName = keyof AllActivities;
 /** What the worker serves: the activities, and distributeFileV2's steps composed of them as in production. */
 export type ServedActivities = AllActivities & FileSteps;
@@ -98,6 +99,8 @@ function happyPath(): AllActivities {
     recordWithdrawRefused: async () => undefined,
     isWithdrawn: async () => true,
     scanAccessLogOnce: async () => emptyScan,
+    raiseAlerts: async () => ({ found: 0, raised: 0 }),
+    sendAlerts: async () => [],
   };
 }
 

@@ -3,6 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { DeliveryResult } from '../../src/transfer/destination';
 import type { ResendFileInput, resendFile } from '../../src/workflows/resend-file';
 import type { scanAccessLog } from '../../src/workflows/scan-access-log';
+import type { sweepAlerts } from '../../src/workflows/sweep-alerts';
 import type { WithdrawFileInput, withdrawFile } from '../../src/workflows/withdraw-file';
 import type { distributeFileV3 } from '../../src/workflows/distribute-file-v2';
 import type { fetchArchivedPdf, placeWebUpload } from '../../src/workflows/host-handover';
@@ -110,6 +111,26 @@ describe('scanAccessLog', () => {
     });
     expect(result).toEqual(summary);
     expect(fakes.inputsTo('scanAccessLogOnce')).toEqual([ids]);
+  });
+});
+
+describe('sweepAlerts', () => {
+  test('records what needs a person, then tells the channels, and returns the counts', async () => {
+    const fakes = fakeActivities({
+      raiseAlerts: async () => ({ found: 4, raised: 3 }),
+      sendAlerts: async () => [
+        { channel: 'email', alerts: 3, sent: true },
+        { channel: 'webhook', alerts: 3, sent: true },
+      ],
+    });
+    const result = await env.withWorker(fakes, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof sweepAlerts>('sweepAlerts', { taskQueue, workflowId: env.workflowId('alert-sweep'), args: [] });
+      const outcome = await handle.result();
+      await env.recordHistory(handle, 'sweep-alerts');
+      return outcome;
+    });
+    expect(result).toEqual({ found: 4, raised: 3, sent: 6 });
+    expect(fakes.namesCalled()).toEqual(['raiseAlerts', 'sendAlerts']);
   });
 });
 

@@ -11,6 +11,7 @@ import { Migration0009FolderChanges } from './0009-folder-changes';
 import { Migration0010WithdrawnState } from './0010-withdrawn-state';
 import { Migration0011LabsAndHosts } from './0011-labs-and-hosts';
 import { Migration0012FileHandover } from './0012-file-handover';
+import { Migration0013Alerts } from './0013-alerts';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0010-withdrawn-state', class: Migration0010WithdrawnState },
   { name: '0011-labs-and-hosts', class: Migration0011LabsAndHosts },
   { name: '0012-file-handover', class: Migration0012FileHandover },
+  { name: '0013-alerts', class: Migration0013Alerts },
 ];
