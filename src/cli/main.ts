@@ -40,7 +40,8 @@ import { registerOfflineCommands } from './offline-commands';
 import { registerUsersCommands } from './users-commands';
 import { registerParseLogCommand } from './parse-log-command';
 import { registerAuditCommands } from './audit-commands';
-import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalAddress, requireTemporalEndpoint, untilStopSignal } from './runtime';
+import { log, openMigratedOrm, requireDatabaseUrl, requirePortFree, requireTemporalAddress, requireTemporalEndpoint, untilStopSignal } from './runtime';
+import { standInLogPath, startStandInServerB, wantsStandIn, withStandInReceipts } from '../serverb/stand-in';
 import type { TemporalEndpoint } from '../temporal/connection-security';
 
 type Stopper = () => Promise<void>;
@@ -154,7 +155,7 @@ async function startWeb(
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     uploadHost,
     uploadPlacement,
-    ops: { readiness, metrics: observed.metrics, sdkMetricsUrl: observed.sdkMetricsUrl, metricsTokens: readMetricsTokens(config.ops.tokenFile) },
+    ops: { readiness, metrics: observed.metrics, sdkMetricsUrl: observed.sdkMetricsUrl, metricsTokens: readMetricsTokens(config.ops.tokenFile), behindProxy: config.web.trustProxy },
     codec: temporal.payloadCodec && {
       severalLabs: () => deploymentHasSeveralLabs(orm.em.fork()),
       codec: temporal.payloadCodec.forDisplay(),
@@ -221,17 +222,35 @@ async function startPayloadCodec(config: Config): Promise<{ codec: AesGcmPayload
   return { codec: requirePayloadCodec(config.payloadKeys, 'getresults start'), shown };
 }
 
+/** The ports `start` listens on, checked before anything starts (a taken one names its setting). */
+async function requirePortsFree(config: Config, standIn: boolean): Promise<void> {
+  if (!config.databaseUrl) await requirePortFree('127.0.0.1', config.embeddedPostgresPort, 'the embedded PostgreSQL', 'GETRESULTS_EMBEDDED_PG_PORT');
+  if (!config.temporal.address) {
+    await requirePortFree('127.0.0.1', config.temporal.devServerPort, 'the Temporal dev server', 'GETRESULTS_TEMPORAL_PORT');
+    await requirePortFree('127.0.0.1', config.temporal.devServerUiPort, 'the Temporal UI', 'GETRESULTS_TEMPORAL_UI_PORT');
+  }
+  await requirePortFree(config.web.host, config.web.port, 'the web page', 'GETRESULTS_WEB_PORT');
+  if (standIn) await requirePortFree('127.0.0.1', config.standIn.port, 'the stand-in server B', 'GETRESULTS_STANDIN_PORT', 'GETRESULTS_STANDIN=off');
+}
+
 async function commandStart(): Promise<void> {
-  const config = loadConfig();
+  const loaded = loadConfig();
+  // On its embedded default (a local destination folder, no server B), start also stands in for server B's web
+  // server, so the receipts can be seen working (src/serverb/stand-in.ts).
+  const standIn = wantsStandIn(loaded);
+  const config = standIn ? withStandInReceipts(loaded) : loaded;
   const stoppers: Stopper[] = [];
   try {
+    await requirePortsFree(config, standIn);
     const payloadKeys = await startPayloadCodec(config);
+    log(`Folders under ${config.dataDir}: upload, archive, rejected, duplicates${config.destination.kind === 'local' ? ', destination' : ''}.`);
     for (const dir of [config.uploadDir, config.archiveDir, config.rejectedDir, config.duplicatesDir]) await mkdir(dir, { recursive: true });
     if (config.destination.kind === 'local') await mkdir(config.destination.basePath, { recursive: true });
 
     let databaseUrl = config.databaseUrl;
     let databaseShown = 'DATABASE_URL';
     if (!databaseUrl) {
+      log(`Starting the embedded PostgreSQL on 127.0.0.1:${config.embeddedPostgresPort} (the first start creates it, which takes a few seconds)…`);
       const pg = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, () => undefined);
       stoppers.push(() => pg.stop());
       databaseUrl = pg.url;
@@ -239,13 +258,15 @@ async function commandStart(): Promise<void> {
     }
     const orm = await openOrm(databaseUrl);
     stoppers.push(() => orm.close());
-    await migrate(orm);
+    const applied = await migrate(orm);
+    log(applied.length > 0 ? `Database migrations applied: ${applied.join(', ')}.` : 'Database schema is up to date.');
     await seedFoldersIfEmpty(orm, config);
     const firstAdminFile = await ensureFirstAdmin(orm, config);
 
     let temporalEndpoint = config.temporal.address ? requireTemporalEndpoint(config, 'getresults start') : undefined;
     let temporalUi = config.temporal.uiUrl;
     if (!temporalEndpoint) {
+      log(`Starting the Temporal dev server on 127.0.0.1:${config.temporal.devServerPort} (UI on ${config.temporal.devServerUiPort})…`);
       const dev = await startDevServer({
         cliPath: config.temporal.cliPath,
         port: config.temporal.devServerPort,
@@ -263,7 +284,12 @@ async function commandStart(): Promise<void> {
       temporalEndpoint = { address: dev.address, tls: false };
       temporalUi ??= dev.uiUrl;
     }
+    const serverB = standIn
+      ? await startStandInServerB({ root: config.destination.basePath, port: config.standIn.port, logPath: standInLogPath(config) })
+      : undefined;
+    if (serverB) stoppers.push(() => serverB.stop());
 
+    log('Starting the workers, the watcher and the web page…');
     const metrics = createProcessMetrics('start');
     const destination = instrumentDestination(createDestination(config.destination), metrics);
     stoppers.push(() => destination.close());
@@ -276,7 +302,7 @@ async function commandStart(): Promise<void> {
     let receipts = 'off (set GETRESULTS_ACCESS_LOG to server B\'s Apache access log)';
     if (config.accessLog.location) {
       await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
-      receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
+      receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (${serverB ? 'the stand-in\'s log; ' : ''}Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
     }
     const webUrl = await startWeb(config, orm, { uiUrl: temporalUi, workflows, payloadCodec: payloadKeys.codec }, { metrics, sdkMetricsUrl, destination }, stoppers);
 
@@ -287,6 +313,9 @@ async function commandStart(): Promise<void> {
       `  Destination:     ${destination.description}`,
       `  Archive:         ${config.archiveDir}`,
       `  Rejected files:  ${config.rejectedDir}`,
+      ...(serverB
+        ? [`  Server B:        stand-in at ${serverB.url} serving ${config.destination.basePath} (open ${serverB.url}<folder>/<file name> as a clinic would: the file turns fetched at the next scan)`]
+        : []),
       `  Receipt scan:    ${receipts}`,
       `  Alerts:          ${alertChannelsShown(config)} (getresults alerts list)`,
       `  Web page:        ${webUrl}   (health: ${webUrl}/healthz, ${webUrl}/readyz; metrics: ${webUrl}/metrics)`,

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { temporalEndpoint, type TemporalEndpoint } from '../temporal/connection-security';
 import type { Config } from '../config/config';
 import { migrate, openOrm, type Orm } from '../db/orm';
@@ -42,4 +43,18 @@ export function untilStopSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);
   });
+}
+
+/**
+ * Fails, naming the setting to change, when another program holds a port `start` needs: found before anything starts,
+ * rather than as a child process that exits or a timeout 30 seconds later.
+ */
+export async function requirePortFree(host: string, port: number, what: string, setting: string, otherwise?: string): Promise<void> {
+  if (port === 0) return;
+  const taken = await new Promise<string | undefined>((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    server.listen(port, host, () => server.close(() => resolve(undefined)));
+  });
+  if (taken) throw new Error(`Port ${port} on ${host}, for ${what}, is not free (${taken}): another program holds it. Set ${setting} to a free port${otherwise ? `, or ${otherwise}` : ''}.`);
 }

@@ -53,6 +53,8 @@ export interface Config {
   databaseUrl?: string;
   embeddedPostgresPort: number;
   web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number; uploadHost?: string };
+  /** The stand-in server B of `start` on its embedded default (src/serverb/stand-in.ts). */
+  standIn: { enabled: boolean; port: number; scanInterval: string };
   /** The notifier (src/alerts): what it watches for and where it sends. Alerts are recorded even with no channel set. */
   alerts: {
     interval: string;
@@ -165,6 +167,12 @@ const envSchema = z.object({
     .string()
     .optional()
     .describe('File of bearer tokens (one per line) that may read /metrics from another machine; without it, /metrics answers loopback clients only.'),
+  GETRESULTS_STANDIN: z
+    .enum(['auto', 'off'])
+    .default('auto')
+    .describe('auto: getresults start with a local destination folder and no GETRESULTS_ACCESS_LOG serves that folder over HTTP as a stand-in server B, logging to DATA/logs/serverb-access.log, and scans that log for receipts. off: no stand-in, no receipts.'),
+  GETRESULTS_STANDIN_PORT: z.coerce.number().int().min(0).max(65535).default(3080).describe('Loopback port of the stand-in server B (0: any free port).'),
+  GETRESULTS_STANDIN_SCAN_INTERVAL: z.string().default('10s').describe('How often the stand-in\'s log is scanned for receipts.'),
   GETRESULTS_ALERT_INTERVAL: z.string().default('5m').describe('How often the alert sweep (Temporal Schedule getresults-alerts) looks for what needs a person.'),
   GETRESULTS_ALERT_SMTP_URL: z
     .string()
@@ -406,6 +414,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
     web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
+    standIn: { enabled: env.GETRESULTS_STANDIN === 'auto', port: env.GETRESULTS_STANDIN_PORT, scanInterval: checkDuration('GETRESULTS_STANDIN_SCAN_INTERVAL', env.GETRESULTS_STANDIN_SCAN_INTERVAL) },
     alerts: {
       interval: checkDuration('GETRESULTS_ALERT_INTERVAL', env.GETRESULTS_ALERT_INTERVAL),
       email: parseAlertEmail(env),

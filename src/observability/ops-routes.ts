@@ -14,6 +14,11 @@ export interface OpsRouteDeps {
    * (loopback) may: counts by lab and state are no patient data, but they are the lab's business.
    */
   metricsTokens?: readonly string[];
+  /**
+   * The port is reached through a reverse proxy on this machine (GETRESULTS_TRUST_PROXY): every client then arrives
+   * from loopback, so loopback proves nothing and /metrics needs a token.
+   */
+  behindProxy?: boolean;
 }
 
 interface NodeBindings {
@@ -44,9 +49,18 @@ export function createOpsRoutes(deps: OpsRouteDeps) {
   });
   app.get('/metrics', async (c) => {
     const tokens = deps.metricsTokens ?? [];
-    const allowed = tokens.length ? holdsToken(c.req.header('authorization'), tokens) : LOOPBACK.test(c.env?.incoming?.socket?.remoteAddress ?? '');
+    const allowed = tokens.length
+      ? holdsToken(c.req.header('authorization'), tokens)
+      : !deps.behindProxy && LOOPBACK.test(c.env?.incoming?.socket?.remoteAddress ?? '');
     if (!allowed) {
-      return c.text(tokens.length ? 'A bearer token from GETRESULTS_METRICS_TOKEN_FILE is needed.\n' : 'Metrics are served to this machine only (set GETRESULTS_METRICS_TOKEN_FILE to let Prometheus in from elsewhere).\n', 403);
+      return c.text(
+        tokens.length
+          ? 'A bearer token from GETRESULTS_METRICS_TOKEN_FILE is needed.\n'
+          : deps.behindProxy
+            ? 'Behind a reverse proxy (GETRESULTS_TRUST_PROXY), metrics need a bearer token: set GETRESULTS_METRICS_TOKEN_FILE.\n'
+            : 'Metrics are served to this machine only (set GETRESULTS_METRICS_TOKEN_FILE to let Prometheus in from elsewhere).\n',
+        403,
+      );
     }
     return c.body(await metricsText(deps.metrics, deps.sdkMetricsUrl), 200, { 'Content-Type': deps.metrics.registry.contentType });
   });

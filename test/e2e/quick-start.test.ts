@@ -42,8 +42,10 @@ describe('getresults start on embedded defaults', () => {
       GETRESULTS_TEMPORAL_UI_PORT: String(await freePort()),
       GETRESULTS_WEB_PORT: String(await freePort()),
       GETRESULTS_EMBEDDED_PG_PORT: String(await freePort()),
-      // The alert sweep's Schedule, quick enough to see it run below.
+      GETRESULTS_STANDIN_PORT: String(await freePort()),
+      // The alert sweep's Schedule and the stand-in's receipt scan, quick enough to see them run below.
       GETRESULTS_ALERT_INTERVAL: '2s',
+      GETRESULTS_STANDIN_SCAN_INTERVAL: '3s',
     };
     child = spawn(process.execPath, [CLI, 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -101,6 +103,20 @@ describe('getresults start on embedded defaults', () => {
     // The Temporal SDK's own runtime metrics come with ours.
     expect(metrics).toMatch(/^temporal_\w+/m);
     expect(metrics).not.toContain('066-12000001-3');
+
+    // The whole loop on the embedded default: the banner's stand-in server B serves the delivered file, as a clinic
+    // fetches it, and the receipt scan of its access log marks the file fetched.
+    const standIn = /Server B:\s+stand-in at (\S+) serving (\S+) \(open /.exec(output);
+    expect(standIn?.[2]).toBe(path.join(cwd, 'data', 'destination'));
+    expect(output).toMatch(/Receipt scan:\s+\S+serverb-access\.log every 3s \(the stand-in's log; Temporal Schedule getresults-log-scan\)/);
+    expect((await fetch(`${standIn![1]}viral_load/digawana/nothing-here.pdf`)).status).toBe(404);
+    const fetched = await fetch(`${standIn![1]}viral_load/digawana/066-12000001-3.pdf`);
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(readFileSync(source))).toBe(true);
+    await waitFor('the file marked fetched by the receipt scan', async () => {
+      const text = await (await fetch(`${webUrl}/metrics`)).text();
+      return /getresults_files\{[^}]*state="ACKNOWLEDGED"[^}]*\} 1\n/.test(text);
+    }, { timeoutMs: 45_000 });
 
     // The alert sweep runs on its Temporal Schedule through the real worker and database; with no channel set it only
     // records, and the banner says how to set one.
