@@ -28,6 +28,7 @@ import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps }
 import { loadFoldersCsv } from './folders-load';
 import { registerLabsCommands } from './labs-commands';
 import { registerAlertsCommands } from './alerts-commands';
+import { registerBackupCommands } from './backup-commands';
 import { registerHostsCommands } from './hosts-commands';
 import { registerServerBCommands } from './serverb-commands';
 import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
@@ -549,6 +550,7 @@ export function buildProgram(): Command {
   registerLabsCommands(program);
   registerHostsCommands(program);
   registerAlertsCommands(program);
+  registerBackupCommands(program);
   registerServerBCommands(program);
   registerParseLogCommand(program);
   registerAuditCommands(program);
