@@ -1,35 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { backUp } from '../backup/backup';
 import { readManifest, restore, verifyBackup } from '../backup/restore';
-import { loadConfig, type Config } from '../config/config';
-import { startEmbeddedPostgres } from '../db/embedded-postgres';
-import { log, requirePortFree } from './runtime';
-
-/**
- * The database a backup or restore works on: DATABASE_URL, or the embedded PostgreSQL of `start` wherever its cluster
- * lives (under the data folder, or /var/lib/getresults when run as root from a private folder): the one running now,
- * or started for the command and stopped after it.
- */
-async function withDatabase<T>(config: Config, work: (url: string) => Promise<T>): Promise<T> {
-  if (config.databaseUrl) return work(config.databaseUrl);
-  const passwordFile = path.join(config.dataDir, 'postgres', 'password');
-  const running = await requirePortFree('127.0.0.1', config.embeddedPostgresPort, '', '').then(
-    () => false,
-    () => true,
-  );
-  if (running && existsSync(passwordFile)) {
-    const password = readFileSync(passwordFile, 'utf8').trim();
-    return work(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.embeddedPostgresPort}/getresults`);
-  }
-  const pg = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, () => undefined);
-  try {
-    return await work(pg.url);
-  } finally {
-    await pg.stop();
-  }
-}
+import { loadConfig } from '../config/config';
+import { log, withDatabase } from './runtime';
 
 /** `getresults backup` and `getresults restore` (docs/deployment.md, "Backups and restore"). */
 export function registerBackupCommands(program: Command): void {

@@ -28,6 +28,7 @@ import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps }
 import { loadFoldersCsv } from './folders-load';
 import { registerLabsCommands } from './labs-commands';
 import { registerAlertsCommands } from './alerts-commands';
+import { registerArchiveCommands } from './archive-commands';
 import { registerBackupCommands } from './backup-commands';
 import { registerHostsCommands } from './hosts-commands';
 import { registerServerBCommands } from './serverb-commands';
@@ -327,6 +328,7 @@ async function commandStart(): Promise<void> {
       `  Temporal:        ${temporalEndpoint.address}${temporalEndpoint.tls ? ' (TLS)' : ''} namespace ${config.temporal.namespace}`,
       `  Payload key:     ${payloadKeys.shown}`,
       `  Database:        ${databaseShown}`,
+      `  Back up:         getresults backup --to DIR (database, folders, payload keys${temporalEndpoint.address && !config.temporal.address ? ', the embedded Temporal' : ''}; docs/deployment.md)`,
       'Press Ctrl+C to stop.',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -551,6 +553,7 @@ export function buildProgram(): Command {
   registerHostsCommands(program);
   registerAlertsCommands(program);
   registerBackupCommands(program);
+  registerArchiveCommands(program);
   registerServerBCommands(program);
   registerParseLogCommand(program);
   registerAuditCommands(program);

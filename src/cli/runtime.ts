@@ -1,6 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { temporalEndpoint, type TemporalEndpoint } from '../temporal/connection-security';
 import type { Config } from '../config/config';
+import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrate, openOrm, type Orm } from '../db/orm';
 
 /** Output of commands: one line per event, timestamped, never a secret. */
@@ -58,3 +61,28 @@ export async function requirePortFree(host: string, port: number, what: string, 
   });
   if (taken) throw new Error(`Port ${port} on ${host}, for ${what}, is not free (${taken}): another program holds it. Set ${setting} to a free port${otherwise ? `, or ${otherwise}` : ''}.`);
 }
+
+/**
+ * The database a maintenance command (backup, restore, archive prune) works on: DATABASE_URL, or the embedded PostgreSQL of `start` wherever its cluster
+ * lives (under the data folder, or /var/lib/getresults when run as root from a private folder): the one running now,
+ * or started for the command and stopped after it.
+ */
+export async function withDatabase<T>(config: Config, work: (url: string) => Promise<T>): Promise<T> {
+  if (config.databaseUrl) return work(config.databaseUrl);
+  const passwordFile = path.join(config.dataDir, 'postgres', 'password');
+  const running = await requirePortFree('127.0.0.1', config.embeddedPostgresPort, '', '').then(
+    () => false,
+    () => true,
+  );
+  if (running && existsSync(passwordFile)) {
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    return work(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.embeddedPostgresPort}/getresults`);
+  }
+  const pg = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, () => undefined);
+  try {
+    return await work(pg.url);
+  } finally {
+    await pg.stop();
+  }
+}
+
