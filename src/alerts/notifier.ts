@@ -7,6 +7,7 @@
  *    that fails keeps them pending, with the attempt and the error counted, for the next try.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { executorOf } from '../db/hot-path-sql';
 import type { AlertChannel, AlertMessage } from './channels';
 import type { AlertCondition } from './conditions';
 
@@ -24,7 +25,8 @@ export interface SendOutcome {
 export async function recordAlerts(em: EntityManager, conditions: readonly AlertCondition[], channels: readonly AlertChannel[], now: Date): Promise<number> {
   if (conditions.length === 0) return 0;
   return em.transactional(async (tx) => {
-    const conn = tx.getConnection();
+    // Through the transaction's EntityManager (em.getConnection() would run outside it).
+    const conn = executorOf(tx);
     const inserted = await conn.execute<Array<{ id: string }>>(
       `insert into alert (kind, subject, period, lab, summary, file_ids, raised_at)
        select c.kind, c.subject, c.period, c.lab, c.summary, c.file_ids, ?::timestamptz

@@ -34,6 +34,7 @@ import { registerHostsCommands } from './hosts-commands';
 import { registerServerBCommands } from './serverb-commands';
 import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
 import { placeOnHost, type UploadPlacement } from '../web/uploads/upload-placement';
+import { logger, useLogFormat } from '../observability/logger';
 import { createProcessMetrics, instrumentDestination, registerFileGauges, type ProcessMetrics } from '../observability/metrics';
 import { freeLoopbackPort, readMetricsTokens, serveOps } from '../observability/ops-server';
 import type { HealthCheck } from '../web/health';
@@ -118,7 +119,7 @@ async function startWeb(
   config: Config,
   orm: Orm,
   temporal: { uiUrl?: string; workflows?: ResultWorkflows; payloadCodec?: AesGcmPayloadCodec },
-  observed: { metrics: ProcessMetrics; sdkMetricsUrl?: string; destination?: Destination },
+  observed: { metrics: ProcessMetrics; sdkMetricsUrl?: string; destination?: Destination; logRequests: boolean },
   stoppers: Stopper[],
 ) {
   const checks: Record<string, HealthCheck> = {
@@ -157,6 +158,9 @@ async function startWeb(
     fileTaskQueue: fileTaskQueueFor(config.hostId),
     uploadHost,
     uploadPlacement,
+    // One line per request, with its id (also the X-Request-Id header), route pattern, status and time: for a log
+    // collector, not for start's terminal, where the open pages' live updates would bury everything else.
+    requestLog: observed.logRequests ? logger() : undefined,
     ops: { readiness, metrics: observed.metrics, sdkMetricsUrl: observed.sdkMetricsUrl, metricsTokens: readMetricsTokens(config.ops.tokenFile), behindProxy: config.web.trustProxy },
     codec: temporal.payloadCodec && {
       severalLabs: () => deploymentHasSeveralLabs(orm.em.fork()),
@@ -237,6 +241,7 @@ async function requirePortsFree(config: Config, standIn: boolean): Promise<void>
 
 async function commandStart(): Promise<void> {
   const loaded = loadConfig();
+  useLogFormat('start', loaded.logFormat ?? 'text');
   // On its embedded default (a local destination folder, no server B), start also stands in for server B's web
   // server, so the receipts can be seen working (src/serverb/stand-in.ts).
   const standIn = wantsStandIn(loaded);
@@ -306,7 +311,7 @@ async function commandStart(): Promise<void> {
       await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
       receipts = `${config.accessLog.location} every ${config.accessLog.scanInterval} (${serverB ? 'the stand-in\'s log; ' : ''}Temporal Schedule ${LOG_SCAN_SCHEDULE_ID})`;
     }
-    const webUrl = await startWeb(config, orm, { uiUrl: temporalUi, workflows, payloadCodec: payloadKeys.codec }, { metrics, sdkMetricsUrl, destination }, stoppers);
+    const webUrl = await startWeb(config, orm, { uiUrl: temporalUi, workflows, payloadCodec: payloadKeys.codec }, { metrics, sdkMetricsUrl, destination, logRequests: config.logFormat === 'json' }, stoppers);
 
     const lines = [
       'getresults-distribute is running.',
@@ -341,6 +346,7 @@ async function commandStart(): Promise<void> {
 
 async function commandWorker(opts: { files: boolean }): Promise<void> {
   const config = loadConfig();
+  useLogFormat('worker', config.logFormat ?? 'json');
   const temporalEndpoint = requireTemporalEndpoint(config, 'getresults worker');
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults worker');
   const stoppers: Stopper[] = [];
@@ -373,6 +379,7 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
 
 async function commandWatch(): Promise<void> {
   const config = loadConfig();
+  useLogFormat('watch', config.logFormat ?? 'json');
   requireTemporalAddress(config, 'getresults watch');
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults watch');
   const stoppers: Stopper[] = [];
@@ -391,6 +398,7 @@ async function commandWatch(): Promise<void> {
 
 async function commandWeb(opts: { port?: string }): Promise<void> {
   const config = loadConfig();
+  useLogFormat('web', config.logFormat ?? 'json');
   if (opts.port !== undefined) config.web.port = Number(opts.port);
   const stoppers: Stopper[] = [];
   try {
@@ -405,7 +413,7 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
     } else if (loadKeyRing(config.payloadKeys)) {
       payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults web');
     }
-    const url = await startWeb(config, orm, { uiUrl: config.temporal.uiUrl, workflows, payloadCodec }, { metrics: createProcessMetrics('web') }, stoppers);
+    const url = await startWeb(config, orm, { uiUrl: config.temporal.uiUrl, workflows, payloadCodec }, { metrics: createProcessMetrics('web'), logRequests: true }, stoppers);
     log(`Web page at ${url}`);
     await untilStopSignal();
   } finally {
@@ -561,5 +569,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // An explicit GETRESULTS_LOG_FORMAT applies to every command (the long-running ones set their own default).
+  const format = process.env.GETRESULTS_LOG_FORMAT;
+  if (format === 'json' || format === 'text') useLogFormat(argv[2] ?? 'getresults', format);
   await buildProgram().parseAsync(argv);
 }

@@ -4,11 +4,16 @@ import path from 'node:path';
 import { temporalEndpoint, type TemporalEndpoint } from '../temporal/connection-security';
 import type { Config } from '../config/config';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { logger } from '../observability/logger';
 import { migrate, openOrm, type Orm } from '../db/orm';
 
-/** Output of commands: one line per event, timestamped, never a secret. */
-export function log(message: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+/**
+ * Output of commands: one line per event, through the process's logger (src/observability/logger.ts): JSON for the
+ * production processes, `TIME message` text otherwise. Never a secret, never a file's name.
+ */
+export function log(message: string, fields?: Record<string, unknown>): void {
+  if (fields) logger().info(fields, message);
+  else logger().info(message);
 }
 
 export function requireDatabaseUrl(config: Config, command: string): string {

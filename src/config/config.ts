@@ -53,6 +53,8 @@ export interface Config {
   databaseUrl?: string;
   embeddedPostgresPort: number;
   web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number; uploadHost?: string };
+  /** Unset: JSON for worker, watch and web, text for start and the one-shot commands (src/observability/logger.ts). */
+  logFormat?: 'json' | 'text';
   /** The stand-in server B of `start` on its embedded default (src/serverb/stand-in.ts). */
   standIn: { enabled: boolean; port: number; scanInterval: string };
   /** The notifier (src/alerts): what it watches for and where it sends. Alerts are recorded even with no channel set. */
@@ -167,6 +169,10 @@ const envSchema = z.object({
     .string()
     .optional()
     .describe('File of bearer tokens (one per line) that may read /metrics from another machine; without it, /metrics answers loopback clients only.'),
+  GETRESULTS_LOG_FORMAT: z
+    .enum(['json', 'text'])
+    .optional()
+    .describe('json: one JSON object per log line (level, time, process, msg, and a workflowId or requestId). text: TIME message. Default: json for worker, watch and web, text for start and the other commands.'),
   GETRESULTS_STANDIN: z
     .enum(['auto', 'off'])
     .default('auto')
@@ -414,6 +420,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
     web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
+    logFormat: env.GETRESULTS_LOG_FORMAT,
     standIn: { enabled: env.GETRESULTS_STANDIN === 'auto', port: env.GETRESULTS_STANDIN_PORT, scanInterval: checkDuration('GETRESULTS_STANDIN_SCAN_INTERVAL', env.GETRESULTS_STANDIN_SCAN_INTERVAL) },
     alerts: {
       interval: checkDuration('GETRESULTS_ALERT_INTERVAL', env.GETRESULTS_ALERT_INTERVAL),

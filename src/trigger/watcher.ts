@@ -27,7 +27,8 @@ export interface WatcherOptions {
   stableMs: number;
   concurrency: number;
   submit: (file: string) => Promise<SubmitResult>;
-  log: (message: string) => void;
+  /** One line for the process log: ids and kinds only, never a file's name or path (its error's code, not its message). */
+  log: (message: string, fields?: Record<string, unknown>) => void;
   /** First retry delay after a failed submission (Temporal unreachable, say); doubles up to a minute. */
   retryBaseMs?: number;
   /** How often the folder is listed for entries that are not regular files (default: max(stableMs, 1 s)). */
@@ -66,6 +67,12 @@ export interface UploadWatcher {
  * followed, opened or read; once unchanged for the stability window it is handed over once, and the workflow rejects
  * it visibly instead of it being skipped in silence.
  */
+/** A file system error's message names its path (an upload's name): the log gets its code; other errors their message. */
+function reasonWithoutPath(err: Error): string {
+  const errno = err as NodeJS.ErrnoException;
+  return errno.syscall || errno.path ? (errno.code ?? err.name) : err.message;
+}
+
 export function watchUploads(options: WatcherOptions): UploadWatcher {
   const queued = new Set<string>();
   const again = new Set<string>();
@@ -90,12 +97,13 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
         .submit(file)
         .then((result) => {
           retryDelay.delete(file);
-          if (result.kind === 'copy-of-running') options.log(`Announced to the delivery already under way for this content (${result.workflowId}).`);
+          if (result.kind === 'copy-of-running') options.log('Announced to the delivery already under way for this content.', { workflowId: result.workflowId });
+          else if (result.kind === 'started') options.log('Upload handed to Temporal.', { workflowId: result.workflowId });
         })
         .catch((err: Error) => {
           const delay = Math.min((retryDelay.get(file) ?? baseDelay / 2) * 2, 60_000);
           retryDelay.set(file, delay);
-          options.log(`Could not hand a file to Temporal (${err.message}); retrying in ${Math.round(delay / 1000)} s.`);
+          options.log(`Could not hand a file to Temporal; retrying in ${Math.round(delay / 1000)} s.`, { error: reasonWithoutPath(err) });
           retryTimers.set(
             file,
             setTimeout(() => {
@@ -132,7 +140,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
       (info) => {
         if (info?.isFile()) take(file, 'polled');
       },
-      (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
+      (err: NodeJS.ErrnoException) => options.log('Could not look at an upload.', { error: err.code ?? err.name }),
     );
   };
 
@@ -172,7 +180,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
       // Forget what has left the folder, so a new entry that reuses a name (or an inode) is surfaced again.
       for (const [identity, name] of surfaced) if (!seen.has(name)) surfaced.delete(identity);
     } catch (err) {
-      options.log(`Could not list the upload folder (${(err as Error).message}).`);
+      options.log('Could not list the upload folder.', { error: (err as NodeJS.ErrnoException).code ?? (err as Error).name });
     } finally {
       sweeping = false;
     }
@@ -207,7 +215,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
               }, Math.max(0, options.stableMs - quietMs)),
             );
           },
-          (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
+          (err: NodeJS.ErrnoException) => options.log('Could not look at an upload.', { error: err.code ?? err.name }),
         );
       }, quietMs),
     );
@@ -224,7 +232,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
     const file = path.join(options.uploadDir, name);
     void lstatOrUndefined(file).then(
       (info) => info?.isFile() && take(file, 'moved-in'),
-      (err: Error) => options.log(`Could not look at an upload (${err.message}).`),
+      (err: NodeJS.ErrnoException) => options.log('Could not look at an upload.', { error: err.code ?? err.name }),
     );
   };
 
@@ -235,7 +243,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
         if (entry.isFile() && !isTransientName(entry.name)) settle(entry.name);
       }
     } catch (err) {
-      options.log(`Could not list the upload folder (${(err as Error).message}).`);
+      options.log('Could not list the upload folder.', { error: (err as NodeJS.ErrnoException).code ?? (err as Error).name });
     }
   };
 
@@ -244,7 +252,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
       if (closed) return;
       options.log(`The upload folder's event watch stopped (${reason}); starting it again.`);
       setTimeout(() => {
-        if (!closed) void startEvents(binary).catch((err: Error) => options.log(`Could not watch the upload folder (${err.message}).`));
+        if (!closed) void startEvents(binary).catch((err: NodeJS.ErrnoException) => options.log('Could not watch the upload folder.', { error: err.code ?? err.message }));
       }, 1000);
     });
     await events.ready;
@@ -262,7 +270,7 @@ export function watchUploads(options: WatcherOptions): UploadWatcher {
     });
     watcher.on('add', onFileEvent);
     watcher.on('change', onFileEvent);
-    watcher.on('error', (err) => options.log(`Watcher error: ${(err as Error).message}`));
+    watcher.on('error', (err) => options.log('Watcher error.', { error: reasonWithoutPath(err as Error) }));
     await new Promise<void>((resolve) => watcher!.once('ready', () => resolve()));
   };
 

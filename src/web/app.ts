@@ -4,6 +4,8 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { NONCE, secureHeaders } from 'hono/secure-headers';
+import type { Logger } from '../observability/logger';
+import { logRequests } from './middleware/request-log';
 import type { Orm } from '../db/orm';
 import type { FileHost } from '../labs/upload-hosts';
 import type { UploadPlacement } from './uploads/upload-placement';
@@ -74,6 +76,8 @@ export interface WebDeps {
   codec?: CodecRouteDeps;
   /** /healthz, /readyz and /metrics, answered before the login gate (src/observability/ops-routes.ts). */
   ops?: OpsRouteDeps;
+  /** Log each request (its id, route pattern, status, time; never its path or query, which may name a patient). */
+  requestLog?: Logger;
 }
 
 /** What a process without a database can serve. */
@@ -130,6 +134,7 @@ export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
   const renderPage = createLayout({ temporalUiUrl: deps.temporalUiUrl, health });
   const app = new Hono<BaseEnv>();
 
+  if (deps.requestLog) app.use('*', logRequests(deps.requestLog));
   app.use(
     '*',
     secureHeaders({

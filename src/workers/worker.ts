@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { inspect } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkerOptions } from '@temporalio/worker';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PayloadCodec } from '@temporalio/common';
@@ -15,6 +14,7 @@ import { explainConnectFailure, type TemporalEndpoint } from '../temporal/connec
 import { encryptingDataConverter } from '../temporal/data-converter';
 import { ensureSearchAttributes } from '../temporal/search-attribute-registration';
 import type { ResultWorkflows } from '../temporal/result-workflows';
+import { logger } from '../observability/logger';
 import type { ProcessMetrics } from '../observability/metrics';
 import type { Config } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
@@ -53,12 +53,11 @@ let runtimeInstalled = false;
 /**
  * The SDK logs every failed activity attempt with its whole error, and our errors name files, folders and identifiers
  * (a database error even quotes the row). Such details stay in Temporal (encrypted) and in the database's file events;
- * the log gets the error's kind and the workflow id only.
+ * the log gets the error's kind and the ids (workflow, run, activity) only, through the process's logger.
  */
 function logWithoutErrorDetails(entry: LogEntry): void {
-  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
-  const meta = entry.meta && Object.fromEntries(
-    Object.entries(entry.meta).map(([key, value]) => {
+  const fields = Object.fromEntries(
+    Object.entries(entry.meta ?? {}).map(([key, value]) => {
       const detailed = value instanceof Error || (['error', 'failure', 'err', 'cause'].includes(key) && typeof value === 'object' && value !== null);
       if (!detailed) return [key, value];
       const type = (value as { type?: unknown }).type;
@@ -66,7 +65,8 @@ function logWithoutErrorDetails(entry: LogEntry): void {
       return [key, `${(value as { name?: unknown }).name ?? 'failure'}${typeof type === 'string' ? ` (${type})` : ''}: details withheld from the log`];
     }),
   );
-  process.stderr.write(`${time} [${entry.level}] ${entry.message}${meta ? ` ${inspect(meta, { breakLength: Infinity })}` : ''}\n`);
+  const level = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[entry.level];
+  logger()[level](fields, entry.message);
 }
 
 /**

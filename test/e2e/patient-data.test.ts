@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { accessedSignal, statusQuery } from '../../src/workflows/definitions';
+import { freePort } from '../harness/free-port';
 import { resultPdf } from '../harness/pdf';
 import { recordFetchAsTheScanDoes } from '../harness/record-fetch';
 import { startStack, type ChildHandle, type ResultFileRow, type Stack } from '../harness/stack';
@@ -10,7 +11,8 @@ import { waitFor } from '../harness/wait-for';
  * Patient data protection, end to end: deliver, reject and hold files whose names and contents carry distinctive
  * identifiers, then read the raw bytes Temporal keeps (its SQLite database and write-ahead log, its log) and every
  * process log of ours. None may hold an identifier, a file name or a clinic folder: the payload codec and the failure
- * converter encrypt everything Temporal stores, and our own log lines name files by workflow id only.
+ * converter encrypt everything Temporal stores, and our own log lines (JSON, through one logger) name files by workflow
+ * id and web requests by id and route pattern only.
  */
 
 const SEED_CSV = path.join(__dirname, '..', '..', 'config', 'remote_folders.csv');
@@ -19,6 +21,7 @@ const FILE_FOLDERS = ['upload', 'archive', 'rejected', 'duplicates', 'destinatio
 
 let stack: Stack;
 let children: ChildHandle[] = [];
+let webUrl: string;
 
 const DELIVERED = ['066-17583921-4', '066-35271846-8', '213-7391', '47-31-928-55'];
 const REJECTED = { name: '066-24681357-2.pdf', textIdentifier: '066-99887766-5' };
@@ -49,7 +52,10 @@ function filesUnder(dir: string, skip: string[] = []): string[] {
 beforeAll(async () => {
   stack = await startStack();
   expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
-  children = [stack.startWorker(), stack.startWatcher()];
+  const webPort = await freePort();
+  webUrl = `http://127.0.0.1:${webPort}`;
+  children = [stack.startWorker(), stack.startWatcher(), stack.startProcess(['web', '--port', String(webPort)])];
+  await waitFor('the web page', () => fetch(`${webUrl}/healthz`).then((r) => r.ok, () => false), { timeoutMs: 60_000 });
 }, 120_000);
 
 afterAll(async () => {
@@ -91,6 +97,10 @@ describe('patient data never reaches Temporal or our logs in clear', () => {
     expect((await handle.result()).state).toBe('ACKNOWLEDGED');
     // The reason names the identifier from the file name (the one the text lacks); it comes back decrypted.
     expect((await stack.temporalClient.workflow.getHandle(rejected.workflow_id).result()).reason).toContain('066-24681357-2');
+
+    // Requests that carry a patient in their path and query: the request log must keep only their route.
+    expect((await globalThis.fetch(`${webUrl}/files?q=${DELIVERED[1]!}`, { redirect: 'manual', headers: { Accept: 'text/html' } })).status).toBe(302);
+    expect((await globalThis.fetch(`${webUrl}/files/${DELIVERED[2]!}.pdf`, { redirect: 'manual' })).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
     for (const id of [...DELIVERED, REJECTED.textIdentifier, NO_FOLDER, 'kgosi-motsumi']) needles.add(id);
     for (const row of await stack.fileRows()) {
@@ -140,6 +150,22 @@ describe('patient data never reaches Temporal or our logs in clear', () => {
       }
     }
     expect(leaks).toEqual([]);
+
+    // Our processes log JSON lines, each tied to its work: a watcher's hand-off by workflow id, a request by its id.
+    const lines = (prefix: string) =>
+      logs
+        .filter((f) => path.basename(f).startsWith(prefix))
+        .flatMap((f) => readFileSync(f, 'utf8').split('\n'))
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const watchLines = lines('watch-');
+    expect(watchLines.filter((l) => l.msg === 'Upload handed to Temporal.' && /^file-[0-9a-f]{64}$/.test(String(l.workflowId))).length).toBeGreaterThanOrEqual(DELIVERED.length);
+    expect(watchLines.every((l) => l.process === 'watch' && typeof l.level === 'number' && typeof l.time === 'number')).toBe(true);
+    const requests = lines('web-').filter((l) => l.msg === 'request');
+    // The route that answered: the probe's own, or the login gate's pattern for the two turned away.
+    expect(requests.map((r) => r.route)).toEqual(expect.arrayContaining(['/healthz', '/*']));
+    expect(requests.every((r) => typeof r.requestId === 'string' && typeof r.status === 'number')).toBe(true);
+    expect(lines('worker-').some((l) => l.process === 'worker')).toBe(true);
     // The database really holds the history, encrypted, not nothing.
     const stored = Buffer.concat([stack.temporal.dbFile, `${stack.temporal.dbFile}-wal`].filter(existsSync).map((f) => readFileSync(f)));
     expect(stored.length).toBeGreaterThan(100_000);
