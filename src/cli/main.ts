@@ -333,7 +333,7 @@ async function commandStart(): Promise<void> {
       `  Temporal:        ${temporalEndpoint.address}${temporalEndpoint.tls ? ' (TLS)' : ''} namespace ${config.temporal.namespace}`,
       `  Payload key:     ${payloadKeys.shown}`,
       `  Database:        ${databaseShown}`,
-      `  Back up:         getresults backup --to DIR (database, folders, payload keys${temporalEndpoint.address && !config.temporal.address ? ', the embedded Temporal' : ''}; docs/deployment.md)`,
+      `  Back up:         getresults backup --to DIR (database, folders, payload keys${config.temporal.address ? '' : ', the embedded Temporal'}; docs/deployment.md)`,
       'Press Ctrl+C to stop.',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
