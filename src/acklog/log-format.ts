@@ -1,8 +1,8 @@
 /**
  * Apache access-log lines, read back through the same `LogFormat` string that wrote them.
  *
- * No npm parser is both faithful to `LogFormat` and fast enough for the receipt scanner (see FACTS, "Apache access
- * logs"), so this is a small one of our own. A format is compiled once into a function that finds each field with
+ * No npm parser is both faithful to `LogFormat` (any format string, Apache's escaping) and fast enough for the
+ * receipt scanner (docs/speed.md has its figures), so this is a small one of our own. A format is compiled once into a function that finds each field with
  * `indexOf` and records where it is; strings are cut out of the line only for the fields a caller asks for.
  *
  * Lines are treated as byte strings: the scanner decodes log bytes as latin1 so one char is one byte. Apache writes

@@ -61,7 +61,7 @@ interface PendingRow {
 }
 
 export interface ComposeOptions {
-  /** The web page as people reach it (GETRESULTS_ALERT_LINK_BASE): each message ends with it. */
+  /** The web page as people reach it (GETRESULTS_PUBLIC_URL): each message ends with it. */
   linkBase?: string;
   /** Add the files' names to the message (GETRESULTS_ALERT_INCLUDE_FILE_NAMES): they hold patient identifiers. */
   includeFileNames: boolean;

@@ -84,7 +84,7 @@ async function startWorkersWithConnection(
     { namespace: deps.config.temporal.namespace, payloadCodec: deps.payloadCodec },
     { eagerStart: deps.serveFiles !== false, uploadHost: { lab: deps.config.lab, host: deps.config.hostId } },
   );
-  const workers = await startWorkers({ ...deps, connection, workflows, webBaseUrl: webBaseUrl(deps.config) });
+  const workers = await startWorkers({ ...deps, connection, workflows, webBaseUrl: deps.config.web.publicUrl ?? webBaseUrl(deps.config) });
   stoppers.push(() => workers.shutdown());
   return { workers, workflows, sdkMetricsUrl: sdkMetricsAddress && `http://${sdkMetricsAddress}/metrics` };
 }
@@ -153,6 +153,7 @@ async function startWeb(
     pdfRoots: [config.archiveDir, config.rejectedDir, config.duplicatesDir],
     patterns: new IdentifierPatterns(config.patterns),
     trustProxy: config.web.trustProxy,
+    publicOrigin: config.web.publicUrl && new URL(config.web.publicUrl).origin,
     sessionIdleMs: config.web.sessionIdleMs,
     maxConcurrentUploads: config.web.maxConcurrentUploads,
     fileTaskQueue: fileTaskQueueFor(config.hostId),

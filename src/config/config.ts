@@ -52,7 +52,16 @@ export interface Config {
   /** Unset means `getresults start` runs an embedded PostgreSQL. */
   databaseUrl?: string;
   embeddedPostgresPort: number;
-  web: { host: string; port: number; trustProxy: boolean; sessionIdleMs: number; maxConcurrentUploads: number; uploadHost?: string };
+  web: {
+    host: string;
+    port: number;
+    /** The page's address as people reach it (GETRESULTS_PUBLIC_URL), when a proxy puts it elsewhere than host:port. */
+    publicUrl?: string;
+    trustProxy: boolean;
+    sessionIdleMs: number;
+    maxConcurrentUploads: number;
+    uploadHost?: string;
+  };
   /** Unset: JSON for worker, watch and web, text for start and the one-shot commands (src/observability/logger.ts). */
   logFormat?: 'json' | 'text';
   /** The stand-in server B of `start` on its embedded default (src/serverb/stand-in.ts). */
@@ -66,7 +75,6 @@ export interface Config {
     scanMissedIntervals: number;
     digestHour: number;
     includeFileNames: boolean;
-    linkBase?: string;
   };
   /** /healthz, /readyz and /metrics (src/observability): on the web port, and on `port` for worker and watch. */
   ops: { host: string; port?: number; tokenFile?: string; unfetchedAfterDays: number; sdkMetrics: boolean };
@@ -101,7 +109,10 @@ export interface Config {
   codecTokenFile?: string;
 }
 
-/** Every setting, with its environment name, default and meaning: the README's configuration table is written from this. */
+/**
+ * Every setting, with its environment name, default and meaning. `getresults --help` lists the names; the README's
+ * configuration table says the same by hand, and test/unit/settings-documented.test.ts holds the two together.
+ */
 const envSchema = z.object({
   GETRESULTS_CONFIG: z.string().optional().describe('Optional JSON file holding any of these settings; environment variables win.'),
   GETRESULTS_DATA_DIR: z.string().default('./data').describe('Root for the folders below and the embedded databases.'),
@@ -197,12 +208,16 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .describe('true adds file names (which hold patient identifiers) to alerts; by default they name files by number and link to the web page.'),
-  GETRESULTS_ALERT_LINK_BASE: z.string().url().optional().describe('The web page\'s address as people reach it, for the links in alerts (default: the address start prints).'),
   GETRESULTS_SDK_METRICS: z
     .enum(['on', 'off'])
     .default('on')
     .describe('off: the Temporal SDK\'s own runtime metrics (polls, task latencies, slots) are not collected, and /metrics shows ours only.'),
   GETRESULTS_UNFETCHED_DAYS: z.coerce.number().int().positive().default(3).describe('A file sent and not fetched after this many days counts as unfetched (metric getresults_files_unfetched).'),
+  GETRESULTS_PUBLIC_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('The web page\'s address as people reach it (https://results.lab.example) when a reverse proxy puts it elsewhere: forms posted from it pass the CSRF check, and alerts link to it. Default: the address the page listens on.'),
   GETRESULTS_TRUST_PROXY: z
     .enum(['true', 'false'])
     .default('false')
@@ -419,7 +434,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     databaseUrl: env.DATABASE_URL,
     embeddedPostgresPort: env.GETRESULTS_EMBEDDED_PG_PORT,
-    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
+    web: { host: env.GETRESULTS_WEB_HOST, port: env.GETRESULTS_WEB_PORT, publicUrl: env.GETRESULTS_PUBLIC_URL?.replace(/\/+$/, ''), trustProxy: env.GETRESULTS_TRUST_PROXY === 'true', sessionIdleMs: env.GETRESULTS_SESSION_IDLE_MINUTES * 60_000, maxConcurrentUploads: env.GETRESULTS_WEB_MAX_CONCURRENT_UPLOADS, uploadHost: env.GETRESULTS_WEB_UPLOAD_HOST },
     logFormat: env.GETRESULTS_LOG_FORMAT,
     standIn: { enabled: env.GETRESULTS_STANDIN === 'auto', port: env.GETRESULTS_STANDIN_PORT, scanInterval: checkDuration('GETRESULTS_STANDIN_SCAN_INTERVAL', env.GETRESULTS_STANDIN_SCAN_INTERVAL) },
     alerts: {
@@ -430,7 +445,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       scanMissedIntervals: env.GETRESULTS_ALERT_SCAN_MISSED,
       digestHour: env.GETRESULTS_ALERT_DIGEST_HOUR,
       includeFileNames: env.GETRESULTS_ALERT_INCLUDE_FILE_NAMES === 'true',
-      linkBase: env.GETRESULTS_ALERT_LINK_BASE,
     },
     ops: { host: env.GETRESULTS_METRICS_HOST, port: env.GETRESULTS_METRICS_PORT, tokenFile: env.GETRESULTS_METRICS_TOKEN_FILE, unfetchedAfterDays: env.GETRESULTS_UNFETCHED_DAYS, sdkMetrics: env.GETRESULTS_SDK_METRICS === 'on' },
     hostId: env.GETRESULTS_HOST_ID ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),

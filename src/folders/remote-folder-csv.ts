@@ -25,8 +25,6 @@ export interface CsvReport {
 }
 
 const REQUIRED = ['base_path', 'folder', 'folder_tag', 'label'] as const;
-/** Optional: the clinic folder's receipt rule, entries separated by spaces (or commas or semicolons). */
-export const RULE_COLUMNS = ['allowed_clients', 'allowed_users'] as const;
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/;
 
 /** Levenshtein distance, bounded: we only care whether two names are within `max` edits. */

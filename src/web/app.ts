@@ -80,20 +80,6 @@ export interface WebDeps {
   requestLog?: Logger;
 }
 
-/** What a process without a database can serve. */
-export interface HealthOnlyDeps {
-  healthChecks: Record<string, HealthCheck>;
-}
-
-/** Health alone, for callers that have no database (and, until main.ts passes the ORM, the old wiring). */
-function createHealthOnlyApp(deps: HealthOnlyDeps) {
-  const app = new Hono<BaseEnv>();
-  app.use('*', secureHeaders());
-  app.route('/health', createHealthRoutes(deps.healthChecks));
-  app.get('/', (c) => c.text('getresults-distribute is running. The web page needs a database (DATABASE_URL).'));
-  return app;
-}
-
 const PUBLIC_PATHS = ['/login', '/health'];
 const FORM_LIMIT_BYTES = 2 * 1024 * 1024;
 
@@ -127,8 +113,7 @@ function bodyLimits(options: { uploadBytes: number; renderPage: RenderPage }): M
  * The technicians' web page. Order matters: security headers, size limits and the per-request EntityManager first,
  * then the session, the login gate (anonymous callers never get a body parsed), then CSRF checks on every POST.
  */
-export function createWebApp(deps: WebDeps | HealthOnlyDeps) {
-  if (!('orm' in deps)) return createHealthOnlyApp(deps);
+export function createWebApp(deps: WebDeps) {
   const trustProxy = deps.trustProxy ?? false;
   const health = createHealthMonitor(deps.healthChecks);
   const renderPage = createLayout({ temporalUiUrl: deps.temporalUiUrl, health });

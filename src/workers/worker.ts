@@ -38,7 +38,7 @@ export interface WorkerDeps {
   serveFiles?: boolean;
   /** This process's metrics (src/observability/metrics.ts): the receipt scan reports its lag there. */
   metrics?: ProcessMetrics;
-  /** The web page's address, for the links in alerts when GETRESULTS_ALERT_LINK_BASE does not say. */
+  /** The web page's address as people reach it, for the links in alerts. */
   webBaseUrl?: string;
 }
 
