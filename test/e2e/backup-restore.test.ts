@@ -12,9 +12,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freePort } from '../harness/free-port';
 import { writePdf } from '../harness/pdf';
 import { sha256OfFile } from '../harness/sshd';
+import { embeddedStartEnv } from '../harness/start-env';
 import { waitFor } from '../harness/wait-for';
 
 jest.setTimeout(240_000);
@@ -91,17 +91,7 @@ const stateOf = async (name: string) => (await query<{ state: string }>(`select 
 
 beforeAll(async () => {
   cwd = mkdtempSync(path.join(os.tmpdir(), 'gr-restore-'));
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH,
-    GETRESULTS_TEMPORAL_PORT: String(await freePort()),
-    GETRESULTS_TEMPORAL_UI_PORT: String(await freePort()),
-    GETRESULTS_WEB_PORT: String(await freePort()),
-    GETRESULTS_EMBEDDED_PG_PORT: String(await freePort()),
-    GETRESULTS_STANDIN_PORT: String(await freePort()),
-    GETRESULTS_STANDIN_SCAN_INTERVAL: '2s',
-  };
+  env = await embeddedStartEnv({ GETRESULTS_STANDIN_SCAN_INTERVAL: '2s' });
 });
 
 afterAll(async () => {

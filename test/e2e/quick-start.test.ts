@@ -2,9 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../harness/free-port';
 import { writePdf } from '../harness/pdf';
 import { sha256OfFile } from '../harness/sshd';
+import { embeddedStartEnv } from '../harness/start-env';
 import { waitFor } from '../harness/wait-for';
 
 const CLI = path.join(__dirname, '..', '..', 'bin', 'getresults.js');
@@ -34,19 +34,11 @@ describe('getresults start on embedded defaults', () => {
   });
 
   it('prints where everything is, delivers a dropped PDF, and stops cleanly', async () => {
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH,
-      GETRESULTS_TEMPORAL_PORT: String(await freePort()),
-      GETRESULTS_TEMPORAL_UI_PORT: String(await freePort()),
-      GETRESULTS_WEB_PORT: String(await freePort()),
-      GETRESULTS_EMBEDDED_PG_PORT: String(await freePort()),
-      GETRESULTS_STANDIN_PORT: String(await freePort()),
+    const env = await embeddedStartEnv({
       // The alert sweep's Schedule and the stand-in's receipt scan, quick enough to see them run below.
       GETRESULTS_ALERT_INTERVAL: '2s',
       GETRESULTS_STANDIN_SCAN_INTERVAL: '3s',
-    };
+    });
     child = spawn(process.execPath, [CLI, 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
