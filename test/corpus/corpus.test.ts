@@ -157,7 +157,12 @@ async function rowFor(name: string, state?: string, timeoutMs = 90_000): Promise
     `${JSON.stringify(name)} to reach ${state ?? 'any state'}`,
     async () => (await stack.fileRows()).find((r) => r.file_name === name && (!state || r.state === state)),
     { timeoutMs, intervalMs: 250 },
-  );
+  ).catch(async (err: Error) => {
+    // What there is instead, for whoever reads a failed run: the rows of that name and the processes' last words.
+    const rows = (await stack.fileRows()).filter((r) => r.file_name === name).map((r) => `#${r.id} ${r.state} ${r.state_reason ?? ''}`);
+    const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-15).join('\n') : '(no log)');
+    throw new Error(`${err.message}\nits rows: ${rows.join('; ') || 'none'}\n--- watcher ---\n${tail(watcher.logFile)}\n--- worker ---\n${tail(worker.logFile)}`);
+  });
 }
 
 beforeAll(async () => {
