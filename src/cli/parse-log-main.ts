@@ -1,5 +1,7 @@
 /**
- * Stand-alone entry for `parse-log` alone (benchmarks, and use before the main CLI mounts the command):
+ * The entry of `getresults parse-log` alone: bin/getresults.js sends that command here, because the full CLI loads
+ * Temporal, MikroORM and Hono, which takes longer than scanning a large log does. main.ts registers the same command
+ * (parse-log-command.ts), so `getresults --help` lists it. Also run directly by the benchmark:
  * `node dist/cli/parse-log-main.js parse-log <file> [--json]`.
  */
 import { Command } from 'commander';
