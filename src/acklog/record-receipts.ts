@@ -41,7 +41,7 @@ function clinicFolderOfFile(row: { clinicFolder?: string | null; remotePath?: st
 
 /**
  * Records each receipt hit against the file delivered at that exact path, and wakes its workflow. When the file's
- * clinic folder has a receipt rule (src/acklog/clinic-rule.ts) that the hit's client and user do not satisfy, the
+ * clinic folder has a receipt rule (src/folders/clinic-rule.ts) that the hit's client and user do not satisfy, the
  * hit is kept as a foreign access with the reason instead, and acknowledges nothing. The database write
  * comes first and is idempotent by evidence key, so a re-read log line or a workflow that already closed loses nothing
  * and duplicates nothing; the signal only moves a waiting workflow on.

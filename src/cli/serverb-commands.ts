@@ -2,6 +2,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { RemoteFolder } from '../db/entities';
+import { clinicFolderOf } from '../folders/clinic-rule';
 import { receiptRulesByFolder } from '../folders/receipt-rules';
 import { folderTableLabId, labIdByName } from '../labs/upload-hosts';
 import { ApacheConfigRefused, renderApacheConfig, type UnruledAccess } from '../serverb/apache-config';
@@ -32,7 +33,7 @@ export function registerServerBCommands(program: Command): void {
           labFilter = { labId: await folderTableLabId(em, labId) };
         }
         const rows = await em.find(RemoteFolder, labFilter, { orderBy: { basePath: 'asc', folder: 'asc' } });
-        const clinicFolders = [...new Set(rows.map((r) => `${r.basePath}/${r.folder}`))];
+        const clinicFolders = [...new Set(rows.map((r) => clinicFolderOf(r)))];
         const rules = await receiptRulesByFolder(em, clinicFolders);
         const logLocation = config.accessLog.location?.replace(/^sftp:/, '');
         const { text, foldersWithoutRule } = renderApacheConfig({

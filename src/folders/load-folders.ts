@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { FolderChange, RemoteFolder } from '../db/entities';
-import { describeRule, type ReceiptRuleLists } from '../acklog/clinic-rule';
+import { clinicFolderOf, describeRule, type ReceiptRuleLists } from './clinic-rule';
 import type { RemoteFolderRow } from './remote-folder-csv';
 import { NO_RULE, receiptRulesByFolder, setReceiptRule } from './receipt-rules';
 
@@ -53,7 +53,7 @@ export async function loadRemoteFolders(
         if (actor) tx.create(FolderChange, { labId, actor, action: 'added', label: row.label, folderTag: row.folderTag, before: null, after: describeFolderRow(row) });
         summary.added++;
       } else if (current.folder !== row.folder || current.basePath !== row.basePath) {
-        summary.changed.push({ label: row.label, folderTag: row.folderTag, from: `${current.basePath}/${current.folder}`, to: `${row.basePath}/${row.folder}` });
+        summary.changed.push({ label: row.label, folderTag: row.folderTag, from: clinicFolderOf(current), to: clinicFolderOf(row) });
         if (actor) tx.create(FolderChange, { labId, actor, action: 'changed', label: row.label, folderTag: row.folderTag, before: describeFolderRow(current), after: describeFolderRow(row) });
         current.folder = row.folder;
         current.basePath = row.basePath;

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ClinicRule, type ReceiptRuleLists } from '../acklog/clinic-rule';
+import { ClinicRule, type ReceiptRuleLists } from './clinic-rule';
 import { FolderReceiptRule } from '../db/entities';
 
 export const NO_RULE: ReceiptRuleLists = { allowedClients: [], allowedUsers: [] };

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../acklog/clinic-rule';
+import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from './clinic-rule';
 
 export interface RemoteFolderRow {
   basePath: string;
@@ -115,7 +115,7 @@ export function parseRemoteFolderCsv(text: string): CsvReport {
 
   const labels = [...new Set(rows.map((r) => r.label))];
   const signature = (label: string) =>
-    rows.filter((r) => r.label === label).map((r) => `${r.folderTag}=${r.basePath}/${r.folder}`).sort().join(',');
+    rows.filter((r) => r.label === label).map((r) => `${r.folderTag}=${clinicFolderOf(r)}`).sort().join(',');
   for (let i = 0; i < labels.length; i++) {
     for (let j = i + 1; j < labels.length; j++) {
       if (signature(labels[i]!) === signature(labels[j]!)) {

@@ -1,4 +1,4 @@
-import { ClinicRule, parseAllowedClients, parseAllowedUsers, splitList } from '../../src/acklog/clinic-rule';
+import { ClinicRule, parseAllowedClients, parseAllowedUsers, splitList } from '../../src/folders/clinic-rule';
 import { parseRemoteFolderCsv } from '../../src/folders/remote-folder-csv';
 
 const rule = (clients: string[], users: string[] = []) => new ClinicRule('viral_load/digawana', { allowedClients: clients, allowedUsers: users });

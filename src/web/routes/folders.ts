@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono, type Context } from 'hono';
-import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../acklog/clinic-rule';
+import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../folders/clinic-rule';
 import { FolderChange, RemoteFolder, ResultFile } from '../../db/entities';
 import type { IRemoteFolder } from '../../db/entities/remote-folder';
 import { describeFolderRow, loadRemoteFolders } from '../../folders/load-folders';
@@ -95,7 +95,7 @@ function preview(
     seen.add(key);
     const current = byKey.get(key);
     if (!current) out.added.push(row);
-    else if (current.folder !== row.folder || current.basePath !== row.basePath) out.changed.push({ row, from: `${current.basePath}/${current.folder}` });
+    else if (current.folder !== row.folder || current.basePath !== row.basePath) out.changed.push({ row, from: clinicFolderOf(current) });
     else out.unchanged++;
   }
   out.notInCsv = existing.filter((r) => !seen.has(`${r.label}\u0000${r.folderTag}`));
@@ -163,7 +163,7 @@ async function recordChange(em: EntityManager, labId: number, actor: string, act
 /** A search over every column (the table holds a lab's clinics: tens to a few hundred rows). */
 function matches(row: RemoteFolderRow, q: string): boolean {
   const needle = q.toLowerCase();
-  return [row.label, row.folderTag, row.folder, row.basePath, `${row.basePath}/${row.folder}`].some((v) => v.toLowerCase().includes(needle));
+  return [row.label, row.folderTag, row.folder, row.basePath, clinicFolderOf(row)].some((v) => v.toLowerCase().includes(needle));
 }
 
 /** Admin-only (guarded where mounted): the remote-folder table, by hand or by CSV. */
@@ -236,7 +236,7 @@ ${changes.map((ch) => html`<tr><td class="small">${when(ch.at)}</td><td>${ch.act
     });
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder);
     const ruleNote = stored ? await ruleMessage(em, labId, clinicFolder, stored) : '';
-    return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${row.basePath}/${row.folder}.${ruleNote}${await wakeWaiting(em)}`));
+    return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${clinicFolderOf(row)}.${ruleNote}${await wakeWaiting(em)}`));
   });
 
   app.get('/export.csv', async (c) => {
@@ -298,7 +298,7 @@ ${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by ano
       if (applyRule) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
     });
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
-    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${next.basePath}/${next.folder}.${await ruleMessage(em, row.labId, clinicFolder, stored)}${await wakeWaiting(em)}`));
+    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${clinicFolderOf(next)}.${await ruleMessage(em, row.labId, clinicFolder, stored)}${await wakeWaiting(em)}`));
   });
 
   /** Delete, step one: what would go, or why it cannot while files use the row. Nothing is written. */
@@ -352,8 +352,8 @@ ${using
 ${report.errors.length ? flash('bad', html`<strong>Not importable:</strong><ul>${report.errors.map((e) => html`<li>${e}</li>`)}</ul>`) : ''}
 ${report.warnings.length ? flash('warn', html`<strong>Look at these first</strong> (nothing is corrected for you):<ul>${report.warnings.map((w) => html`<li>${w}</li>`)}</ul>`) : ''}
 <p>${p.added.length} to add, ${p.changed.length} to change, ${p.unchanged} unchanged; ${p.notInCsv.length} row(s) in the table that the CSV does not list are kept.</p>
-${p.added.length ? html`<h2>To add</h2><table><tbody>${p.added.map((r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${r.basePath}/${r.folder}</td></tr>`)}</tbody></table>` : ''}
-${p.changed.length ? html`<h2>To change</h2><table><tbody>${p.changed.map((x) => html`<tr><td>${x.row.label}</td><td>${x.row.folderTag}</td><td>${x.from} → ${x.row.basePath}/${x.row.folder}</td></tr>`)}</tbody></table>` : ''}
+${p.added.length ? html`<h2>To add</h2><table><tbody>${p.added.map((r) => html`<tr><td>${r.label}</td><td>${r.folderTag}</td><td>${clinicFolderOf(r)}</td></tr>`)}</tbody></table>` : ''}
+${p.changed.length ? html`<h2>To change</h2><table><tbody>${p.changed.map((x) => html`<tr><td>${x.row.label}</td><td>${x.row.folderTag}</td><td>${x.from} → ${clinicFolderOf(x.row)}</td></tr>`)}</tbody></table>` : ''}
 ${report.rules
   ? p.rules.length
     ? html`<h2>Receipt rules to change</h2><table><tbody>${p.rules.map((r) => html`<tr><td>${r.clinicFolder}</td><td>${r.from} → ${r.to}</td></tr>`)}</tbody></table>`
