@@ -8,6 +8,9 @@
  * Lines are treated as byte strings: the scanner decodes log bytes as latin1 so one char is one byte. Apache writes
  * non-printable bytes as `\xhh` and quotes/backslashes as `\"`/`\\` (ap_escape_logitem); string fields are unescaped
  * back to those bytes here, and turning bytes into text (UTF-8) is left to whoever interprets them (receipt-hits).
+ *
+ * Over 500 lines on purpose: the format's tokens, the code generated from them and the field accessors of LineFields
+ * are one contract, kept in one file so they change together (issue 15 makes the access-log parser a library folder).
  */
 
 /** Formats every Apache install ships (Debian's apache2.conf and the httpd docs spell them the same way). */

@@ -1,3 +1,9 @@
+/**
+ * The file ledger: every write to a file's record and its tamper-evident trail (registration, transitions, receipts,
+ * withdrawals, refused messages). Over 500 lines on purpose: one class holds the chain lock, the event keys that make
+ * a retried write land once, and the hot path's SQL, so no write can bypass them; issue 15 moves its folder lookup
+ * (findFolder) and receipt recording to their features, which brings it under.
+ */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FileState } from '../domain/file-state';
