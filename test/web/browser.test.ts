@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
@@ -13,7 +13,7 @@ import { resultPdf } from '../harness/pdf';
 import { sha256OfBuffer, sha256OfFile } from '../harness/sshd';
 import { recordFetchAsTheScanDoes } from '../harness/record-fetch';
 import { accessedSignal, fileTaskQueueFor } from '../../src/workflows/definitions';
-import { startStack, type Stack } from '../harness/stack';
+import { startStack, type ChildHandle, type Stack } from '../harness/stack';
 import { waitFor } from '../harness/wait-for';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -34,6 +34,14 @@ let base: string;
 let evilBase: string;
 let browser: Browser;
 let page: Page;
+let worker: ChildHandle;
+let watcher: ChildHandle;
+
+/** The last lines of the worker's and watcher's logs, for a test that waited in vain. */
+function processTails(): string {
+  const tail = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-15).join('\n') : '(no log)');
+  return `--- watcher ---\n${tail(watcher.logFile)}\n--- worker ---\n${tail(worker.logFile)}`;
+}
 
 async function listen(fetch: (req: Request) => Response | Promise<Response>, port: number, hostname: string): Promise<Server> {
   return new Promise((resolve) => {
@@ -54,8 +62,8 @@ beforeAll(async () => {
   stack = await startStack();
   expect((await stack.cli(['folders', 'load', SEED_CSV])).code).toBe(0);
   // Worker and watcher run as child processes, as in production; stack.stop() ends them.
-  stack.startWorker();
-  stack.startWatcher();
+  worker = stack.startWorker();
+  watcher = stack.startWatcher();
   orm = await openOrm(stack.db.url);
   await addUser(orm.em.fork(), 'ada', PASSWORD, 'admin');
   const app = createWebApp({
@@ -135,6 +143,9 @@ describeWithBrowser('the web page in Chromium, on the whole stack', () => {
     await page.evaluate('window.liveMarker = "upload-answer"');
     await waitFor('both files to show as sent on the upload page', async () => ((await page.textContent('#recent-uploads')) ?? '').split('Sent, not yet fetched').length === 3, {
       timeoutMs: 90_000,
+    }).catch(async (err: Error) => {
+      const rows = (await stack.fileRows()).map((r) => `#${r.id} ${r.state} ${r.state_reason ?? ''}`);
+      throw new Error(`${err.message}\nrows: ${rows.join('; ')}\n${processTails()}`);
     });
     expect(await page.evaluate('window.liveMarker')).toBe('upload-answer');
     expect(await page.textContent('main')).toContain('It will be sent to viral_load/digawana.'); // the answer stayed
