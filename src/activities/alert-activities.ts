@@ -17,7 +17,7 @@ export interface AlertActivityDeps {
   /** Set when receipts are on (GETRESULTS_ACCESS_LOG). */
   receiptScanInterval?: string;
   /** Where people reach the web page (GETRESULTS_PUBLIC_URL, else the address it listens on), for the links in alerts. */
-  defaultLinkBase?: string;
+  linkBase?: string;
   channels: AlertChannel[];
   now?: () => Date;
 }
@@ -65,7 +65,7 @@ export function createAlertActivities(deps: AlertActivityDeps) {
      * then fails, so Temporal tries again with backoff; what a channel accepted is not sent twice.
      */
     async sendAlerts(): Promise<SendOutcome[]> {
-      const outcomes = await sendPendingAlerts(deps.orm.em.fork(), deps.channels, { linkBase: deps.defaultLinkBase, includeFileNames: deps.alerts.includeFileNames }, now);
+      const outcomes = await sendPendingAlerts(deps.orm.em.fork(), deps.channels, { linkBase: deps.linkBase, includeFileNames: deps.alerts.includeFileNames }, now);
       const failed = outcomes.filter((o) => !o.sent);
       if (failed.length > 0) {
         throw ApplicationFailure.retryable(`Alerts not delivered: ${failed.map((f) => `${f.channel} (${f.alerts} alert(s)): ${f.error}`).join('; ')}`, 'AlertsNotDelivered');

@@ -6,21 +6,15 @@
  * leave a workflow believing in rows the database never got.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Config } from '../config/config';
+import { sha256OfFile } from '../files/hash';
 import { BACKUP_FORMAT, FOLDER_ROLES, TABLES_NOT_BACKED_UP, type BackedUpFile, type BackupManifest, type FolderRole } from './manifest';
-
-export async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
-}
 
 /** The folders of this host a backup holds, by role, as the configuration names them (a remote destination is server B's to keep). */
 export function foldersOf(config: Config): Partial<Record<FolderRole, string>> {
@@ -55,7 +49,7 @@ async function copyRecorded(from: string, backupDir: string, relative: string): 
   const to = path.join(backupDir, relative);
   await mkdir(path.dirname(to), { recursive: true });
   await copyFile(from, to);
-  return { path: relative, size: (await stat(to)).size, sha256: await sha256Of(to) };
+  return { path: relative, size: (await stat(to)).size, sha256: await sha256OfFile(to) };
 }
 
 /**
@@ -90,7 +84,7 @@ export async function backUp(config: Config, databaseUrl: string, dir: string): 
     await mkdir(path.join(dir, 'temporal'), { recursive: true });
     backUpSqlite(location, path.join(dir, relative));
     const size = (await stat(path.join(dir, relative))).size;
-    temporal = { kind: 'embedded', location, path: relative, size, sha256: await sha256Of(path.join(dir, relative)) };
+    temporal = { kind: 'embedded', location, path: relative, size, sha256: await sha256OfFile(path.join(dir, relative)) };
   }
 
   // 2. The database, every table in one snapshot.
@@ -111,7 +105,7 @@ export async function backUp(config: Config, databaseUrl: string, dir: string): 
       const relative = path.join('database', `${table}.copy`);
       await pipeline(client.query(copyTo(`copy "${table}" to stdout`)), createWriteStream(path.join(dir, relative), { mode: 0o600 }));
       const { rows } = await client.query<{ n: string }>(`select count(*) as n from "${table}"`);
-      tables.push({ table, rows: Number(rows[0]!.n), path: relative, size: (await stat(path.join(dir, relative))).size, sha256: await sha256Of(path.join(dir, relative)) });
+      tables.push({ table, rows: Number(rows[0]!.n), path: relative, size: (await stat(path.join(dir, relative))).size, sha256: await sha256OfFile(path.join(dir, relative)) });
     }
     await client.query('commit');
   } finally {

@@ -13,7 +13,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Config } from '../config/config';
 import { migrate, openOrm } from '../db/orm';
 import { MIGRATIONS } from '../db/migrations';
-import { embeddedTemporalDb, foldersOf, payloadKeysFileOf, sha256Of } from './backup';
+import { sha256OfFile } from '../files/hash';
+import { embeddedTemporalDb, foldersOf, payloadKeysFileOf } from './backup';
 import { BACKUP_FORMAT, type BackedUpFile, type BackupManifest } from './manifest';
 
 export async function readManifest(dir: string): Promise<BackupManifest> {
@@ -35,7 +36,7 @@ export async function verifyBackup(dir: string, manifest: BackupManifest): Promi
   for (const file of listed) {
     const at = path.join(dir, file.path);
     if (!existsSync(at)) throw new Error(`The backup is incomplete: ${file.path} is missing.`);
-    if ((await sha256Of(at)) !== file.sha256) throw new Error(`The backup is damaged: ${file.path} does not have the SHA-256 its manifest records.`);
+    if ((await sha256OfFile(at)) !== file.sha256) throw new Error(`The backup is damaged: ${file.path} does not have the SHA-256 its manifest records.`);
   }
   return { files: listed.length };
 }
@@ -62,7 +63,7 @@ async function refusals(config: Config, manifest: BackupManifest): Promise<strin
   }
   const keys = payloadKeysFileOf(config);
   if (manifest.payloadKeys && keys && existsSync(keys)) {
-    if ((await sha256Of(keys)) !== manifest.payloadKeys.sha256) problems.push(`${keys} exists and holds other keys than the backup's`);
+    if ((await sha256OfFile(keys)) !== manifest.payloadKeys.sha256) problems.push(`${keys} exists and holds other keys than the backup's`);
   }
   const unknown = manifest.migrations.filter((m) => !MIGRATIONS.some((known) => known.name === m));
   if (unknown.length > 0) problems.push(`the backup comes from a newer version (migrations ${unknown.join(', ')}): install that version to restore it`);

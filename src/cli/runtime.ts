@@ -53,17 +53,22 @@ export function untilStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** Why `port` cannot be listened on (EADDRINUSE, EACCES), or undefined when it is free. */
+async function whyPortIsTaken(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    server.listen(port, host, () => server.close(() => resolve(undefined)));
+  });
+}
+
 /**
  * Fails, naming the setting to change, when another program holds a port `start` needs: found before anything starts,
  * rather than as a child process that exits or a timeout 30 seconds later.
  */
 export async function requirePortFree(host: string, port: number, what: string, setting: string, otherwise?: string): Promise<void> {
   if (port === 0) return;
-  const taken = await new Promise<string | undefined>((resolve) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-    server.listen(port, host, () => server.close(() => resolve(undefined)));
-  });
+  const taken = await whyPortIsTaken(host, port);
   if (taken) throw new Error(`Port ${port} on ${host}, for ${what}, is not free (${taken}): another program holds it. Set ${setting} to a free port${otherwise ? `, or ${otherwise}` : ''}.`);
 }
 
@@ -75,10 +80,7 @@ export async function requirePortFree(host: string, port: number, what: string, 
 export async function withDatabase<T>(config: Config, work: (url: string) => Promise<T>): Promise<T> {
   if (config.databaseUrl) return work(config.databaseUrl);
   const passwordFile = path.join(config.dataDir, 'postgres', 'password');
-  const running = await requirePortFree('127.0.0.1', config.embeddedPostgresPort, '', '').then(
-    () => false,
-    () => true,
-  );
+  const running = (await whyPortIsTaken('127.0.0.1', config.embeddedPostgresPort)) !== undefined;
   if (running && existsSync(passwordFile)) {
     const password = readFileSync(passwordFile, 'utf8').trim();
     return work(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${config.embeddedPostgresPort}/getresults`);

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/config';
+import { isInFolderTree } from '../files/upload-folder';
 
 export interface StandInServerB {
   /** http://127.0.0.1:PORT/ — a file at DESTINATION/a/b.pdf is at this URL + a/b.pdf. */
@@ -49,8 +50,7 @@ async function fileFor(root: string, rawPath: string): Promise<string | undefine
   const info = await lstat(candidate).catch(() => undefined);
   if (!info?.isFile()) return undefined;
   // A folder on the way may be a symlink out of the tree: the real path must still be inside.
-  const real = await realpath(candidate).catch(() => undefined);
-  return real && real.startsWith(`${root}${path.sep}`) ? real : undefined;
+  return (await isInFolderTree(root, candidate)) ? candidate : undefined;
 }
 
 /** Serves `root` on 127.0.0.1:`port` (0: any free port), logging each request to `logPath` in Apache's combined format. */

@@ -144,7 +144,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           alerts: config.alerts,
           unfetchedAfterDays: config.ops.unfetchedAfterDays,
           receiptScanInterval: config.accessLog.location ? config.accessLog.scanInterval : undefined,
-          defaultLinkBase: deps.webBaseUrl,
+          linkBase: deps.webBaseUrl,
           channels: alertChannels,
         }),
       },

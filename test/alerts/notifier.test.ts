@@ -129,7 +129,7 @@ describe('alerts by e-mail and webhook', () => {
       alerts: { ...config.alerts, digestHour: 8 },
       unfetchedAfterDays: 3,
       receiptScanInterval: '1m',
-      defaultLinkBase: 'https://results.lab.example',
+      linkBase: 'https://results.lab.example',
       channels: [
         emailChannel({ url: `smtp://127.0.0.1:${smtpPort}`, from: 'getresults@lab.example', to: ['oncall@lab.example', 'lab-manager@lab.example'], timeoutMs: 3000 }),
         webhookChannel({ url: hookUrl, secret: SECRET }),
@@ -152,6 +152,13 @@ describe('alerts by e-mail and webhook', () => {
     ids.unfetched2 = await insertFile('AWAITING_ACK', { uploadedAt: new Date(now - 5 * DAY), sentAt: new Date(now - 5 * DAY) }, { clinicFolder: 'digawana' });
     ids.fresh = await insertFile('AWAITING_ACK', { uploadedAt: new Date(now - HOUR), sentAt: new Date(now - HOUR) }, { clinicFolder: 'digawana' });
   });
+
+  /** The e-mail deliveries of one alert subject, as recorded. */
+  const emailDeliveriesOf = (subject: string) =>
+    orm.em.fork().getConnection().execute<Array<{ status: string; attempts: number; last_error: string | null }>>(
+      `select d.status, d.attempts, d.last_error from alert_delivery d join alert a on a.id = d.alert_id where a.subject = ? and d.channel = 'email'`,
+      [subject],
+    );
 
   const kindsIn = (hook: Hook) => (JSON.parse(hook.body) as { alerts: Array<{ kind: string; subject: string }> }).alerts.map((a) => `${a.kind} ${a.subject}`).sort();
 
@@ -257,10 +264,7 @@ describe('alerts by e-mail and webhook', () => {
     await expect(sweep.sendAlerts()).rejects.toThrow(/Alerts not delivered: email \(1 alert\(s\)\): .*ECONNREFUSED/);
     // The webhook took it; the e-mail is pending, counted and explained.
     expect(kindsIn(hooks[2]!)).toEqual([`waiting-for-folder file:${ids.needsFolder2}`]);
-    const pending = await orm.em.fork().getConnection().execute<Array<{ status: string; attempts: number; last_error: string | null }>>(
-      `select d.status, d.attempts, d.last_error from alert_delivery d join alert a on a.id = d.alert_id where a.subject = ? and d.channel = 'email'`,
-      [`file:${ids.needsFolder2}`],
-    );
+    const pending = await emailDeliveriesOf(`file:${ids.needsFolder2}`);
     expect(pending).toEqual([{ status: 'pending', attempts: 1, last_error: expect.stringContaining('ECONNREFUSED') as string }]);
     await expect(sweep.sendAlerts()).rejects.toThrow(/not delivered/);
 
@@ -270,10 +274,7 @@ describe('alerts by e-mail and webhook', () => {
     expect(mails).toHaveLength(3);
     expect(mails[2]!.text).toContain(`File #${ids.needsFolder2} waits for a clinic folder mapping (hint 066 78)`);
     expect(hooks).toHaveLength(3);
-    const [after] = await orm.em.fork().getConnection().execute<Array<{ status: string; attempts: number; last_error: string | null }>>(
-      `select d.status, d.attempts, d.last_error from alert_delivery d join alert a on a.id = d.alert_id where a.subject = ? and d.channel = 'email'`,
-      [`file:${ids.needsFolder2}`],
-    );
+    const [after] = await emailDeliveriesOf(`file:${ids.needsFolder2}`);
     expect(after).toEqual({ status: 'sent', attempts: 3, last_error: null });
   });
 
