@@ -4,7 +4,7 @@ import type { HotPathSql } from '../db/hot-path-sql';
 import { ResultFile } from '../db/entities';
 import { FileLedger, type RegisterUpload, type TransitionStep } from '../db/file-ledger';
 import type { DeliveryResult } from '../transfer/destination';
-import type { AccessEvidence } from '../workflows/definitions';
+import type { FetchEvidence } from '../workflows/definitions';
 import type { FileHost } from '../labs/upload-hosts';
 
 export interface LedgerActivityDeps {
@@ -167,7 +167,7 @@ export function createLedgerActivities({ orm, hotPath, host }: LedgerActivityDep
      * nothing. (The name is the activity's since v1: recorded histories name it.) Runs recorded before this answered
      * undefined, which their workflow code took as accepted.
      */
-    async recordAccesses(input: { resultFileId: number; accesses: AccessEvidence[] }): Promise<{ verifiedKeys: string[] }> {
+    async recordAccesses(input: { resultFileId: number; accesses: FetchEvidence[] }): Promise<{ verifiedKeys: string[] }> {
       return ledger().checkSignalledAccesses(input.resultFileId, input.accesses);
     },
 

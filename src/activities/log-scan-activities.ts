@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { planRead, readPlanned, tailFingerprint } from '../acklog/incremental-reader';
-import type { LogSource } from '../acklog/log-source';
-import { recordReceipts, type PendingHit } from '../acklog/record-receipts';
-import { LogScanner } from '../acklog/scan';
+import { LogScanner } from '../access-log/log-scanner';
 import type { Config } from '../config/config';
-import { LogCursor, LogScanRun } from '../db/entities';
+import { LogScanRun } from '../db/entities';
+import { loadCursor, planRead, readPlanned, saveCursor } from '../receipts/log-cursor';
+import type { LogSource } from '../receipts/log-source';
+import { recordFetches, scannedHit, type ScannedHit } from '../receipts/record-fetches';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { ProcessMetrics } from '../observability/metrics';
 
@@ -54,26 +54,24 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
         em.create(LogScanRun, { workflowId: input.workflowId, runId: input.runId, source: source.name, startedAt: new Date() });
       await em.flush();
 
-      const cursor = await em.findOne(LogCursor, { source: source.name });
-      const plan = await planRead(source, location, rotated, cursor ? { fileIdentity: cursor.fileIdentity, offset: cursor.offset, tailFingerprint: cursor.tailFingerprint } : undefined);
+      const plan = await planRead(source, location, rotated, await loadCursor(deps.orm, source));
       summary.notes.push(...plan.notes);
       const errorSamples: Array<{ offset: number; line: string }> = [];
 
       for (const part of plan.parts) {
-        const pending: PendingHit[] = [];
+        const pending: ScannedHit[] = [];
         const scanner = new LogScanner({
           format: config.format,
           pattern: config.pattern,
           startOffset: part.from,
           probeLines: part.from === 0 ? 1000 : 0,
-          onHit: (hit, lineOffset) =>
-            pending.push({ hit, evidenceKey: `${part.fileIdentity.slice(0, 24)}:${lineOffset}`, requestLine: `GET ${hit.target}` }),
+          onHit: (hit, lineOffset) => pending.push(scannedHit(hit, part.fileIdentity, lineOffset)),
         });
         let before = { lines: 0, parseErrors: 0 };
         for await (const segment of readPlanned(source, { parts: [part], notes: [] }, config.chunkBytes)) {
           scanner.push(segment.data);
           summary.bytesRead += segment.data.length;
-          const counts = await recordReceipts({ orm: deps.orm, workflows: deps.workflows, urlPrefix: config.urlPrefix }, pending.splice(0));
+          const counts = await recordFetches({ orm: deps.orm, workflows: deps.workflows, urlPrefix: config.urlPrefix }, pending.splice(0));
           summary.hits += counts.hits;
           summary.acknowledged += counts.matched;
           summary.unknownHits += counts.unknownHits;
@@ -83,7 +81,7 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
           summary.parseErrors += stats.parseErrors - before.parseErrors;
           before = { lines: stats.lines, parseErrors: stats.parseErrors };
           for (const sample of stats.errorSamples) if (errorSamples.length < 10 && !errorSamples.some((s) => s.offset === sample.offset)) errorSamples.push(sample);
-          await saveCursor(deps.orm, source, part.file, source.name, part.fileIdentity, stats.resumeOffset);
+          await saveCursor(deps.orm, source, part.file, part.fileIdentity, stats.resumeOffset);
           Context.current().heartbeat({ file: part.file, offset: stats.resumeOffset });
         }
       }
@@ -104,23 +102,12 @@ export function createLogScanActivities(deps: LogScanActivityDeps) {
       await em.flush();
       if (deps.metrics) {
         // Behind = the log's size now minus where the cursor stands (0 when the log is gone or was just rotated).
-        const [size, after] = await Promise.all([source.size(location), deps.orm.em.fork().findOne(LogCursor, { source: source.name })]);
-        deps.metrics.scanLagBytes.set(Math.max(0, (size ?? 0) - Number(after?.offset ?? 0)));
+        const [size, after] = await Promise.all([source.size(location), loadCursor(deps.orm, source)]);
+        deps.metrics.scanLagBytes.set(Math.max(0, (size ?? 0) - (after?.offset ?? 0)));
       }
       return summary;
     },
   };
-}
-
-async function saveCursor(orm: MikroORM, source: LogSource, file: string, name: string, fileIdentity: string, offset: number): Promise<void> {
-  const fingerprint = await tailFingerprint(source, file, offset);
-  await orm.em.fork().getConnection().execute(
-    `insert into log_cursor (source, file_identity, "offset", tail_fingerprint, updated_at) values (?, ?, ?, ?, now())
-     on conflict (source) do update set file_identity = excluded.file_identity, "offset" = excluded."offset",
-       tail_fingerprint = excluded.tail_fingerprint, updated_at = now()`,
-    [name, fileIdentity, offset, fingerprint],
-    'run',
-  );
 }
 
 export type LogScanActivities = ReturnType<typeof createLogScanActivities>;

@@ -1,22 +1,19 @@
 /**
- * `parse-log <file>`: lists the receipt-grade hits in an Apache access log, offline, and how fast it read them.
- *
- * The file is read with large synchronous reads into one reused buffer (the scanner carries a split line over), and
- * hits are written as bytes into a large output buffer that is handed to stdout when full: per-line reads and writes,
- * or one string built per hit, would cost more than the scan itself.
+ * `parse-log <file>`: lists the hits (receipt-grade fetches) in an Apache access log, offline, and how fast it read
+ * them. The scanning is the access-log library's (src/access-log): one range scan in this thread for a small file,
+ * a parallel scan for a large one; this file chooses between them and reports.
  */
 import { once } from 'node:events';
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { compileLogFormat, type CompiledLogFormat } from '../acklog/log-format';
-import { parallelScan, splitRanges } from '../acklog/parallel-scan';
-import type { ReceiptHit } from '../acklog/receipt-hits';
-import { LogScanner, type ScanStats } from '../acklog/scan';
-import { HitFormatter, HitOutput, type ParseLogIo } from './parse-log-output';
+import { HitOutput, type ParseLogIo } from '../access-log/hit-output';
+import { compileLogFormat } from '../access-log/log-format';
+import type { ScanStats } from '../access-log/log-scanner';
+import { parallelScan, splitRanges } from '../access-log/parallel-scan';
+import { MAX_ERROR_SAMPLES, scanRange, type RangeScanOptions } from '../access-log/range-scan';
 
-export type { ParseLogIo } from './parse-log-output';
+export type { ParseLogIo } from '../access-log/hit-output';
 
 export interface ParseLogOptions {
   format: string;
@@ -81,8 +78,6 @@ function isRegularFile(fd: number): boolean {
   }
 }
 
-const READ_SIZE = 8 * 1024 * 1024;
-
 export function registerParseLogCommand(program: Command, io: ParseLogIo = processIo()): void {
   program
     .command('parse-log')
@@ -113,7 +108,6 @@ export async function runParseLog(file: string, options: ParseLogOptions, io: Pa
       file,
       ranges: splitRanges(file, size, rangeSize),
       threads,
-      workerFile: join(__dirname, `parse-log-worker${extname(__filename)}`),
       workerData: { file, options: workerData },
       probeLines: PROBE_LINES,
       maxErrorSamples: MAX_ERROR_SAMPLES,
@@ -153,7 +147,6 @@ export async function runParseLog(file: string, options: ParseLogOptions, io: Pa
 const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
 const MIN_RANGE_SIZE = 4 * 1024 * 1024;
 const PROBE_LINES = 1000;
-const MAX_ERROR_SAMPLES = 10;
 
 /**
  * One thread per core that is idle now (by the 1-minute load average), at most 8. Worker threads only pay where
@@ -171,52 +164,6 @@ function fstatSize(file: string): number {
   } catch {
     return 0; // openSync below reports the error
   }
-}
-
-/** What a range scan needs; plain data, so it can be handed to a worker thread. */
-export interface RangeScanOptions {
-  format: string | CompiledLogFormat;
-  pattern: string;
-  json: boolean;
-  readSize?: number;
-}
-
-/**
- * Scans bytes [start, end) of an open file (to the end of the file with `end` Infinity), writing the hits to
- * `output` (not flushed at the end). `start` must be the start of a line.
- */
-export async function scanRange(
-  fd: number,
-  start: number,
-  end: number,
-  options: RangeScanOptions,
-  output: HitOutput,
-  probeLines: number,
-): Promise<ScanStats> {
-  const format = typeof options.format === 'string' ? compileLogFormat(options.format) : options.format;
-  const withVhost = format.tokens.some((t) => t.kind === 'field' && t.role === 'vhost');
-  const formatter = new HitFormatter(output, options.json, withVhost);
-  const scanner = new LogScanner({
-    format,
-    pattern: options.pattern,
-    startOffset: start,
-    probeLines,
-    maxErrorSamples: MAX_ERROR_SAMPLES,
-    parseAll: true,
-    rawHits: (fields, bytes, bytesBase, path, pathLength) => formatter.raw(fields, bytes, bytesBase, path, pathLength),
-    onHit: (hit: ReceiptHit) => formatter.hit(hit),
-  });
-
-  const buffer = Buffer.allocUnsafe(Math.min(options.readSize ?? READ_SIZE, end - start));
-  for (let pos = start; pos < end; ) {
-    // To the end of the file: plain sequential reads, so a pipe or FIFO works too.
-    const n = readSync(fd, buffer, 0, Math.min(buffer.length, end - pos), end === Infinity ? null : pos);
-    if (n === 0) break;
-    pos += n;
-    scanner.push(buffer.subarray(0, n));
-    await output.drained();
-  }
-  return scanner.stats();
 }
 
 function reportProblems(stats: ScanStats, format: string, io: ParseLogIo): void {

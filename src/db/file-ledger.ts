@@ -12,6 +12,7 @@ import { executorOf, type HotPathSql, type SqlExecutor } from './hot-path-sql';
 import { appendChainedEvent, chainedInsert, lockChain, TIP_COLUMNS_SQL, tipOf, type NewEvent } from './audit-chain';
 import { Acknowledgement, ForeignAccess, RemoteFolder, ResultFile } from './entities';
 import type { IResultFile } from './entities/result-file';
+import type { FetchEvidence } from '../workflows/definitions';
 
 export interface RegisterUpload {
   workflowId: string;
@@ -79,19 +80,6 @@ export interface TransitionStep {
  * Every write to a file's record and its event trail goes through here, so each state change and its event row land in
  * one transaction and a retried call changes nothing twice.
  */
-/** One access-log line that shows a fetch: what the ledger keeps of it, whichever way it is judged. */
-export interface FetchEvidence {
-  /** Identity of the log line (log file identity + byte offset): the same line is never recorded twice. */
-  evidenceKey: string;
-  accessedAt: Date;
-  client: string;
-  /** Apache's `%u`, when the clinic logged in. */
-  user?: string;
-  requestLine: string;
-  status?: number;
-  bytes?: number;
-}
-
 export class FileLedger {
   /**
    * `hotPath`: the workflows' ledger activities pass their own pool (hot-path-sql.ts) for registrations and
@@ -345,41 +333,42 @@ export class FileLedger {
     return row ? { folder: row.folder, basePath: row.base_path } : null;
   }
 
-  /** Records each access once (by evidence key); the earliest becomes the file's acknowledgement. */
-  async recordAccesses(
-    resultFileId: number,
-    accesses: ReadonlyArray<FetchEvidence & { remotePath?: string }>,
-  ): Promise<void> {
+  /**
+   * Records each receipt (a fetch of this file that counts) once, by evidence key; the earliest becomes the file's
+   * acknowledgement.
+   */
+  async recordReceipts(resultFileId: number, fetches: readonly FetchEvidence[]): Promise<void> {
     await this.em.transactional(async (em) => {
       const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
       const hadAck = (await em.count(Acknowledgement, { resultFileId, first: true })) > 0;
-      const sorted = [...accesses].sort((a, b) => a.accessedAt.getTime() - b.accessedAt.getTime());
+      const sorted = [...fetches].sort((a, b) => Date.parse(a.accessedAt) - Date.parse(b.accessedAt));
       let first = !hadAck;
-      for (const access of sorted) {
-        if (await em.count(Acknowledgement, { evidenceKey: access.evidenceKey })) continue;
+      for (const fetch of sorted) {
+        if (await em.count(Acknowledgement, { evidenceKey: fetch.evidenceKey })) continue;
+        const accessedAt = new Date(fetch.accessedAt);
         em.create(Acknowledgement, {
           resultFileId,
-          remotePath: access.remotePath ?? row.remotePath ?? '',
-          accessedAt: access.accessedAt,
-          client: access.client,
-          remoteUser: access.user ?? null,
-          requestLine: access.requestLine,
-          status: access.status ?? null,
-          bytes: access.bytes ?? null,
+          remotePath: fetch.remotePath ?? row.remotePath ?? '',
+          accessedAt,
+          client: fetch.client,
+          remoteUser: fetch.user ?? null,
+          requestLine: fetch.requestLine,
+          status: fetch.status ?? null,
+          bytes: fetch.bytes ?? null,
           first,
-          evidenceKey: access.evidenceKey,
+          evidenceKey: fetch.evidenceKey,
         });
         if (first) {
           row.state = 'ACKNOWLEDGED';
           row.stateReason = null;
-          row.acknowledgedAt = access.accessedAt;
+          row.acknowledgedAt = accessedAt;
         }
         await this.addEvent(em, resultFileId, first ? 'ACKNOWLEDGED' : null, {
-          eventKey: `ack:${access.evidenceKey}`,
+          eventKey: `ack:${fetch.evidenceKey}`,
           type: first ? 'ACKNOWLEDGED' : 'ACCESSED',
-          message: `${first ? 'Acknowledged: the clinic fetched the file' : 'Fetched again'} from ${access.client} (${access.requestLine}, status ${access.status ?? '?'}).`,
-          detail: { ...access, accessedAt: access.accessedAt.toISOString() },
-          at: access.accessedAt,
+          message: `${first ? 'Acknowledged: the clinic fetched the file' : 'Fetched again'} from ${fetch.client} (${fetch.requestLine}, status ${fetch.status ?? '?'}).`,
+          detail: { ...fetch, accessedAt: accessedAt.toISOString() },
+          at: accessedAt,
         });
         first = false;
       }
@@ -463,22 +452,22 @@ export class FileLedger {
     );
   }
 
-  /** Evidence of a fetch of a file we have no delivery for: kept, never lost, so an operator can look into it. */
-  async recordUnmatchedAccess(access: FetchEvidence & { remotePath: string }): Promise<boolean> {
+  /** An unknown fetch (of a file we have no delivery for): kept, never lost, so an operator can look into it. */
+  async recordUnknownFetch(access: FetchEvidence & { remotePath: string }): Promise<boolean> {
     const inserted = await this.em.getConnection().execute(
       `insert into acknowledgement (result_file_id, remote_path, accessed_at, client, remote_user, request_line, status, bytes, first, evidence_key, recorded_at)
        values (null, ?, ?, ?, ?, ?, ?, ?, false, ?, now()) on conflict (evidence_key) do nothing`,
-      [access.remotePath, access.accessedAt, access.client, access.user ?? null, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey],
+      [access.remotePath, new Date(access.accessedAt), access.client, access.user ?? null, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey],
       'run',
     );
     return (inserted as { affectedRows?: number }).affectedRows === 1;
   }
 
   /**
-   * A fetch of a delivered file that its clinic folder's receipt rule does not accept: kept as evidence with the
-   * reason, and written to the file's trail, but not an acknowledgement. Once per evidence key; false when already kept.
+   * A foreign fetch (of a delivered file, but refused by its clinic folder's receipt rule): kept as evidence with the
+   * reason, and written to the file's trail, but not a receipt. Once per evidence key; false when already kept.
    */
-  async recordForeignAccess(
+  async recordForeignFetch(
     resultFileId: number,
     access: FetchEvidence & { remotePath: string; clinicFolder: string; reason: string },
   ): Promise<boolean> {
@@ -488,7 +477,7 @@ export class FileLedger {
         resultFileId,
         clinicFolder: access.clinicFolder,
         remotePath: access.remotePath,
-        accessedAt: access.accessedAt,
+        accessedAt: new Date(access.accessedAt),
         client: access.client,
         remoteUser: access.user ?? null,
         requestLine: access.requestLine,
@@ -502,8 +491,8 @@ export class FileLedger {
         eventKey: `foreign:${access.evidenceKey}`,
         type: 'FOREIGN_FETCH',
         message: `Fetched from ${access.client}${access.user ? ` by user ${access.user}` : ''} (${access.requestLine}, status ${access.status ?? '?'}), but not counted as receipt: ${access.reason}.`,
-        detail: { ...access, accessedAt: access.accessedAt.toISOString() },
-        at: access.accessedAt,
+        detail: { ...access, accessedAt: new Date(access.accessedAt).toISOString() },
+        at: new Date(access.accessedAt),
       });
       return true;
     });

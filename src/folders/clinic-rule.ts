@@ -5,7 +5,7 @@
  * names Apache logs as `%u` after HTTP authentication). With neither, any qualifying fetch counts, as before. With
  * either, a fetch counts only when its client address is in one of the ranges OR its user is one of the names: each
  * on its own identifies the clinic. A fetch that fails the rule is not an acknowledgement, but is kept as evidence
- * with the reason (src/acklog/record-receipts.ts).
+ * with the reason (src/receipts/record-fetches.ts).
  *
  * Ranges are matched with node's `net.BlockList`; an IPv4-mapped IPv6 client (`::ffff:10.0.0.1`) matches an IPv4
  * range. As in Apache's `Require ip`, host bits after the prefix are ignored (`10.1.2.5/24` is `10.1.2.0/24`).

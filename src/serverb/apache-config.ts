@@ -7,7 +7,7 @@
  * Pure: the command (src/cli/serverb-commands.ts) loads the folders and writes the text.
  */
 import { parseClientEntry, type ReceiptRuleLists } from '../folders/clinic-rule';
-import { LOG_FORMAT_PRESETS } from '../acklog/log-format';
+import { LOG_FORMAT_PRESETS } from '../access-log/log-format';
 
 export interface ClinicFolderAccess {
   /** `base_path/folder`, as a file's record spells it. */

@@ -6,7 +6,7 @@ import {
   accessedSignal,
   copyUploadedSignal,
   retrySignal,
-  type AccessEvidence,
+  type FetchEvidence,
   type CopyUploaded,
   type DistributeFileInput,
 } from '../workflows/definitions';
@@ -65,7 +65,7 @@ export interface ResultWorkflows {
   /** Wakes a workflow waiting for a folder mapping or a fixed host key. */
   retry(run: WorkflowRun): Promise<SignalOutcome>;
   /** Passes the clinic's fetch of the file (a receipt) to the workflow waiting for it. */
-  deliverReceipt(run: WorkflowRun, evidence: AccessEvidence): Promise<SignalOutcome>;
+  deliverReceipt(run: WorkflowRun, evidence: FetchEvidence): Promise<SignalOutcome>;
   /** `already-started`: this resend was asked for before (the ID is taken), so nothing new was started. */
   startResend(workflowId: string, input: ResendFileInput): Promise<'started' | 'already-started'>;
   /** `already-started`: this withdrawal was asked for before (the ID is taken), so nothing new was started. */

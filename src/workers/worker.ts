@@ -9,7 +9,7 @@ import { createHandoverActivities } from '../activities/handover-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
 import { HotPathSql } from '../db/hot-path-sql';
 import { createLogScanActivities } from '../activities/log-scan-activities';
-import { createLogSource } from '../acklog/create-log-source';
+import { createLogSource } from '../receipts/create-log-source';
 import { explainConnectFailure, type TemporalEndpoint } from '../temporal/connection-security';
 import { encryptingDataConverter } from '../temporal/data-converter';
 import { ensureSearchAttributes } from '../temporal/search-attribute-registration';

@@ -29,10 +29,15 @@ export interface DistributeFileInput {
   blockedRetryInterval: string;
 }
 
-/** One access-log line that shows the clinic fetching the delivered file. */
-export interface AccessEvidence {
+/**
+ * A fetch: one access-log line, identified, that shows a delivered file being fetched. The log scan records it and
+ * sends it in the `accessed` signal (the signal's name dates from v1; histories carry it), where it is only a
+ * wake-up: the ledger checks it against what the scan recorded.
+ */
+export interface FetchEvidence {
   /** Stable identity of the log line, so the same line can never be recorded twice. */
   evidenceKey: string;
+  /** When the clinic fetched the file (ISO time, from the log line). */
   accessedAt: string;
   client: string;
   requestLine: string;
@@ -62,7 +67,7 @@ export interface CopyUploaded {
 }
 
 /** The clinic fetched the file (sent by the log scan). */
-export const accessedSignal = defineSignal<[AccessEvidence]>('accessed');
+export const accessedSignal = defineSignal<[FetchEvidence]>('accessed');
 /** Try a waiting step again now: a folder mapping was added, or the host key was fixed. */
 export const retrySignal = defineSignal('retry');
 /** Another copy with the same content landed in an upload folder while this delivery was under way. */

@@ -21,7 +21,7 @@ import {
   retrySignal,
   statusQuery,
   withdrawnSignal,
-  type AccessEvidence,
+  type FetchEvidence,
   type CopyUploaded,
   type DistributeFileInput,
   type FileStatus,
@@ -29,7 +29,7 @@ import {
 import type { FileState } from '../domain/file-state';
 import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
 import { FILE_ID_KEY, FILE_STATE_KEY } from './search-attributes';
-import { REFUSE_UNTRUSTED_MESSAGES_PATCH, WITHDRAWN_SIGNAL_PATCH, isAccessEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
+import { REFUSE_UNTRUSTED_MESSAGES_PATCH, WITHDRAWN_SIGNAL_PATCH, isFetchEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
 
 /** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
 const steps = proxyLocalActivities<FileSteps & Pick<FileActivities, 'setAsideDuplicate'>>({
@@ -112,7 +112,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: Shape): Pr
       ...(status.resultFileId === undefined ? [] : [{ key: FILE_ID_KEY, value: status.resultFileId }]),
     ]);
   };
-  const accesses: AccessEvidence[] = [];
+  const accesses: FetchEvidence[] = [];
   const copies: CopyUploaded[] = [];
   let retryRequested = false;
   let finished = false;
@@ -136,7 +136,7 @@ async function deliverInLocalSteps(input: DistributeFileInput, shape: Shape): Pr
   /** Evidence keys the check refused: sent again, they wake nothing. */
   const refusedKeys = new Set<string>();
   setHandler(accessedSignal, async (evidence) => {
-    if (!isAccessEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
+    if (!isFetchEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
     if (refusedKeys.has(evidence.evidenceKey)) return;
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
   });

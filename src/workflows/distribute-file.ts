@@ -19,13 +19,13 @@ import {
   copyUploadedSignal,
   retrySignal,
   statusQuery,
-  type AccessEvidence,
+  type FetchEvidence,
   type CopyUploaded,
   type DistributeFileInput,
   type FileStatus,
 } from './definitions';
 import { BLOCKING_FAILURE_TYPES, FAILURE_TYPES } from './names';
-import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isAccessEvidence, isCopyUploaded, whyRefused } from './untrusted-messages';
+import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isFetchEvidence, isCopyUploaded, whyRefused } from './untrusted-messages';
 
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30s',
@@ -77,7 +77,7 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   const { runId, workflowId } = workflowInfo();
   const files = fileActivities(input.fileTaskQueue);
   const status: FileStatus = { state: 'RECEIVED', accesses: 0 };
-  const accesses: AccessEvidence[] = [];
+  const accesses: FetchEvidence[] = [];
   const copies: CopyUploaded[] = [];
   let retryRequested = false;
   let finished = false;
@@ -95,7 +95,7 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   const refuse = (what: string, value: unknown, expected: string) =>
     ledger.recordRefusedMessage({ workflowId, runId, seq: ++refusals, what, reason: whyRefused(value, expected) });
   setHandler(accessedSignal, async (evidence) => {
-    if (!isAccessEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
+    if (!isFetchEvidence(evidence) && patched(REFUSE_UNTRUSTED_MESSAGES_PATCH)) return refuse('receipt signal (accessed)', evidence, 'a receipt');
     if (!accesses.some((a) => a.evidenceKey === evidence.evidenceKey)) accesses.push(evidence);
   });
   setHandler(copyUploadedSignal, async (copy) => {

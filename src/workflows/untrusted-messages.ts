@@ -9,7 +9,7 @@
  *   in its place, never the sender's content;
  * - a message without the shape its name promises (no input at all, a string, missing fields).
  */
-import type { AccessEvidence, CopyUploaded, DistributeFileInput } from './definitions';
+import type { FetchEvidence, CopyUploaded, DistributeFileInput } from './definitions';
 import type { HandoverInput } from './host-handover';
 import type { ResendFileInput } from './resend-file';
 import type { WithdrawFileInput } from './withdraw-file';
@@ -46,7 +46,7 @@ export function isUnencryptedPayload(value: unknown): value is UnencryptedPayloa
 }
 
 /** The shape of an `accessed` signal (its evidence is then checked against what the log scan recorded). */
-export function isAccessEvidence(value: unknown): value is AccessEvidence {
+export function isFetchEvidence(value: unknown): value is FetchEvidence {
   return isObject(value) && isText(value.evidenceKey, 200) && isTime(value.accessedAt) && isText(value.client, 255) && isText(value.requestLine, 8192);
 }
 

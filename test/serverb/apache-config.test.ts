@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ClinicRule } from '../../src/folders/clinic-rule';
-import { LocalLogSource } from '../../src/acklog/log-source';
+import { LocalLogSource } from '../../src/receipts/log-source';
 import { createLogScanActivities } from '../../src/activities/log-scan-activities';
 import { ResultFile } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';

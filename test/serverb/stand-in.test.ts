@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { compileLogFormat } from '../../src/acklog/log-format';
+import { compileLogFormat } from '../../src/access-log/log-format';
 import { apacheTime, startStandInServerB, type StandInServerB } from '../../src/serverb/stand-in';
 import { waitFor } from '../harness/wait-for';
 

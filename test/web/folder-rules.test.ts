@@ -174,9 +174,9 @@ describe('receipt rules in the CSV', () => {
 describe('fetches that did not count', () => {
   it('are shown, with the reason, on the file\'s page and the receipts page, and counted per scan', async () => {
     const id = await seedFile(env.orm, { fileName: '066-12000001-3.pdf', state: 'AWAITING_ACK', clinicFolder: 'viral_load/gumare' });
-    await new FileLedger(env.orm.em.fork()).recordForeignAccess(id, {
+    await new FileLedger(env.orm.em.fork()).recordForeignFetch(id, {
       evidenceKey: 'web-foreign-1',
-      accessedAt: new Date(),
+      accessedAt: new Date().toISOString(),
       client: '10.9.9.9',
       requestLine: 'GET /viral_load/gumare/066-12000001-3.pdf',
       status: 200,

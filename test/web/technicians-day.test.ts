@@ -278,7 +278,7 @@ describe('a withdrawn file\'s page', () => {
     await env.orm.em.fork().nativeUpdate(ResultFile, { id }, { remotePath: 'viral_load/wrongclinic/066-12000161-3.pdf' });
     const ledger = new FileLedger(env.orm.em.fork());
     await ledger.recordWithdrawn(id, { withdrawalId: 'w-161-1', actor: 'tom', reason: 'sent to the wrong clinic', outcome: 'moved', movedTo: '.withdrawn/viral_load/wrongclinic/066-12000161-3.pdf.w-161-1' });
-    await ledger.recordUnmatchedAccess({ evidenceKey: 'late-1', accessedAt: new Date(Date.now() + 1000), client: '10.30.0.9', requestLine: 'GET /viral_load/wrongclinic/066-12000161-3.pdf HTTP/1.1', status: 404, remotePath: 'viral_load/wrongclinic/066-12000161-3.pdf' });
+    await ledger.recordUnknownFetch({ evidenceKey: 'late-1', accessedAt: new Date(Date.now() + 1000).toISOString(), client: '10.30.0.9', requestLine: 'GET /viral_load/wrongclinic/066-12000161-3.pdf HTTP/1.1', status: 404, remotePath: 'viral_load/wrongclinic/066-12000161-3.pdf' });
     const page = await (await tom.request(`/files/${id}`)).text();
     expect(page).toContain('Asked for after it was withdrawn');
     expect(page).toContain('10.30.0.9');

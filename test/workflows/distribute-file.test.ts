@@ -9,7 +9,7 @@ import {
   copyUploadedSignal,
   retrySignal,
   statusQuery,
-  type AccessEvidence,
+  type FetchEvidence,
   type DistributeFileInput,
   type FileStatus,
 } from '../../src/workflows/definitions';
@@ -36,7 +36,7 @@ const FILE_NAME = FAKE_FILE_NAME;
 const UPLOAD_PATH = FAKE_UPLOAD_PATH;
 const inputFor = distributeInput;
 
-function evidence(key: string, accessedAt: string): AccessEvidence {
+function evidence(key: string, accessedAt: string): FetchEvidence {
   return { evidenceKey: key, accessedAt, client: '10.20.0.5', requestLine: `GET /results/${FAKE_CLINIC_FOLDER}/${FILE_NAME} HTTP/1.1`, status: 200 };
 }
 

@@ -1,23 +1,25 @@
 /**
- * The receipt rule of receipt-hits.ts for the request targets a log is full of, read as bytes without making
+ * The hit rule of hit-rule.ts applied to the request targets a log is full of, read as bytes without making
  * strings: a plain path, one with percent-escapes (`Clinic%20A`), one with a query (`?download=1`), and ownCloud's
- * `download.php?dir=...&files=...`. The decoded path is written into a reused buffer.
+ * `download.php?dir=...&files=...`. The decoded path is written into a reused buffer. What counts (the request
+ * test, the path matcher, the `*.ext` suffix) comes from the compiled rule itself; only the decoding of the target
+ * is done again here, over bytes, because that is where the time goes.
  *
  * Anything unusual is answered {@link UNSURE}, and the caller asks the string rule instead: a log escape (`\x..`,
  * `\"`), bytes outside printable ASCII before or after decoding (UTF-8 names, control chars), a `"` (needs a JSON
  * escape), dot segments or doubled slashes (path normalisation), an absolute-form target, a JSON `files` list. So
- * this module only has to agree with receipt-hits.ts where it answers; test/unit/receipt-bytes.test.ts checks that
- * it does, on the same edge cases as the scanner's tests.
+ * this module only has to agree with hit-rule.ts where it answers; test/access-log/hit-path-bytes.test.ts checks
+ * that it does, on the same edge cases as the scanner's tests.
  *
  * It reads the log's bytes (the scanner's chunk), not the latin1 text the scanner searches: the same offsets, but
  * a loop over a byte array measured twice as fast as one over a string's chars.
  */
-import { globMatcher } from './receipt-hits';
+import { isHitRequest, type HitRule } from './hit-rule';
 import type { LineFields } from './log-format';
 
-/** The line is not a receipt. */
-export const NOT_A_RECEIPT = -1;
-/** This module cannot tell cheaply; use the string rule (receiptHitOfLine). */
+/** The line is not a hit. */
+export const NOT_A_HIT = -1;
+/** This module cannot tell cheaply; use the string rule (hitOfLine). */
 export const UNSURE = -2;
 
 const SLASH = 47;
@@ -33,41 +35,44 @@ const OPEN_BRACKET = 91;
 
 const DOWNLOAD_PHP = '/download.php';
 
-export class ReceiptPathDecoder {
-  /** The decoded path of the last receipt, in [0, length): printable ASCII without `"` and `\`. */
+export class HitPathDecoder {
+  /** The decoded path of the last hit, in [0, length): printable ASCII without `"` and `\`. */
   path: Buffer = Buffer.alloc(256);
   private readonly dir = new Decoded();
   private readonly files = new Decoded();
+  /** A decoded query key, short enough to be `dir` or `files`. */
+  private readonly key = Buffer.alloc(8);
   private readonly suffix: string | undefined;
   private readonly matches: (path: string) => boolean;
 
-  constructor(pattern: string) {
-    this.matches = globMatcher(pattern);
-    this.suffix = plainSuffixOf(pattern);
+  constructor(rule: HitRule) {
+    this.matches = rule.matchesPath;
+    this.suffix = rule.plainSuffix;
   }
 
   /**
-   * The receipt verdict for a located line: the decoded path's length when the line is a receipt hit,
-   * {@link NOT_A_RECEIPT}, or {@link UNSURE}. Mirrors receiptHitOfLine: a GET answered 200 or 206. `bytes` holds
-   * the line's text as bytes, text offset i at `base + i`: loops over bytes measured twice as fast as over chars.
+   * The verdict for a located line: the decoded path's length when the line is a hit, {@link NOT_A_HIT}, or
+   * {@link UNSURE}. The request half is the rule's own (isHitRequest). `bytes` holds the line's text as bytes, text
+   * offset i at `base + i`: loops over bytes measured twice as fast as over chars.
    */
-  receiptOfLine(fields: LineFields, bytes: Uint8Array, base: number): number {
-    const status = fields.status;
-    if ((status !== 200 && status !== 206) || !fields.methodIs('GET')) return NOT_A_RECEIPT;
+  verdictOfLine(fields: LineFields, bytes: Uint8Array, base: number): number {
+    if (!isHitRequest(fields)) return NOT_A_HIT;
     const start = fields.targetStart();
     if (start < 0) return UNSURE; // `%U%q` and friends: the string rule puts the target together
     return this.decode(bytes, base + start, base + fields.targetEnd());
   }
 
-  /** The verdict for the raw target at [start, end) of `src` (receiptPathOf's, where it is not {@link UNSURE}). */
+  /** The verdict for the raw target at [start, end) of `src` (hitPathOf's, where it is not {@link UNSURE}). */
   decode(src: Uint8Array, start: number, end: number): number {
     if (start >= end || src[start]! !== SLASH) return UNSURE;
     if (this.path.length < end - start) this.path = Buffer.alloc(2 * (end - start));
     const length = decodePathInto(src, start, end, this.path);
     if (length < 0) return UNSURE;
     if (this.match(this.path, length)) return length;
-    const q = decodedUpTo;
-    if (q === end || !endsWith(this.path, length, DOWNLOAD_PHP)) return NOT_A_RECEIPT;
+    if (!endsWith(this.path, length, DOWNLOAD_PHP)) return NOT_A_HIT;
+    // decodePathInto stopped at the first `?`: the query, if any, starts there.
+    const q = indexIn(src, QUESTION, start, end);
+    if (q === end) return NOT_A_HIT;
     return this.ownCloud(src, q + 1, end);
   }
 
@@ -83,7 +88,7 @@ export class ReceiptPathDecoder {
       const amp = indexIn(src, AMPERSAND, part, end);
       const eq = indexIn(src, EQUALS, part, amp);
       if (eq < amp) {
-        const key = keyOf(src, part, eq);
+        const key = keyOf(src, part, eq, this.key);
         if (key === KEY_UNSURE) return UNSURE;
         const target = key === KEY_DIR && dir.length < 0 ? dir : key === KEY_FILES && files.length < 0 ? files : undefined;
         if (target !== undefined) {
@@ -94,7 +99,7 @@ export class ReceiptPathDecoder {
       part = amp + 1;
       if (amp === end) break;
     }
-    if (files.length <= 0) return NOT_A_RECEIPT; // no `files`, or an empty one
+    if (files.length <= 0) return NOT_A_HIT; // no `files`, or an empty one
     if (files.bytes[0] === OPEN_BRACKET) return UNSURE; // a JSON list of names
     if (dir.length < 0) return UNSURE; // `//name`: path normalisation
     const length = dir.length + 1 + files.length;
@@ -105,7 +110,7 @@ export class ReceiptPathDecoder {
     path[dir.length] = SLASH;
     for (let i = 0; i < files.length; i++) path[dir.length + 1 + i] = files.bytes[i]!;
     if (!isNormal(this.path, 0, length)) return UNSURE;
-    return this.match(this.path, length) ? length : NOT_A_RECEIPT;
+    return this.match(this.path, length) ? length : NOT_A_HIT;
   }
 
   private match(path: Buffer, length: number): boolean {
@@ -139,10 +144,12 @@ const KEY_OTHER = 0;
 const KEY_DIR = 1;
 const KEY_FILES = 2;
 const KEY_UNSURE = 3;
-const keyBuffer = Buffer.alloc(8);
 
-/** Which of the two parameters a query key names once decoded (`+` as space), without making a string. */
-function keyOf(src: Uint8Array, start: number, end: number): number {
+/**
+ * Which of the two parameters a query key names once decoded (`+` as space), without making a string; `keyBuffer`
+ * (8 bytes) is scratch space for the decoded key.
+ */
+function keyOf(src: Uint8Array, start: number, end: number, keyBuffer: Buffer): number {
   // Any decoded key longer than `files` is neither; only its bytes' safety matters, and decodeInto checks that.
   const raw = end - start;
   if (raw > 3 * 5) {
@@ -172,18 +179,13 @@ function isSafeDecoded(c: number): boolean {
   return c >= 0x20 && c <= 0x7e && c !== QUOTE && c !== BACKSLASH;
 }
 
-/** Where {@link decodePathInto} stopped: the `?` that starts the query, or the end of the target. */
-let decodedUpTo = 0;
-
 /**
- * The path part of a target (up to its first `?`, which is left in {@link decodedUpTo}) percent-decoded into `out`,
- * as {@link decodeInto} does; also -1 when the decoded path has `//` or `/.`, which receipt-hits.ts would
- * normalise. One pass, as this runs for every hit.
+ * The path part of a target (up to its first `?`) percent-decoded into `out`, as {@link decodeInto} does; also -1
+ * when the decoded path has `//` or `/.`, which hit-rule.ts would normalise. One pass, as this runs for every hit.
  */
 export function decodePathInto(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
   let n = 0;
-  let i = start;
-  for (; i < end; i++) {
+  for (let i = start; i < end; i++) {
     let c = src[i]!;
     // One table lookup tells the chars copied as they are from the few that need a look: a dozen comparisons per
     // char measured twice as slow.
@@ -202,7 +204,6 @@ export function decodePathInto(src: Uint8Array, start: number, end: number, out:
     }
     out[n++] = c;
   }
-  decodedUpTo = i;
   return n;
 }
 
@@ -216,7 +217,7 @@ const PATH_CHAR = new Uint8Array(256).map((_, c) =>
 
 /**
  * Percent-decodes src[start, end) into out at `at`, `+` as space when asked (query values), as percentDecode in
- * receipt-hits.ts does: a `%` without two hex digits stays as written. Returns the decoded length, or -1 (UNSURE)
+ * hit-rule.ts does: a `%` without two hex digits stays as written. Returns the decoded length, or -1 (UNSURE)
  * when a raw or decoded byte is not {@link isSafeDecoded}: non-ASCII needs UTF-8 decoding, the rest JSON escapes or
  * log unescaping. `out` must hold end - start bytes.
  */
@@ -248,7 +249,7 @@ function hexValue(c: number): number {
   return l >= 97 && l <= 102 ? l - 87 : -1;
 }
 
-/** No `//` and no `/.`: receipt-hits.ts would normalise such a path, which is left to it. */
+/** No `//` and no `/.`: hit-rule.ts would normalise such a path, which is left to it. */
 function isNormal(path: Uint8Array, start: number, end: number): boolean {
   for (let i = start + 1; i < end; i++) {
     if (path[i - 1] === SLASH && (path[i] === SLASH || path[i] === DOT)) return false;
@@ -261,14 +262,4 @@ function endsWith(bytes: Uint8Array, length: number, suffix: string): boolean {
   if (start < 0) return false;
   for (let k = 0; k < suffix.length; k++) if (bytes[start + k] !== suffix.charCodeAt(k)) return false;
   return true;
-}
-
-/**
- * The lower-cased suffix of a `*.ext`-shaped glob, which globMatcher in receipt-hits.ts matches as an ASCII
- * case-insensitive suffix (the same test, repeated here to compare bytes); undefined for other globs.
- */
-export function plainSuffixOf(glob: string): string | undefined {
-  const suffix = glob.slice(1).toLowerCase();
-  if (glob.startsWith('*') && suffix !== '' && /^[\x21-\x7e]+$/.test(suffix) && !/[*?[\]{}\\/,]/.test(suffix)) return suffix;
-  return undefined;
 }

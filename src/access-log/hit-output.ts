@@ -4,10 +4,10 @@
  * Most hits arrive as byte spans of the log (see RawHitSink in src/acklog/scan.ts) and are copied, not turned into
  * strings: building one JSON string per hit (a dozen concatenations, then UTF-8 encoding of the joined text)
  * measured about a quarter of the whole run on the benchmark log, where half the lines are hits. The others arrive
- * as {@link ReceiptHit} objects and are written from their strings; both ways write the same bytes for a hit.
+ * as {@link LogHit} objects and are written from their strings; both ways write the same bytes for a hit.
  */
-import type { LineFields } from '../acklog/log-format';
-import type { ReceiptHit } from '../acklog/receipt-hits';
+import type { LineFields } from './log-format';
+import type { LogHit } from './hit-rule';
 
 /** Where the command writes; tests pass their own. */
 export interface ParseLogIo {
@@ -99,7 +99,7 @@ export class HitFormatter {
   ) {}
 
   /** A hit as strings (the ones {@link raw} declined). */
-  hit(hit: ReceiptHit): void {
+  hit(hit: LogHit): void {
     const iso = hit.time === null ? 'null' : this.iso.format(hit.time);
     if (!this.json) {
       const vhost = this.withVhost ? ` ${hit.vhost ?? '-'}` : '';

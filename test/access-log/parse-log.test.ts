@@ -2,10 +2,10 @@ import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { ReceiptHit } from '../../src/acklog/receipt-hits';
-import { LogScanner, prefilterConditions, scanBuffer, scanStream, UnsuitableLogFormatError, type ScanOptions } from '../../src/acklog/scan';
-import { compileLogFormat } from '../../src/acklog/log-format';
-import { compileReceiptRule } from '../../src/acklog/receipt-hits';
+import type { LogHit } from '../../src/access-log/hit-rule';
+import { LogScanner, prefilterConditions, scanBuffer, scanStream, UnsuitableLogFormatError, type ScanOptions } from '../../src/access-log/log-scanner';
+import { compileLogFormat } from '../../src/access-log/log-format';
+import { compileHitRule } from '../../src/access-log/hit-rule';
 import { registerParseLogCommand } from '../../src/cli/parse-log-command';
 import { seededRandom } from '../harness/seeded-random';
 
@@ -50,12 +50,12 @@ function randomCombinedLine(rnd: () => number): string {
 }
 
 /** The fields a raw hit also carries (target and user differ only where the string path is taken anyway). */
-function receiptHitFields(h: { time: number | null; client: string; status: number; bytes: number | null; vhost: string | undefined }): Partial<ReceiptHit> {
+function receiptHitFields(h: { time: number | null; client: string; status: number; bytes: number | null; vhost: string | undefined }): Partial<LogHit> {
   return { time: h.time, client: h.client, status: h.status, bytes: h.bytes, vhost: h.vhost };
 }
 
-function collect(buf: Buffer, options: Omit<ScanOptions, 'onHit'>): { hits: [ReceiptHit, number][]; stats: ReturnType<typeof scanBuffer> } {
-  const hits: [ReceiptHit, number][] = [];
+function collect(buf: Buffer, options: Omit<ScanOptions, 'onHit'>): { hits: [LogHit, number][]; stats: ReturnType<typeof scanBuffer> } {
+  const hits: [LogHit, number][] = [];
   const stats = scanBuffer(buf, { ...options, onHit: (hit, offset) => hits.push([hit, offset]) });
   return { hits, stats };
 }
@@ -93,11 +93,11 @@ describe('LogScanner', () => {
   });
 
   test('the pre-filter looks for the file literal and the status as the format writes it', () => {
-    expect(prefilterConditions(compileLogFormat('combined'), compileReceiptRule('*.pdf'))).toEqual([
+    expect(prefilterConditions(compileLogFormat('combined'), compileHitRule('*.pdf'))).toEqual([
       ['.pdf', '%', '\\', '.pdf (any case)'],
       ['" 200 ', '" 206 '],
     ]);
-    expect(prefilterConditions(compileLogFormat('%h %t %m %U%q %>s'), compileReceiptRule('*'))).toEqual([[' 200', ' 206']]);
+    expect(prefilterConditions(compileLogFormat('%h %t %m %U%q %>s'), compileHitRule('*'))).toEqual([[' 200', ' 206']]);
     expect(() => new LogScanner({ format: '%h %t "%r"', onHit: () => undefined })).toThrow(UnsuitableLogFormatError);
   });
 
@@ -106,7 +106,7 @@ describe('LogScanner', () => {
       // Byte-by-byte pushes copy the carried line each time: keep that case small.
       const input = size < 100 ? buf.subarray(0, buf.indexOf(10, 50_000) + 1) : buf;
       const whole = collect(input, {});
-      const hits: [ReceiptHit, number][] = [];
+      const hits: [LogHit, number][] = [];
       const scanner = new LogScanner({ onHit: (hit, offset) => hits.push([hit, offset]) });
       for (let i = 0; i < input.length; i += size) scanner.push(input.subarray(i, i + size));
       expect(hits).toEqual(whole.hits);
@@ -127,7 +127,7 @@ describe('LogScanner', () => {
         const expected = collect(input, { format, pattern });
         for (const size of [4093, input.length]) {
           // What a raw hit carries, as the string path would have given it.
-          const hits: [Partial<ReceiptHit>, number][] = [];
+          const hits: [Partial<LogHit>, number][] = [];
           let raw = 0;
           const scanner = new LogScanner({
             format,
@@ -214,7 +214,7 @@ describe('LogScanner', () => {
     try {
       const file = join(dir, 'access.log');
       writeFileSync(file, buf);
-      const hits: ReceiptHit[] = [];
+      const hits: LogHit[] = [];
       const stats = await scanStream(createReadStream(file, { highWaterMark: 1000 }), { onHit: (hit) => hits.push(hit) });
       expect(hits).toEqual(collect(buf, {}).hits.map(([h]) => h));
       expect(stats.resumeOffset).toBe(buf.length);

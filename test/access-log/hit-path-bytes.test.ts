@@ -1,9 +1,9 @@
-import { decodeInto, decodePathInto, NOT_A_RECEIPT, plainSuffixOf, ReceiptPathDecoder, UNSURE } from '../../src/acklog/receipt-bytes';
-import { globMatcher, receiptPathOf } from '../../src/acklog/receipt-hits';
+import { decodeInto, decodePathInto, NOT_A_HIT, HitPathDecoder, UNSURE } from '../../src/access-log/hit-path-bytes';
+import { compileHitRule, globMatcher, hitPathOf, plainSuffixOf } from '../../src/access-log/hit-rule';
 import { seededRandom } from '../harness/seeded-random';
 
 /** The verdict on a target alone, as the scanner asks for it: the target inside a longer line of log bytes. */
-function verdict(decoder: ReceiptPathDecoder, target: string): number | string {
+function verdict(decoder: HitPathDecoder, target: string): number | string {
   const line = Buffer.from(`10.0.0.1 - - "GET ${target} HTTP/1.1" 200 5\n`, 'latin1');
   const start = line.indexOf('GET ') + 4;
   const n = decoder.decode(line, start, start + Buffer.byteLength(target, 'latin1'));
@@ -49,15 +49,15 @@ describe('percent-decoding of log bytes', () => {
   });
 });
 
-describe('ReceiptPathDecoder', () => {
-  const pdf = new ReceiptPathDecoder('*.pdf');
+describe('HitPathDecoder', () => {
+  const pdf = new HitPathDecoder(compileHitRule('*.pdf'));
 
   test('plain, encoded and query targets', () => {
     expect(verdict(pdf, '/results/clinic_a/066-1-3.pdf')).toBe('/results/clinic_a/066-1-3.pdf');
     expect(verdict(pdf, '/results/Clinic%20A/066-1-3.PDF?download=1')).toBe('/results/Clinic A/066-1-3.PDF');
-    expect(verdict(pdf, '/results/a.pdf.html')).toBe(NOT_A_RECEIPT);
-    expect(verdict(pdf, '/results/')).toBe(NOT_A_RECEIPT);
-    expect(verdict(pdf, '/a.txt?x=a.pdf')).toBe(NOT_A_RECEIPT);
+    expect(verdict(pdf, '/results/a.pdf.html')).toBe(NOT_A_HIT);
+    expect(verdict(pdf, '/results/')).toBe(NOT_A_HIT);
+    expect(verdict(pdf, '/a.txt?x=a.pdf')).toBe(NOT_A_HIT);
     expect(verdict(pdf, 'http://host/a.pdf')).toBe(UNSURE);
     expect(verdict(pdf, '/r/caf%C3%A9.pdf')).toBe(UNSURE);
   });
@@ -67,9 +67,9 @@ describe('ReceiptPathDecoder', () => {
     expect(verdict(pdf, `${dl}?dir=%2FResults%2FClinic%20A&files=066-1-3.pdf`)).toBe('/Results/Clinic A/066-1-3.pdf');
     expect(verdict(pdf, `${dl}?files=a.pdf&dir=/R&dir=/ignored`)).toBe('/R/a.pdf');
     expect(verdict(pdf, `${dl}?dir=/R+S&files=a+b.pdf`)).toBe('/R S/a b.pdf');
-    expect(verdict(pdf, `${dl}?dir=/R&files=notes.txt`)).toBe(NOT_A_RECEIPT);
-    expect(verdict(pdf, `${dl}?dir=/R&files=`)).toBe(NOT_A_RECEIPT);
-    expect(verdict(pdf, `${dl}?dir=/R`)).toBe(NOT_A_RECEIPT);
+    expect(verdict(pdf, `${dl}?dir=/R&files=notes.txt`)).toBe(NOT_A_HIT);
+    expect(verdict(pdf, `${dl}?dir=/R&files=`)).toBe(NOT_A_HIT);
+    expect(verdict(pdf, `${dl}?dir=/R`)).toBe(NOT_A_HIT);
     expect(verdict(pdf, `${dl}?dir=/R&files=%5B%22a.pdf%22%5D`)).toBe(UNSURE); // a JSON list
     expect(verdict(pdf, `${dl}?files=a.pdf`)).toBe(UNSURE); // `//a.pdf` is normalised
     expect(verdict(pdf, `${dl}?x=\\x26files=a.pdf`)).toBe(UNSURE); // an escaped `&`
@@ -80,17 +80,17 @@ describe('ReceiptPathDecoder', () => {
     expect(plainSuffixOf('*.PDF')).toBe('.pdf');
     expect(plainSuffixOf('*.{pdf,csv}')).toBeUndefined();
     expect(plainSuffixOf('clinic_a/*.pdf')).toBeUndefined();
-    expect(verdict(new ReceiptPathDecoder('clinic_a/*.pdf'), '/r/clinic_a/a.pdf')).toBe('/r/clinic_a/a.pdf');
-    expect(verdict(new ReceiptPathDecoder('clinic_a/*.pdf'), '/r/clinic_b/a.pdf')).toBe(NOT_A_RECEIPT);
-    expect(verdict(new ReceiptPathDecoder('*.{pdf,csv}'), '/r/a.CSV')).toBe('/r/a.CSV');
+    expect(verdict(new HitPathDecoder(compileHitRule('clinic_a/*.pdf')), '/r/clinic_a/a.pdf')).toBe('/r/clinic_a/a.pdf');
+    expect(verdict(new HitPathDecoder(compileHitRule('clinic_a/*.pdf')), '/r/clinic_b/a.pdf')).toBe(NOT_A_HIT);
+    expect(verdict(new HitPathDecoder(compileHitRule('*.{pdf,csv}')), '/r/a.CSV')).toBe('/r/a.CSV');
   });
 
-  test('agrees with receiptPathOf wherever it answers, on random targets', () => {
+  test('agrees with hitPathOf wherever it answers, on random targets', () => {
     const rnd = seededRandom(11);
     const pieces = ['/', 'r', 'a', '.', 'pdf', 'PDF', '%20', '%2e', '%2F', '%', '%4', '%C3%A9', '?', '&', '=', '+', 'dir', 'files',
       'download.php', '\\x2e', '"', ' ', '%5B%22', '%22%5D', 'csv', '..', '\xe9'];
     const patterns = ['*.pdf', '*.csv', 'r/*.pdf', '*.{pdf,csv}', '*'];
-    const decoders = patterns.map((p) => [new ReceiptPathDecoder(p), globMatcher(p)] as const);
+    const decoders = patterns.map((p) => [new HitPathDecoder(compileHitRule(p)), globMatcher(p)] as const);
     let answered = 0;
     const disagreements: unknown[] = [];
     for (let i = 0; i < 6000; i++) {
@@ -101,8 +101,8 @@ describe('ReceiptPathDecoder', () => {
         const got = verdict(decoder, target);
         if (got === UNSURE) continue;
         answered++;
-        const expected = receiptPathOf(target, matches);
-        if ((got === NOT_A_RECEIPT ? null : got) !== expected) disagreements.push({ target, got, expected });
+        const expected = hitPathOf(target, matches);
+        if ((got === NOT_A_HIT ? null : got) !== expected) disagreements.push({ target, got, expected });
       }
     }
     expect(disagreements).toEqual([]);

@@ -1,15 +1,15 @@
 /**
- * Worker thread of a parallel `parse-log`: scans the byte ranges it is sent and posts their output bytes, then
- * their totals (see src/acklog/parallel-scan.ts).
+ * Worker thread of a parallel scan (parallel-scan.ts): scans the byte ranges it is sent and posts their output bytes,
+ * then their totals.
  */
 import { openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RangeReply, RangeRequest } from '../acklog/parallel-scan';
-import { compileLogFormat } from '../acklog/log-format';
-import { scanRange, type RangeScanOptions } from './parse-log-command';
-import { HitOutput } from './parse-log-output';
+import { HitOutput } from './hit-output';
+import { compileLogFormat } from './log-format';
+import type { RangeReply, RangeRequest, RangeWorkerData } from './parallel-scan';
+import { scanRange, type RangeScanOptions } from './range-scan';
 
-const { file, options } = workerData as { file: string; options: RangeScanOptions };
+const { file, options } = workerData as RangeWorkerData;
 const port = parentPort!;
 const fd = openSync(file, 'r');
 const scanOptions: RangeScanOptions = { ...options, format: compileLogFormat(options.format as string) };

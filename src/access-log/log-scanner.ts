@@ -12,25 +12,25 @@
  * per line) than the few HEAD and POST lines it kept from being parsed.
  *
  * The pre-filter must never drop a real hit: its needles are built from the compiled format's own literals and the
- * rule's {@link ReceiptRule.requiredLiteral}, so every line the rule would accept contains them. `fullParse` turns
+ * rule's {@link HitRule.requiredLiteral}, so every line the rule would accept contains them. `fullParse` turns
  * it off (every line parsed), which the tests use to check exactly that.
  *
  * Where most lines pass it anyway (a file server's log), its searches cost more than they save: `parseAll` then
  * locates every line and asks the pre-filter only about lines that do not parse. And a caller that writes bytes
- * (parse-log) can take hits as byte spans of the chunk (`rawHits`, decoded by receipt-bytes.ts) instead of as
- * {@link ReceiptHit} strings.
+ * (parse-log) can take hits as byte spans of the chunk (`rawHits`, decoded by hit-path-bytes.ts) instead of as
+ * {@link LogHit} strings.
  */
 import { compileLogFormat, type CompiledLogFormat, type LineFields } from './log-format';
-import { NOT_A_RECEIPT, ReceiptPathDecoder } from './receipt-bytes';
-import { compileReceiptRule, receiptHitOfLine, type ReceiptHit, type ReceiptRule } from './receipt-hits';
+import { NOT_A_HIT, HitPathDecoder } from './hit-path-bytes';
+import { compileHitRule, hitOfLine, type LogHit, type HitRule } from './hit-rule';
 
 export interface ScanOptions {
   /** Preset name or LogFormat string (default `combined`), or an already compiled format. */
   format?: string | CompiledLogFormat;
   /** File glob (default `*.pdf`) or an already compiled rule. */
-  pattern?: string | ReceiptRule;
+  pattern?: string | HitRule;
   /** Called for every hit, in log order, with the absolute byte offset where its line starts. */
-  onHit: (hit: ReceiptHit, lineOffset: number) => void;
+  onHit: (hit: LogHit, lineOffset: number) => void;
   /** How many unparseable candidate lines to keep as samples (default 10). */
   maxErrorSamples?: number;
   /** Absolute offset of the first byte that will be pushed, when resuming inside a file (default 0). */
@@ -52,8 +52,8 @@ export interface ScanOptions {
   parseAll?: boolean;
   /**
    * For writers that copy bytes instead of making strings: called instead of `onHit` for the hits whose path
-   * {@link ReceiptPathDecoder} decodes by itself (most of them), with that decoded path. Returning false (say, a
-   * client name that needs escaping) hands the hit to `onHit` as a {@link ReceiptHit} after all.
+   * {@link HitPathDecoder} decodes by itself (most of them), with that decoded path. Returning false (say, a
+   * client name that needs escaping) hands the hit to `onHit` as a {@link LogHit} after all.
    */
   rawHits?: RawHitSink;
 }
@@ -129,11 +129,11 @@ function caseInsensitiveNeedle(text: string): Needle {
 }
 
 /** Builds the pre-filter for a format and rule; exported so tests can show which substrings it requires. */
-export function prefilterConditions(format: CompiledLogFormat, rule: ReceiptRule): string[][] {
+export function prefilterConditions(format: CompiledLogFormat, rule: HitRule): string[][] {
   return buildConditions(format, rule).map((c) => c.map((n) => (n.re === undefined ? n.text : `${n.text} (any case)`)));
 }
 
-function buildConditions(format: CompiledLogFormat, rule: ReceiptRule): Condition[] {
+function buildConditions(format: CompiledLogFormat, rule: HitRule): Condition[] {
   const request = format.fieldContext(['request', 'method']);
   const status = format.fieldContext(['status']);
   if (request === undefined || status === undefined) {
@@ -160,7 +160,7 @@ function buildConditions(format: CompiledLogFormat, rule: ReceiptRule): Conditio
 /** Scans pushed chunks; a line split across chunks is carried over until its newline arrives. */
 export class LogScanner {
   private readonly format: CompiledLogFormat;
-  private readonly rule: ReceiptRule;
+  private readonly rule: HitRule;
   private readonly conditions: Condition[];
   private readonly onHit: ScanOptions['onHit'];
   private readonly maxErrorSamples: number;
@@ -170,7 +170,7 @@ export class LogScanner {
   /** With parseAll: whether the next piece is located line by line rather than pre-filtered. */
   private dense = false;
   private readonly rawHits: RawHitSink | undefined;
-  private readonly decoder: ReceiptPathDecoder | undefined;
+  private readonly decoder: HitPathDecoder | undefined;
   /** Absolute offset of the first byte not yet scanned (the start of `carry`). */
   private offset: number;
   private carry: Buffer = EMPTY;
@@ -181,7 +181,7 @@ export class LogScanner {
     const format = options.format ?? 'combined';
     this.format = typeof format === 'string' ? compileLogFormat(format) : format;
     const pattern = options.pattern;
-    this.rule = pattern === undefined || typeof pattern === 'string' ? compileReceiptRule(pattern) : pattern;
+    this.rule = pattern === undefined || typeof pattern === 'string' ? compileHitRule(pattern) : pattern;
     this.conditions = buildConditions(this.format, this.rule);
     this.onHit = options.onHit;
     this.maxErrorSamples = options.maxErrorSamples ?? 10;
@@ -189,9 +189,7 @@ export class LogScanner {
     this.fullParse = options.fullParse ?? false;
     this.parseAll = (options.parseAll ?? false) && !this.fullParse;
     this.rawHits = options.rawHits;
-    // Only for a rule compiled here from its glob: a rule object handed in may match differently from its pattern.
-    const ownRule = pattern === undefined || typeof pattern === 'string';
-    this.decoder = this.rawHits === undefined || !ownRule ? undefined : new ReceiptPathDecoder(this.rule.pattern);
+    this.decoder = this.rawHits === undefined ? undefined : new HitPathDecoder(this.rule);
     this.offset = options.startOffset ?? 0;
   }
 
@@ -338,14 +336,14 @@ export class LogScanner {
     const counts = this.counts;
     const rawHits = this.rawHits;
     if (rawHits !== undefined && this.decoder !== undefined) {
-      const verdict = this.decoder.receiptOfLine(fields, bytes, bytesBase);
-      if (verdict === NOT_A_RECEIPT) return;
+      const verdict = this.decoder.verdictOfLine(fields, bytes, bytesBase);
+      if (verdict === NOT_A_HIT) return;
       if (verdict >= 0 && rawHits(fields, bytes, bytesBase, this.decoder.path, verdict)) {
         counts.hits++;
         return;
       }
     }
-    const hit = receiptHitOfLine(fields, this.rule);
+    const hit = hitOfLine(fields, this.rule);
     if (hit !== null) {
       counts.hits++;
       this.onHit(hit, lineOffset);

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config';
 import { SshConnectionPool } from '../transfer/ssh-connection-pool';
 import { sshConnectionOptionsFor } from '../transfer/ssh-target';
-import { compileLogFormat } from './log-format';
+import { compileLogFormat } from '../access-log/log-format';
 import { LocalLogSource, SftpLogSource, type LogSource } from './log-source';
 
 /** The configured access log, or undefined when receipt scanning is off. Fails early on a bad format or location. */

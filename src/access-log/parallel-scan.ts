@@ -7,9 +7,19 @@
  * one being written: a slow stdout keeps the buffered output to a few ranges instead of the whole file.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ParseErrorSample, ScanStats } from './scan';
+import type { ParseErrorSample, ScanStats } from './log-scanner';
+import type { RangeScanOptions } from './range-scan';
+
+/** The worker threads' module, beside this one (`.ts` when the tests run the sources, `.js` once built). */
+const RANGE_WORKER_FILE = join(__dirname, `range-worker${extname(__filename)}`);
+
+/** What each worker thread is started with: the file, and how to scan and write it. */
+export interface RangeWorkerData {
+  file: string;
+  options: RangeScanOptions;
+}
 
 /** One range of the file, [start, end). Every range but the last ends just after a newline. */
 export interface ByteRange {
@@ -75,9 +85,8 @@ export interface ParallelScanOptions {
   ranges: ByteRange[];
   /** How many worker threads (at least 1). */
   threads: number;
-  /** The worker's module; it reads `workerData` and answers {@link RangeRequest}s with {@link RangeReply}s. */
-  workerFile: string;
-  workerData: unknown;
+  /** What each worker thread (range-worker.ts) scans and how. */
+  workerData: RangeWorkerData;
   /** Probe lines for the first range. */
   probeLines: number;
   maxErrorSamples: number;
@@ -119,7 +128,7 @@ export async function parallelScan(options: ParallelScanOptions): Promise<ScanSt
 
   try {
     for (let t = 0; t < threads; t++) {
-      const worker = startWorker(options.workerFile, options.workerData);
+      const worker = startWorker(RANGE_WORKER_FILE, options.workerData);
       worker.on('message', (reply: RangeReply) => {
         if ('chunk' in reply) {
           outputs[reply.range]!.push(reply.chunk);
@@ -202,7 +211,7 @@ function mergeStats(parts: ScanStats[], maxErrorSamples: number): ScanStats {
  * A worker for a compiled `.js` module, or, when running from TypeScript sources (the tests), one that compiles the
  * `.ts` module with swc as it loads it.
  */
-function startWorker(workerFile: string, workerData: unknown): Worker {
+function startWorker(workerFile: string, workerData: RangeWorkerData): Worker {
   if (extname(workerFile) !== '.ts') return new Worker(workerFile, { workerData });
   const bootstrap = `
     const fs = require('node:fs');

@@ -1,16 +1,16 @@
-import { recordReceipts, type PendingHit } from '../../src/acklog/record-receipts';
+import { recordFetches, type ScannedHit } from '../../src/receipts/record-fetches';
 import { Acknowledgement, FileEvent, ForeignAccess, ResultFile } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
 import { setReceiptRule } from '../../src/folders/receipt-rules';
-import type { AccessEvidence } from '../../src/workflows/definitions';
+import type { FetchEvidence } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
 import { fakeWorkflows } from '../harness/fake-workflows';
 
 let db: TestDatabase;
 let orm: Orm;
 /** Signals the scan sent, by workflow ID. The scan's database writes are what these tests check; Temporal is in e2e. */
-const signals: Array<{ workflowId: string; evidence: AccessEvidence }> = [];
+const signals: Array<{ workflowId: string; evidence: FetchEvidence }> = [];
 const workflows = fakeWorkflows({
   deliverReceipt: async ({ workflowId }, evidence) => {
     signals.push({ workflowId, evidence });
@@ -49,7 +49,7 @@ async function delivered(clinicFolder: string): Promise<{ id: number; remotePath
   return { id: resultFileId, remotePath, workflowId: `file-${sha256}` };
 }
 
-function hit(remotePath: string, client: string, user: string | null, key: string): PendingHit {
+function hit(remotePath: string, client: string, user: string | null, key: string): ScannedHit {
   return {
     hit: { path: `/${remotePath}`, target: `/${remotePath}`, time: Date.parse('2026-03-01T10:00:00Z'), client, user, status: 200, bytes: 100, vhost: undefined },
     evidenceKey: key,
@@ -57,7 +57,7 @@ function hit(remotePath: string, client: string, user: string | null, key: strin
   };
 }
 
-const record = (pending: PendingHit[]) => recordReceipts({ orm, workflows, urlPrefix: '/' }, pending);
+const record = (pending: ScannedHit[]) => recordFetches({ orm, workflows, urlPrefix: '/' }, pending);
 const state = async (id: number) => (await orm.em.fork().findOneOrFail(ResultFile, { id })).state;
 
 describe('recording fetches under a clinic folder\'s receipt rule', () => {

@@ -1,4 +1,4 @@
-import { compileLogFormat, LogFormatError, unescapeLogItem, type LogRecord } from '../../src/acklog/log-format';
+import { compileLogFormat, LogFormatError, unescapeLogItem, type LogRecord } from '../../src/access-log/log-format';
 
 // Lines marked "Apache 2.4" were written by a private Apache 2.4 (Debian build) with the stock `combined` and
 // `vhost_combined` formats, driven by curl and raw sockets; the others follow the same shapes.

@@ -1,5 +1,7 @@
 /**
- * The offline receipt rule: which access-log records prove a clinic fetched a delivered file, and which file.
+ * The hit rule: which access-log records show that a file matching the pattern was fetched, and which file. This is
+ * the one definition of a hit; hit-path-bytes.ts is a faster way to apply it to the common request targets, built
+ * from the same compiled rule and handing back to it whatever it cannot decide cheaply.
  *
  * A hit is a `GET` answered 200 or 206 whose decoded path (query removed) ends in the configured file glob, or an
  * ownCloud-style `.../download.php?dir=<d>&files=<f>` whose `files` names such a file. HEAD, 304 (the client already
@@ -8,18 +10,23 @@
 import { posix } from 'node:path';
 import type { LineFields, LogRecord } from './log-format';
 
-export const DEFAULT_RECEIPT_PATTERN = '*.pdf';
+export const DEFAULT_HIT_PATTERN = '*.pdf';
 
 /** HEAD sends no body, so only GET shows the file left the server. */
-const RECEIPT_METHOD = 'GET';
+const HIT_METHOD = 'GET';
 
 /** 200 is the whole file, 206 a range of it (PDF viewers fetch in ranges); 304 means nothing was sent. */
-function isReceiptStatus(status: number): boolean {
+function isHitStatus(status: number): boolean {
   return status === 200 || status === 206;
 }
 
-/** One receipt-grade fetch of a delivered file. */
-export interface ReceiptHit {
+/** The request half of the rule for a located line: a GET answered 200 or 206, whatever it fetched. */
+export function isHitRequest(fields: Pick<LineFields, 'status' | 'methodIs'>): boolean {
+  return isHitStatus(fields.status) && fields.methodIs(HIT_METHOD);
+}
+
+/** One hit: an access-log line that shows a file matching the pattern was fetched. */
+export interface LogHit {
   /** Decoded, normalised remote path, e.g. `/viral_load/digawana/066-12000001-3.pdf`. */
   path: string;
   /** The request target exactly as logged (still encoded, query included): evidence, as the clinic's browser asked. */
@@ -33,8 +40,15 @@ export interface ReceiptHit {
   vhost: string | undefined;
 }
 
-export interface ReceiptRule {
+export interface HitRule {
   readonly pattern: string;
+  /** Whether a decoded path names a file the pattern accepts (the file half of the rule). */
+  readonly matchesPath: (path: string) => boolean;
+  /**
+   * For a `*.ext`-shaped pattern, the lower-cased suffix that {@link matchesPath} compares ASCII case-insensitively
+   * (so a byte-level caller can compare bytes); undefined for other patterns.
+   */
+  readonly plainSuffix: string | undefined;
   /** The decoded remote path when the request is a receipt hit, else null. */
   match(record: Pick<LogRecord, 'method' | 'status' | 'path'>): string | null;
   /** The path half of {@link match}: the decoded remote path when a request target names a matching file. */
@@ -47,18 +61,18 @@ export interface ReceiptRule {
   readonly requiredLiteral: string | undefined;
 }
 
-export function compileReceiptRule(pattern: string = DEFAULT_RECEIPT_PATTERN): ReceiptRule {
-  const matches = globMatcher(pattern);
-  const matchTarget = (rawTarget: string): string | null => receiptPathOf(rawTarget, matches);
+export function compileHitRule(pattern: string = DEFAULT_HIT_PATTERN): HitRule {
+  const matchesPath = globMatcher(pattern);
+  const matchTarget = (rawTarget: string): string | null => hitPathOf(rawTarget, matchesPath);
   const match = (record: Pick<LogRecord, 'method' | 'status' | 'path'>): string | null => {
-    if (record.method !== RECEIPT_METHOD || !isReceiptStatus(record.status)) return null;
+    if (record.method !== HIT_METHOD || !isHitStatus(record.status)) return null;
     return matchTarget(record.path);
   };
-  return { pattern, match, matchTarget, requiredLiteral: requiredLiteralOf(pattern) };
+  return { pattern, matchesPath, plainSuffix: plainSuffixOf(pattern), match, matchTarget, requiredLiteral: requiredLiteralOf(pattern) };
 }
 
 /** The hit for a record, or null when the record is not a receipt. */
-export function receiptHit(record: LogRecord, rule: ReceiptRule): ReceiptHit | null {
+export function hitOfRecord(record: LogRecord, rule: HitRule): LogHit | null {
   const path = rule.match(record);
   if (path === null) return null;
   return {
@@ -76,9 +90,9 @@ export function receiptHit(record: LogRecord, rule: ReceiptRule): ReceiptHit | n
 /** Targets that percent-decoding, query removal or dot-segment/slash normalisation could change. */
 const NOT_PLAIN = /[%?\u0080-\uffff]|\/\.|\/\//;
 
-/** As {@link receiptHit}, from a located line: only the fields a hit needs are cut out of the line. */
-export function receiptHitOfLine(fields: LineFields, rule: ReceiptRule): ReceiptHit | null {
-  if (!isReceiptStatus(fields.status) || !fields.methodIs(RECEIPT_METHOD)) return null;
+/** As {@link hitOfRecord}, from a located line: only the fields a hit needs are cut out of the line. */
+export function hitOfLine(fields: LineFields, rule: HitRule): LogHit | null {
+  if (!isHitRequest(fields)) return null;
   const target = fields.target();
   const path = rule.matchTarget(target);
   if (path === null) return null;
@@ -99,7 +113,7 @@ export function receiptHitOfLine(fields: LineFields, rule: ReceiptRule): Receipt
  * plain paths (query removed, percent-decoded, dot segments and doubled slashes resolved as Apache does before
  * serving) and ownCloud `download.php?dir=&files=` requests.
  */
-export function receiptPathOf(rawTarget: string, matches: (path: string) => boolean): string | null {
+export function hitPathOf(rawTarget: string, matches: (path: string) => boolean): string | null {
   if (rawTarget.charCodeAt(0) === 47 && !NOT_PLAIN.test(rawTarget)) {
     // The common case: nothing to decode, so no copies.
     return matches(rawTarget) ? rawTarget : null;
@@ -207,11 +221,16 @@ function hexValue(c: number): number {
  */
 export function globMatcher(glob: string): (path: string) => boolean {
   const re = globToRegExp(glob);
-  const suffix = glob.slice(1).toLowerCase();
-  if (glob.startsWith('*') && suffix !== '' && /^[\x21-\x7e]+$/.test(suffix) && !/[*?[\]{}\\/,]/.test(suffix)) {
-    return (path) => endsWithAsciiCaseInsensitive(path, suffix);
-  }
+  const suffix = plainSuffixOf(glob);
+  if (suffix !== undefined) return (path) => endsWithAsciiCaseInsensitive(path, suffix);
   return (path) => re.test(path);
+}
+
+/** The lower-cased suffix of a `*.ext`-shaped glob (printable ASCII, no glob syntax, no `/`); else undefined. */
+export function plainSuffixOf(glob: string): string | undefined {
+  const suffix = glob.slice(1).toLowerCase();
+  if (glob.startsWith('*') && suffix !== '' && /^[\x21-\x7e]+$/.test(suffix) && !/[*?[\]{}\\/,]/.test(suffix)) return suffix;
+  return undefined;
 }
 
 function endsWithAsciiCaseInsensitive(s: string, lowerSuffix: string): boolean {

@@ -1,15 +1,15 @@
-import { compileLogFormat } from '../../src/acklog/log-format';
+import { compileLogFormat } from '../../src/access-log/log-format';
 import {
-  compileReceiptRule,
+  compileHitRule,
   globMatcher,
   globToRegExp,
   percentDecode,
-  receiptHit,
-  receiptHitOfLine,
+  hitOfRecord,
+  hitOfLine,
   requiredLiteralOf,
-} from '../../src/acklog/receipt-hits';
+} from '../../src/access-log/hit-rule';
 
-const pdf = compileReceiptRule();
+const pdf = compileHitRule();
 const request = (method: string, status: number, path: string): { method: string; status: number; path: string } => ({
   method,
   status,
@@ -98,7 +98,7 @@ describe('the receipt rule (default *.pdf)', () => {
     });
   });
 
-  test('receiptHit and receiptHitOfLine agree on a parsed line', () => {
+  test('hitOfRecord and hitOfLine agree on a parsed line', () => {
     const combined = compileLogFormat('combined');
     const line =
       '2001:db8::7 - clinic_a [01/Mar/2024:08:15:02 +0200] "GET /results/Clinic%20A/a.pdf?v=2 HTTP/1.1" 206 512 "-" "Mozilla/5.0"';
@@ -112,14 +112,14 @@ describe('the receipt rule (default *.pdf)', () => {
       bytes: 512,
       vhost: undefined,
     };
-    expect(receiptHit(combined.parse(line)!, pdf)).toEqual(expected);
-    expect(receiptHitOfLine(combined.locate(line)!, pdf)).toEqual(expected);
+    expect(hitOfRecord(combined.parse(line)!, pdf)).toEqual(expected);
+    expect(hitOfLine(combined.locate(line)!, pdf)).toEqual(expected);
   });
 });
 
 describe('other patterns', () => {
   test('a glob with a folder matches the end of the path', () => {
-    const rule = compileReceiptRule('viral_load/*/*.pdf');
+    const rule = compileHitRule('viral_load/*/*.pdf');
     expect(rule.match(request('GET', 200, '/results/viral_load/digawana/a.pdf'))).toBe('/results/viral_load/digawana/a.pdf');
     expect(rule.match(request('GET', 200, '/results/eid/digawana/a.pdf'))).toBeNull();
     expect(rule.match(request('GET', 200, '/results/viral_load/a.pdf'))).toBeNull();

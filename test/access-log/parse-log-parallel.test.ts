@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { splitRanges } from '../../src/acklog/parallel-scan';
+import { splitRanges } from '../../src/access-log/parallel-scan';
 import { runParseLog, type ParseLogOptions } from '../../src/cli/parse-log-command';
 import { seededRandom } from '../harness/seeded-random';
 

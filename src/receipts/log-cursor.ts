@@ -1,4 +1,11 @@
+/**
+ * Where the log scan stands in server B's access log, and what to read next: the cursor (file identity, offset, a
+ * fingerprint of the bytes before it) as the log_cursor table keeps it per log source, and the read plan that
+ * follows the log through growth, rotation and truncation.
+ */
 import { createHash } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { LogCursor } from '../db/entities';
 import type { LogSource } from './log-source';
 
 export interface LogCursorState {
@@ -92,4 +99,25 @@ export async function* readPlanned(source: LogSource, plan: ReadPlan, chunkBytes
       yield { file: part.file, fileIdentity: part.fileIdentity, offset, data };
     }
   }
+}
+
+/** The cursor the last scan of `source` left, or undefined before its first scan. */
+export async function loadCursor(orm: MikroORM, source: LogSource): Promise<LogCursorState | undefined> {
+  const cursor = await orm.em.fork().findOne(LogCursor, { source: source.name });
+  return cursor ? { fileIdentity: cursor.fileIdentity, offset: cursor.offset, tailFingerprint: cursor.tailFingerprint } : undefined;
+}
+
+/**
+ * Moves the cursor of `source` to `offset` in `file`. Called only after the hits before `offset` are recorded, so a
+ * crash re-reads (harmlessly: evidence keys) rather than skips.
+ */
+export async function saveCursor(orm: MikroORM, source: LogSource, file: string, fileIdentity: string, offset: number): Promise<void> {
+  const fingerprint = await tailFingerprint(source, file, offset);
+  await orm.em.fork().getConnection().execute(
+    `insert into log_cursor (source, file_identity, "offset", tail_fingerprint, updated_at) values (?, ?, ?, ?, now())
+     on conflict (source) do update set file_identity = excluded.file_identity, "offset" = excluded."offset",
+       tail_fingerprint = excluded.tail_fingerprint, updated_at = now()`,
+    [source.name, fileIdentity, offset, fingerprint],
+    'run',
+  );
 }

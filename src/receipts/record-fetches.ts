@@ -4,22 +4,29 @@ import { ResultFile } from '../db/entities';
 import { FileLedger } from '../db/file-ledger';
 import { compiledRules } from '../folders/receipt-rules';
 import type { ResultWorkflows } from '../temporal/result-workflows';
-import type { AccessEvidence } from '../workflows/definitions';
-import type { ReceiptHit } from './receipt-hits';
+import type { FetchEvidence } from '../workflows/definitions';
+import type { LogHit } from '../access-log/hit-rule';
 
-export interface PendingHit {
-  hit: ReceiptHit;
+/** A hit as the log scan read it: the hit, and the identity of its line in the log. */
+export interface ScannedHit {
+  hit: LogHit;
   /** Stable identity of the log line (file identity + byte offset). */
   evidenceKey: string;
   requestLine: string;
 }
 
+/** The hit whose line starts at byte `lineOffset` of the log file with identity `fileIdentity` (log-cursor.ts). */
+export function scannedHit(hit: LogHit, fileIdentity: string, lineOffset: number): ScannedHit {
+  return { hit, evidenceKey: `${fileIdentity.slice(0, 24)}:${lineOffset}`, requestLine: `GET ${hit.target}` };
+}
+
 export interface RecordCounts {
   hits: number;
-  /** Hits that matched a delivered file (first fetch or later ones) and that its clinic folder's rule accepts. */
+  /** Receipts: hits of a delivered file (first fetch or later ones) that its clinic folder's rule accepts. */
   matched: number;
+  /** Hits of no delivered file: kept as unknown fetches. */
   unknownHits: number;
-  /** Hits of a delivered file that its clinic folder's receipt rule does not accept: kept as foreign accesses. */
+  /** Hits of a delivered file that its clinic folder's receipt rule does not accept: kept as foreign fetches. */
   foreignHits: number;
 }
 
@@ -40,15 +47,16 @@ function clinicFolderOfFile(row: { clinicFolder?: string | null; remotePath?: st
 }
 
 /**
- * Records each receipt hit against the file delivered at that exact path, and wakes its workflow. When the file's
- * clinic folder has a receipt rule (src/folders/clinic-rule.ts) that the hit's client and user do not satisfy, the
- * hit is kept as a foreign access with the reason instead, and acknowledges nothing. The database write
- * comes first and is idempotent by evidence key, so a re-read log line or a workflow that already closed loses nothing
- * and duplicates nothing; the signal only moves a waiting workflow on.
+ * Records each hit as a fetch, judged against the file delivered at that exact path: a receipt of that file (and its
+ * workflow is woken), a foreign fetch when the file's clinic folder has a receipt rule (src/folders/clinic-rule.ts)
+ * that the hit's client and user do not satisfy (kept with the reason; acknowledges nothing), or an unknown fetch
+ * when no delivered file is at that path. The database write comes first and is idempotent by evidence key, so a
+ * re-read log line or a workflow that already closed loses nothing and duplicates nothing; the signal only moves a
+ * waiting workflow on, and the workflow checks it against this record.
  */
-export async function recordReceipts(
+export async function recordFetches(
   deps: { orm: MikroORM; workflows: ResultWorkflows; urlPrefix: string },
-  pending: readonly PendingHit[],
+  pending: readonly ScannedHit[],
 ): Promise<RecordCounts> {
   const counts: RecordCounts = { hits: pending.length, matched: 0, unknownHits: 0, foreignHits: 0 };
   if (!pending.length) return counts;
@@ -65,9 +73,9 @@ export async function recordReceipts(
   // The rule in force now (at scan time) decides, for every fetch this scan reads.
   const rules = await compiledRules(em, [...new Set([...byPath.values()].map(clinicFolderOfFile))]);
 
-  const toSignal = new Map<string, { workflowId: string; runId: string; evidence: AccessEvidence[] }>();
+  const toSignal = new Map<string, { workflowId: string; runId: string; evidence: FetchEvidence[] }>();
   for (const p of withPaths) {
-    const evidence: AccessEvidence = {
+    const evidence: FetchEvidence = {
       evidenceKey: p.evidenceKey,
       accessedAt: new Date(p.hit.time ?? Date.now()).toISOString(),
       client: p.hit.client,
@@ -80,16 +88,15 @@ export async function recordReceipts(
     const row = p.remotePath ? byPath.get(p.remotePath) : undefined;
     if (!row) {
       counts.unknownHits++;
-      await ledger.recordUnmatchedAccess({ ...evidence, accessedAt: new Date(evidence.accessedAt), remotePath: evidence.remotePath! });
+      await ledger.recordUnknownFetch({ ...evidence, remotePath: evidence.remotePath! });
       continue;
     }
     const clinicFolder = clinicFolderOfFile(row);
     const verdict = rules.get(clinicFolder)!.check(p.hit.client, p.hit.user);
     if (!verdict.counts) {
       counts.foreignHits++;
-      await ledger.recordForeignAccess(row.id, {
+      await ledger.recordForeignFetch(row.id, {
         ...evidence,
-        accessedAt: new Date(evidence.accessedAt),
         remotePath: evidence.remotePath!,
         clinicFolder,
         reason: verdict.reason,
@@ -99,7 +106,7 @@ export async function recordReceipts(
     counts.matched++;
     // Read before recording: recording the first fetch moves the row itself to ACKNOWLEDGED.
     const workflowWaiting = row.state === 'SENT' || row.state === 'AWAITING_ACK' || toSignal.has(row.runId);
-    await ledger.recordAccesses(row.id, [{ ...evidence, accessedAt: new Date(evidence.accessedAt) }]);
+    await ledger.recordReceipts(row.id, [evidence]);
     if (workflowWaiting) {
       const entry = toSignal.get(row.runId) ?? { workflowId: row.workflowId, runId: row.runId, evidence: [] };
       entry.evidence.push(evidence);
