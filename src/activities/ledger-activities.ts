@@ -6,6 +6,8 @@ import { FileLedger, type RegisterUpload, type TransitionStep } from '../db/file
 import type { DeliveryResult } from '../transfer/destination';
 import type { FetchEvidence } from '../workflows/definitions';
 import type { FileHost } from '../labs/upload-hosts';
+import { clinicFolderOf } from '../remote-folders/clinic-rule';
+import { findRemoteFolder } from '../remote-folders/remote-folder-table';
 
 export interface LedgerActivityDeps {
   orm: MikroORM;
@@ -80,8 +82,8 @@ export function createLedgerActivities({ orm, hotPath, host }: LedgerActivityDep
     async routeFile(input: RouteInput & { deferRouted?: boolean }) {
       const { resultFileId, runId, attempt, identification } = input;
       const l = ledger();
-      const found = await l.findFolder(identification.label, identification.hint, host?.labId);
-      const clinicFolder = found ? [found.basePath, found.folder].filter(Boolean).join('/') : undefined;
+      const found = await findRemoteFolder(orm.em.fork(), identification.label, identification.hint, host?.labId);
+      const clinicFolder = found ? clinicFolderOf(found) : undefined;
       if (!clinicFolder) {
         const reason =
           `No clinic folder is set up for ${identification.label} hint "${identification.hint}". Ask an admin to add it ` +

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { retryWaitingFiles } from '../folders/retry-waiting';
+import { retryWaitingFiles } from '../temporal/retry-waiting';
 import { connectResultWorkflows } from '../temporal/client';
 import { requirePayloadCodec } from '../temporal/payload-codec';
 import { loadFoldersCsv } from './folders-load';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { FolderReceiptRule } from '../db/entities';
-import { loadRemoteFolders, type LoadSummary } from '../folders/load-folders';
-import { parseRemoteFolderCsv } from '../folders/remote-folder-csv';
+import { FolderReceiptRule } from '../remote-folders/entities';
+import { RemoteFolderTable, type LoadSummary } from '../remote-folders/remote-folder-table';
+import { parseRemoteFolderCsv } from '../remote-folders/remote-folder-csv';
 import { DEFAULT_LAB, folderTableLabId, labIdByName } from '../labs/upload-hosts';
 
 /**
@@ -16,7 +16,8 @@ export async function loadFoldersCsv(em: EntityManager, csvFile: string, labName
   }
   const labId = await labIdByName(em, labName);
   if (labId === undefined) throw new Error(`There is no lab "${labName}" (getresults labs list shows them).`);
-  const summary = await loadRemoteFolders(em, await folderTableLabId(em, labId), report.rows, report.rules, 'getresults folders load');
+  const table = new RemoteFolderTable(em, await folderTableLabId(em, labId));
+  const summary = await table.applyImport(report.rows, report.rules, 'getresults folders load');
   // Printed as notes by the command: what the rule columns changed, per clinic folder.
   const ruleNotes = summary.rulesChanged.map((r) => `receipt rule of ${r.clinicFolder}: ${r.from} -> ${r.to}`);
   const kept = report.rules ? 0 : await em.count(FolderReceiptRule, {});

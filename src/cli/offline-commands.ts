@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { IdentifierPatterns } from '../domain/identifier-patterns';
-import { parseRemoteFolderCsv } from '../folders/remote-folder-csv';
+import { clinicFolderOf } from '../remote-folders/clinic-rule';
+import { parseRemoteFolderCsv } from '../remote-folders/remote-folder-csv';
 import { checkNameAndSize, validateResultFile } from '../validation/validate-result-file';
 
 /** `validate` and `folders resolve`: operator tools that need no database, Temporal or network. */
@@ -73,8 +74,8 @@ export function registerOfflineCommands(program: Command, folders: Command): voi
         return;
       }
       out(
-        { file: fileName, ok: true, label, hint, identifier, folder: row.folder, basePath: row.basePath, remoteFolder: [row.basePath, row.folder].filter(Boolean).join('/') },
-        `${fileName}: ${label} hint "${hint}" -> ${row.folder} (${[row.basePath, row.folder].filter(Boolean).join('/')})`,
+        { file: fileName, ok: true, label, hint, identifier, folder: row.folder, basePath: row.basePath, remoteFolder: clinicFolderOf(row) },
+        `${fileName}: ${label} hint "${hint}" -> ${row.folder} (${clinicFolderOf(row)})`,
       );
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { openOrm } from '../db/orm';
-import { retryWaitingFiles } from '../folders/retry-waiting';
+import { retryWaitingFiles } from '../temporal/retry-waiting';
 import { connectResultWorkflows } from '../temporal/client';
 import { requirePayloadCodec } from '../temporal/payload-codec';
 import { log, requireDatabaseUrl, requireTemporalEndpoint } from './runtime';

@@ -1,8 +1,7 @@
 /**
  * The file ledger: every write to a file's record and its tamper-evident trail (registration, transitions, receipts,
- * withdrawals, refused messages). Over 500 lines on purpose: one class holds the chain lock, the event keys that make
- * a retried write land once, and the hot path's SQL, so no write can bypass them; issue 15 moves its folder lookup
- * (findFolder) and receipt recording to their features, which brings it under.
+ * withdrawals, refused messages). One class holds the chain lock, the event keys that make a retried write land once,
+ * and the hot path's SQL, so no write can bypass them.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -10,7 +9,7 @@ import type { FileState } from '../domain/file-state';
 import type { DeliveryResult } from '../transfer/destination';
 import { executorOf, type HotPathSql, type SqlExecutor } from './hot-path-sql';
 import { appendChainedEvent, chainedInsert, lockChain, TIP_COLUMNS_SQL, tipOf, type NewEvent } from './audit-chain';
-import { Acknowledgement, ForeignAccess, RemoteFolder, ResultFile } from './entities';
+import { Acknowledgement, ForeignAccess, ResultFile } from './entities';
 import type { IResultFile } from './entities/result-file';
 import type { FetchEvidence } from '../workflows/definitions';
 
@@ -317,20 +316,6 @@ export class FileLedger {
       actor: event.actor ?? 'system',
       at: event.at ?? new Date(),
     };
-  }
-
-  /** Every file asks this once: plain SQL, no entity to hydrate. Column names come from the entity. */
-  /** `labId`: the file's lab, whose table (or the table it shares, lab.folders_of_lab_id) is asked; absent: `default`'s. */
-  async findFolder(label: string, hint: string, labId?: number): Promise<{ folder: string; basePath: string } | null> {
-    const meta = this.em.getMetadata().get(RemoteFolder);
-    const column = (property: 'label' | 'folderTag' | 'folder' | 'basePath' | 'labId') => meta.properties[property].fieldNames[0];
-    const [row] = await this.em.execute<Array<{ folder: string; base_path: string }>>(
-      `select "${column('folder')}" as folder, "${column('basePath')}" as base_path from "${meta.tableName}"
-        where "${column('label')}" = ? and "${column('folderTag')}" = ?
-          and "${column('labId')}" = (select coalesce(folders_of_lab_id, id) from lab where ${labId === undefined ? `name = 'default'` : 'id = ?'}) limit 1`,
-      labId === undefined ? [label, hint] : [label, hint, labId],
-    );
-    return row ? { folder: row.folder, basePath: row.base_path } : null;
   }
 
   /**

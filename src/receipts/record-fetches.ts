@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { ResultFile } from '../db/entities';
 import { FileLedger } from '../db/file-ledger';
-import { compiledRules } from '../folders/receipt-rules';
+import { compiledRules } from '../remote-folders/receipt-rules';
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import type { FetchEvidence } from '../workflows/definitions';
 import type { LogHit } from '../access-log/hit-rule';
@@ -48,7 +48,7 @@ function clinicFolderOfFile(row: { clinicFolder?: string | null; remotePath?: st
 
 /**
  * Records each hit as a fetch, judged against the file delivered at that exact path: a receipt of that file (and its
- * workflow is woken), a foreign fetch when the file's clinic folder has a receipt rule (src/folders/clinic-rule.ts)
+ * workflow is woken), a foreign fetch when the file's clinic folder has a receipt rule (src/remote-folders/clinic-rule.ts)
  * that the hit's client and user do not satisfy (kept with the reason; acknowledges nothing), or an unknown fetch
  * when no delivered file is at that path. The database write comes first and is idempotent by evidence key, so a
  * re-read log line or a workflow that already closed loses nothing and duplicates nothing; the signal only moves a

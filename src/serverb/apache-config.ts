@@ -2,11 +2,11 @@
  * Server B's half of the job (issue 14): the Apache configuration that serves each clinic its own folder, and only
  * its own, and logs every request in the format the receipt scan reads. Written from the remote-folder table and the
  * clinics' receipt rules, so the page's rule and the server's access agree: whoever Apache lets fetch a clinic's file
- * is whom the scan counts as that clinic (src/folders/clinic-rule.ts).
+ * is whom the scan counts as that clinic (src/remote-folders/clinic-rule.ts).
  *
  * Pure: the command (src/cli/serverb-commands.ts) loads the folders and writes the text.
  */
-import { parseClientEntry, type ReceiptRuleLists } from '../folders/clinic-rule';
+import { parseClientEntry, type ReceiptRuleLists } from '../remote-folders/clinic-rule';
 import { LOG_FORMAT_PRESETS } from '../access-log/log-format';
 
 export interface ClinicFolderAccess {

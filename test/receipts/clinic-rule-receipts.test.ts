@@ -2,7 +2,7 @@ import { recordFetches, type ScannedHit } from '../../src/receipts/record-fetche
 import { Acknowledgement, FileEvent, ForeignAccess, ResultFile } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
-import { setReceiptRule } from '../../src/folders/receipt-rules';
+import { setReceiptRule } from '../../src/remote-folders/receipt-rules';
 import type { FetchEvidence } from '../../src/workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
 import { fakeWorkflows } from '../harness/fake-workflows';

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ClinicRule } from '../../src/folders/clinic-rule';
+import { ClinicRule } from '../../src/remote-folders/clinic-rule';
 import { LocalLogSource } from '../../src/receipts/log-source';
 import { createLogScanActivities } from '../../src/activities/log-scan-activities';
 import { ResultFile } from '../../src/db/entities';

@@ -1,5 +1,5 @@
-import { ClinicRule, parseAllowedClients, parseAllowedUsers, splitList } from '../../src/folders/clinic-rule';
-import { parseRemoteFolderCsv } from '../../src/folders/remote-folder-csv';
+import { ClinicRule, parseAllowedClients, parseAllowedUsers, splitList } from '../../src/remote-folders/clinic-rule';
+import { parseRemoteFolderCsv } from '../../src/remote-folders/remote-folder-csv';
 
 const rule = (clients: string[], users: string[] = []) => new ClinicRule('viral_load/digawana', { allowedClients: clients, allowedUsers: users });
 

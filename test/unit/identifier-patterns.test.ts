@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SEED_PATTERNS } from '../../src/config/patterns';
 import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
-import { parseRemoteFolderCsv } from '../../src/folders/remote-folder-csv';
+import { parseRemoteFolderCsv } from '../../src/remote-folders/remote-folder-csv';
 
 const patterns = new IdentifierPatterns(SEED_PATTERNS);
 const seed = parseRemoteFolderCsv(readFileSync(path.join(__dirname, '..', '..', 'config', 'remote_folders.csv'), 'utf8'));

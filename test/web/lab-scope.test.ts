@@ -2,6 +2,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Acknowledgement, FileEvent, RemoteFolder } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
+import { findRemoteFolder } from '../../src/remote-folders/remote-folder-table';
 import { createLab, labIdByName, registerUploadHost } from '../../src/labs/upload-hosts';
 import { addUser } from '../../src/web/auth/users';
 import { DEFAULT_LAB_ID } from '../harness/database';
@@ -157,12 +158,12 @@ describe('folders and uploads are the lab\'s own', () => {
     em.create(RemoteFolder, { labId: DEFAULT_LAB_ID, label: 'BHS', folderTag: '44', folder: 'southclinic', basePath: 'viral_load' });
     em.create(RemoteFolder, { labId: northId, label: 'BHS', folderTag: '44', folder: 'northclinic', basePath: 'viral_load' });
     await em.flush();
-    const ledger = new FileLedger(env.orm.em.fork());
-    expect(await ledger.findFolder('BHS', '44', northId)).toEqual({ folder: 'northclinic', basePath: 'viral_load' });
-    expect(await ledger.findFolder('BHS', '44', DEFAULT_LAB_ID)).toEqual({ folder: 'southclinic', basePath: 'viral_load' });
+    const lookupEm = env.orm.em.fork();
+    expect(await findRemoteFolder(lookupEm, 'BHS', '44', northId)).toEqual({ folder: 'northclinic', basePath: 'viral_load' });
+    expect(await findRemoteFolder(lookupEm, 'BHS', '44', DEFAULT_LAB_ID)).toEqual({ folder: 'southclinic', basePath: 'viral_load' });
     // A lab that shares another's table routes through that one.
     await createLab(em, { name: 'north-annex', title: 'North annex', foldersOf: 'north' });
-    expect(await ledger.findFolder('BHS', '44', (await labIdByName(em, 'north-annex'))!)).toEqual({ folder: 'northclinic', basePath: 'viral_load' });
+    expect(await findRemoteFolder(lookupEm, 'BHS', '44', (await labIdByName(em, 'north-annex'))!)).toEqual({ folder: 'northclinic', basePath: 'viral_load' });
   });
 
   it('an upload on a page beside another lab\'s host is refused and saves nothing', async () => {

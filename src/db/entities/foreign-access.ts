@@ -1,7 +1,7 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 
 /**
- * A fetch of a delivered file that the clinic folder's receipt rule does not accept (src/folders/clinic-rule.ts):
+ * A fetch of a delivered file that the clinic folder's receipt rule does not accept (src/remote-folders/clinic-rule.ts):
  * the file left server B, but not to an address or user of that clinic. It is not an acknowledgement; it is kept
  * as evidence, with the reason, and shown on the file's page and the receipts page.
  */

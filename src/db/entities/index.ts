@@ -6,7 +6,7 @@ import { FileHandover } from './file-handover';
 import { Lab, UploadHost } from './lab';
 import { ForeignAccess } from './foreign-access';
 import { LogCursor, LogScanRun } from './log-scan';
-import { FolderChange, FolderReceiptRule, RemoteFolder } from './remote-folder';
+import { FolderChange, FolderReceiptRule, RemoteFolder } from '../../remote-folders/entities';
 import { ResultFile } from './result-file';
 import { SecurityEvent } from './security-event';
 import { LoginFailure, WebSession } from './session';

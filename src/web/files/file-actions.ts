@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Acknowledgement, ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
+import { findRemoteFolder } from '../../remote-folders/remote-folder-table';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { AUDITABLE_STATES, WAITING_STATES } from '../views/states';
 import { inLabScope } from '../auth/lab-scope';
@@ -32,7 +33,7 @@ export class FileActions {
     if (!row) throw new ActionRefused('There is no such file.');
     if (!WAITING_STATES.includes(row.state)) throw new ActionRefused('Only a file that is waiting (needs a folder, or transfer blocked) can be retried.');
     // Trying again with nothing changed would only fail again and add to the timeline: say so instead.
-    if (row.state === 'NEEDS_FOLDER' && row.label && row.hint && !(await new FileLedger(this.em).findFolder(row.label, row.hint, row.labId))) {
+    if (row.state === 'NEEDS_FOLDER' && row.label && row.hint && !(await findRemoteFolder(this.em, row.label, row.hint, row.labId))) {
       throw new ActionRefused(
         `Nothing has changed: there is still no clinic folder for ${row.label} hint "${row.hint}", so it was not tried again. ` +
           'Ask an admin to add the folder: the file is then sent by itself.',

@@ -1,16 +1,16 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+/**
+ * The remote-folder pages (admin-only): the lab's table by hand or by CSV. What a change does is the remote-folder
+ * feature's (src/remote-folders: RemoteFolderTable, the CSV, the receipt rules); these routes read forms and render.
+ */
 import { Hono, type Context } from 'hono';
-import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../folders/clinic-rule';
-import { FolderChange, RemoteFolder, ResultFile } from '../../db/entities';
-import type { IRemoteFolder } from '../../db/entities/remote-folder';
-import { describeFolderRow, loadRemoteFolders } from '../../folders/load-folders';
-import { NO_RULE, receiptRulesByFolder, setReceiptRule } from '../../folders/receipt-rules';
-import { parseRemoteFolderCsv, type RemoteFolderRow } from '../../folders/remote-folder-csv';
-import { retryWaitingFiles } from '../../folders/retry-waiting';
+import { clinicFolderOf, describeRule, NO_RULE, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from '../../remote-folders/clinic-rule';
+import { receiptRulesByFolder } from '../../remote-folders/receipt-rules';
+import { checkFolderRow, parseRemoteFolderCsv, REMOTE_FOLDER_CSV_HEADER, remoteFolderCsv, type RemoteFolderRow } from '../../remote-folders/remote-folder-csv';
+import { describeFolderRow, RemoteFolderTable } from '../../remote-folders/remote-folder-table';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
+import { retryWaitingFiles } from '../../temporal/retry-waiting';
 import { signedIn, type BaseEnv } from '../context';
 import { folderTableOf } from '../auth/lab-scope';
-import { csvField } from '../views/csv';
 import { html, query, when, type Html } from '../views/html';
 import { csrfField, flash, type RenderPage } from '../views/layout';
 
@@ -19,25 +19,6 @@ export interface FolderRouteDeps {
   workflows?: ResultWorkflows;
 }
 
-const HEADER = 'base_path,folder,folder_tag,label';
-/** The export always has the receipt rule columns; an import without them keeps the stored rules. */
-const EXPORT_HEADER = `${HEADER},allowed_clients,allowed_users`;
-
-/** The table as CSV, each row with its clinic folder's receipt rule (entries separated by spaces). */
-export function toCsv(rows: readonly RemoteFolderRow[], rules: ReadonlyMap<string, ReceiptRuleLists> = new Map()): string {
-  const line = (r: RemoteFolderRow) => {
-    const rule = rules.get(clinicFolderOf(r)) ?? NO_RULE;
-    return [r.basePath, r.folder, r.folderTag, r.label, rule.allowedClients.join(' '), rule.allowedUsers.join(' ')].map(csvField).join(',');
-  };
-  return `${EXPORT_HEADER}\n${rows.map(line).join('\n')}\n`;
-}
-
-/** One row checked by the CSV importer's own rules, so the form and the import can never disagree. */
-function checkRow(row: RemoteFolderRow): string[] {
-  return parseRemoteFolderCsv(toCsv([row])).errors.map((e) => e.replace(/^Line \d+: /, ''));
-}
-
-/** The receipt rule fields of a form, checked; errors name the field and the bad entry. */
 /** The rule fields as typed (shown again on an error) or as stored (entries joined by spaces). */
 interface RuleText {
   clients: string;
@@ -65,41 +46,6 @@ function ruleCell(rule: ReceiptRuleLists | undefined): Html {
   return html`${rule.allowedClients.length ? html`<div class="mono">${rule.allowedClients.join(' ')}</div>` : ''}${
     rule.allowedUsers.length ? html`<div class="small">users: ${rule.allowedUsers.join(', ')}</div>` : ''
   }`;
-}
-
-interface Preview {
-  added: RemoteFolderRow[];
-  changed: Array<{ row: RemoteFolderRow; from: string }>;
-  unchanged: number;
-  notInCsv: IRemoteFolder[];
-  rules: Array<{ clinicFolder: string; from: string; to: string }>;
-}
-
-/** What loading `rows` would do, computed without writing (loadRemoteFolders does the writing on confirm). */
-function preview(
-  existing: IRemoteFolder[],
-  rows: RemoteFolderRow[],
-  storedRules: ReadonlyMap<string, ReceiptRuleLists>,
-  csvRules: ReadonlyMap<string, ReceiptRuleLists> | undefined,
-): Preview {
-  const byKey = new Map(existing.map((r) => [`${r.label}\u0000${r.folderTag}`, r]));
-  const out: Preview = { added: [], changed: [], unchanged: 0, notInCsv: [], rules: [] };
-  for (const [clinicFolder, rule] of csvRules ?? []) {
-    const from = describeRule(storedRules.get(clinicFolder) ?? NO_RULE);
-    const to = describeRule(rule);
-    if (from !== to) out.rules.push({ clinicFolder, from, to });
-  }
-  const seen = new Set<string>();
-  for (const row of rows) {
-    const key = `${row.label}\u0000${row.folderTag}`;
-    seen.add(key);
-    const current = byKey.get(key);
-    if (!current) out.added.push(row);
-    else if (current.folder !== row.folder || current.basePath !== row.basePath) out.changed.push({ row, from: clinicFolderOf(current) });
-    else out.unchanged++;
-  }
-  out.notInCsv = existing.filter((r) => !seen.has(`${r.label}\u0000${r.folderTag}`));
-  return out;
 }
 
 function rowFromForm(form: Record<string, unknown>): RemoteFolderRow {
@@ -135,29 +81,8 @@ from one of those addresses <em>or</em> by one of those users; other downloads a
 Leave both empty to count any download. The rule belongs to the folder: every row naming the same folder shares it.</p>`;
 }
 
-/** Who else shares a folder's rule, for the messages. */
-async function rowsOfFolder(em: EntityManager, labId: number, clinicFolder: string): Promise<string[]> {
-  const rows = await em.find(RemoteFolder, { labId }, { orderBy: { label: 'asc', folderTag: 'asc' } });
-  return rows.filter((r) => clinicFolderOf(r) === clinicFolder).map((r) => `${r.label} ${r.folderTag}`);
-}
-
-async function ruleMessage(em: EntityManager, labId: number, clinicFolder: string, rule: ReceiptRuleLists): Promise<string> {
-  return ` Receipt rule of ${clinicFolder} (shared by ${(await rowsOfFolder(em, labId, clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
-}
-
-const describeRow = describeFolderRow;
-
-/** States of a file still on its way through a folder row: deleting the row under it is refused. */
-const IN_FLIGHT = ['RECEIVED', 'SENT', 'TRANSFER_BLOCKED', 'AWAITING_ACK'] as const;
-
-/** Files routed by this row (its style and hint) that are not done yet. */
-function filesUsing(em: EntityManager, row: RemoteFolderRow): Promise<number> {
-  return em.count(ResultFile, { label: row.label, hint: row.folderTag, state: { $in: [...IN_FLIGHT] } });
-}
-
-async function recordChange(em: EntityManager, labId: number, actor: string, action: 'added' | 'changed' | 'deleted', row: RemoteFolderRow, before: RemoteFolderRow | null) {
-  em.create(FolderChange, { labId, actor, action, label: row.label, folderTag: row.folderTag, before: before && describeRow(before), after: action === 'deleted' ? null : describeRow(row) });
-  await em.flush();
+async function ruleMessage(table: RemoteFolderTable, clinicFolder: string, rule: ReceiptRuleLists): Promise<string> {
+  return ` Receipt rule of ${clinicFolder} (shared by ${(await table.rowsOfFolder(clinicFolder)).join(', ')}): ${describeRule(rule)}.`;
 }
 
 /** A search over every column (the table holds a lab's clinics: tens to a few hundred rows). */
@@ -166,25 +91,27 @@ function matches(row: RemoteFolderRow, q: string): boolean {
   return [row.label, row.folderTag, row.folder, row.basePath, clinicFolderOf(row)].some((v) => v.toLowerCase().includes(needle));
 }
 
-/** Admin-only (guarded where mounted): the remote-folder table, by hand or by CSV. */
+/** Admin-only (guarded where mounted). */
 export function createFolderRoutes(deps: FolderRouteDeps) {
   const app = new Hono<BaseEnv>();
 
+  /** The table of the signed-in person's lab. */
+  const tableOf = async (c: Context<BaseEnv>) => new RemoteFolderTable(c.get('em'), await folderTableOf(c));
+
   /** Files waiting for a folder may have one now: wake them, as `getresults folders load` does. */
-  const wakeWaiting = async (em: EntityManager): Promise<string> => {
+  const wakeWaiting = async (c: Context<BaseEnv>): Promise<string> => {
     if (!deps.workflows) return ' Files waiting for a folder were not woken (no Temporal connection); run "getresults retry".';
-    const { signalled, failed } = await retryWaitingFiles(em, deps.workflows, ['NEEDS_FOLDER']);
+    const { signalled, failed } = await retryWaitingFiles(c.get('em'), deps.workflows, ['NEEDS_FOLDER']);
     return signalled || failed ? ` Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} unreachable)` : ''}.` : '';
   };
 
   const listPage = async (c: Context<BaseEnv>, message?: Html, status?: 200 | 400 | 409, addForm?: { row: RemoteFolderRow; rule: RuleText }) => {
-    const em = c.get('em');
-    const labId = await folderTableOf(c);
-    const all = await em.find(RemoteFolder, { labId }, { orderBy: { label: 'asc', folderTag: 'asc' } });
+    const table = await tableOf(c);
+    const all = await table.rows();
     const q = (c.req.query('q') ?? '').trim().slice(0, 100);
     const rows = q ? all.filter((r) => matches(r, q)) : all;
-    const rules = await receiptRulesByFolder(em);
-    const changes = await em.find(FolderChange, { labId }, { orderBy: { at: 'desc', id: 'desc' }, limit: 20 });
+    const rules = await receiptRulesByFolder(c.get('em'));
+    const changes = await table.recentChanges(20);
     return deps.renderPage(c, {
       title: 'Remote folders',
       nav: 'folders',
@@ -194,7 +121,7 @@ export function createFolderRoutes(deps: FolderRouteDeps) {
 <div class="card"><h2>Add a folder</h2>${folderForm(c, '/folders', addForm?.row ?? { label: '', folderTag: '', folder: '', basePath: '' }, 'Add', addForm?.rule ?? ruleText(NO_RULE))}</div>
 <div class="card"><h2>Import a CSV</h2>
 <form method="post" action="/folders/import" enctype="multipart/form-data" class="filters">${csrfField(c)}
-<label>CSV file (${HEADER}; optional allowed_clients,allowed_users)<input type="file" name="csv" accept=".csv,text/csv" required></label><button class="secondary" type="submit">Preview</button></form>
+<label>CSV file (${REMOTE_FOLDER_CSV_HEADER}; optional allowed_clients,allowed_users)<input type="file" name="csv" accept=".csv,text/csv" required></label><button class="secondary" type="submit">Preview</button></form>
 <p><a href="/folders/export.csv">Export the table as CSV</a></p></div>
 <form class="filters" method="get" action="/folders"><label>Search label, hint or folder<input type="search" name="q" value="${q}" placeholder="e.g. digawana or 12"></label>
 <button class="primary" type="submit">Search</button>${q ? html` <a href="/folders">Clear</a>` : ''}</form>
@@ -220,28 +147,22 @@ ${changes.map((ch) => html`<tr><td class="small">${when(ch.at)}</td><td>${ch.act
     const form = await c.req.parseBody();
     const row = rowFromForm(form);
     const rule = ruleFromForm(form);
-    const problems = [...checkRow(row), ...rule.problems];
+    const problems = [...checkFolderRow(row), ...rule.problems];
     if (problems.length) return listPage(c, flash('bad', problems.join(' ')), 400, { row, rule: rule.typed });
-    const labId = await folderTableOf(c);
-    if (await em.count(RemoteFolder, { labId, label: row.label, folderTag: row.folderTag })) {
+    const table = await tableOf(c);
+    if (await table.isMapped(row.label, row.folderTag)) {
       return listPage(c, flash('bad', `${row.label} ${row.folderTag} is already mapped; edit that row instead.`), 409, { row, rule: rule.typed });
     }
     const clinicFolder = clinicFolderOf(row);
-    await em.transactional(async (tx) => {
-      tx.create(RemoteFolder, { labId, label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath });
-      await tx.flush();
-      await recordChange(tx, labId, signedIn(c).user.username, 'added', row, null);
-      // Empty fields here keep the folder's rule (set on another row); clearing it is done on the edit page.
-      if (rule.lists.allowedClients.length || rule.lists.allowedUsers.length) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
-    });
+    await table.add(row, rule.lists, signedIn(c).user.username);
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder);
-    const ruleNote = stored ? await ruleMessage(em, labId, clinicFolder, stored) : '';
-    return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${clinicFolderOf(row)}.${ruleNote}${await wakeWaiting(em)}`));
+    const ruleNote = stored ? await ruleMessage(table, clinicFolder, stored) : '';
+    return listPage(c, flash('ok', `Added ${row.label} ${row.folderTag} → ${clinicFolderOf(row)}.${ruleNote}${await wakeWaiting(c)}`));
   });
 
   app.get('/export.csv', async (c) => {
-    const rows = await c.get('em').find(RemoteFolder, { labId: await folderTableOf(c) }, { orderBy: { label: 'asc', folderTag: 'asc' } });
-    return c.body(toCsv(rows, await receiptRulesByFolder(c.get('em'))), 200, {
+    const rows = await (await tableOf(c)).rows();
+    return c.body(remoteFolderCsv(rows, await receiptRulesByFolder(c.get('em'))), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
       'Content-Disposition': 'attachment; filename="remote_folders.csv"',
       'Cache-Control': 'private, no-store',
@@ -249,12 +170,12 @@ ${changes.map((ch) => html`<tr><td class="small">${when(ch.at)}</td><td>${ch.act
   });
 
   app.get('/:id{[0-9]+}', async (c) => {
-    const em = c.get('em');
-    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')), labId: await folderTableOf(c) });
+    const table = await tableOf(c);
+    const row = await table.row(Number(c.req.param('id')));
     if (!row) return c.notFound();
     const clinicFolder = clinicFolderOf(row);
-    const rule = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
-    const sharing = (await rowsOfFolder(em, row.labId, clinicFolder)).filter((r) => r !== `${row.label} ${row.folderTag}`);
+    const rule = (await receiptRulesByFolder(c.get('em'), [clinicFolder])).get(clinicFolder) ?? NO_RULE;
+    const sharing = (await table.rowsOfFolder(clinicFolder)).filter((r) => r !== `${row.label} ${row.folderTag}`);
     return deps.renderPage(c, {
       title: 'Edit remote folder',
       nav: 'folders',
@@ -266,13 +187,14 @@ ${folderForm(c, `/folders/${row.id}`, row, 'Save', ruleText(rule), { ruleOf: cli
 
   app.post('/:id{[0-9]+}', async (c) => {
     const em = c.get('em');
-    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')), labId: await folderTableOf(c) });
+    const table = await tableOf(c);
+    const row = await table.row(Number(c.req.param('id')));
     if (!row) return c.notFound();
     const form = await c.req.parseBody();
     const next = rowFromForm(form);
     const rule = ruleFromForm(form);
-    const problems = [...checkRow(next), ...rule.problems];
-    const clash = await em.findOne(RemoteFolder, { labId: row.labId, label: next.label, folderTag: next.folderTag, id: { $ne: row.id } });
+    const problems = [...checkFolderRow(next), ...rule.problems];
+    const clash = await table.isMapped(next.label, next.folderTag, row.id);
     const ruleOf = typeof form.ruleOf === 'string' ? form.ruleOf : clinicFolderOf(row);
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- hidden text fields of our own form, never files
     const shownText = { clients: String(form.shownClients ?? ''), users: String(form.shownUsers ?? '') };
@@ -289,30 +211,23 @@ ${flash('bad', clash ? `${next.label} ${next.folderTag} is already mapped by ano
     const shown = { allowedClients: parseAllowedClients(shownText.clients).values, allowedUsers: parseAllowedUsers(shownText.users).values };
     // Moved to another folder with the rule fields untouched: that folder keeps its own rule.
     const applyRule = clinicFolder === ruleOf || describeRule(shown) !== describeRule(rule.lists);
-    await em.transactional(async (tx) => {
-      const mine = await tx.findOneOrFail(RemoteFolder, { id: row.id });
-      const before = { label: mine.label, folderTag: mine.folderTag, folder: mine.folder, basePath: mine.basePath };
-      tx.assign(mine, { label: next.label, folderTag: next.folderTag, folder: next.folder, basePath: next.basePath });
-      await tx.flush();
-      if (describeRow(before) !== describeRow(next)) await recordChange(tx, row.labId, signedIn(c).user.username, 'changed', next, before);
-      if (applyRule) await setReceiptRule(tx, clinicFolder, rule.lists, signedIn(c).user.username);
-    });
+    await table.update(row.id, next, applyRule ? rule.lists : undefined, signedIn(c).user.username);
     const stored = (await receiptRulesByFolder(em, [clinicFolder])).get(clinicFolder) ?? NO_RULE;
-    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${clinicFolderOf(next)}.${await ruleMessage(em, row.labId, clinicFolder, stored)}${await wakeWaiting(em)}`));
+    return listPage(c, flash('ok', `Saved ${next.label} ${next.folderTag} → ${clinicFolderOf(next)}.${await ruleMessage(table, clinicFolder, stored)}${await wakeWaiting(c)}`));
   });
 
   /** Delete, step one: what would go, or why it cannot while files use the row. Nothing is written. */
   app.get('/:id{[0-9]+}/delete', async (c) => {
-    const em = c.get('em');
-    const row = await em.findOne(RemoteFolder, { id: Number(c.req.param('id')), labId: await folderTableOf(c) });
+    const table = await tableOf(c);
+    const row = await table.row(Number(c.req.param('id')));
     if (!row) return c.notFound();
-    const using = await filesUsing(em, row);
+    const using = await table.filesInFlight(row);
     const files = `/files${query({ clinic: clinicFolderOf(row) })}`;
     return deps.renderPage(c, {
       title: 'Delete remote folder',
       nav: 'folders',
       status: using ? 409 : 200,
-      body: html`<p><a href="/folders">← Remote folders</a></p><h1>Delete ${describeRow(row)}?</h1>
+      body: html`<p><a href="/folders">← Remote folders</a></p><h1>Delete ${describeFolderRow(row)}?</h1>
 ${using
   ? flash('bad', html`It cannot be deleted now: <a href="${files}">${using} file(s)</a> sent through it are still on their way or waiting for the clinic's fetch. Delete it once they are done.`)
   : html`<p>New files of style ${row.label} with hint ${row.folderTag} will then wait for a folder (“Needs a clinic folder”) until one is added. Files already sent stay where they are, and the clinic folder's receipt rule is kept. The deletion is recorded with your name.</p>
@@ -322,17 +237,14 @@ ${using
 
   /** Delete, step two: checked again (a file may have been routed since the question), then deleted and recorded. */
   app.post('/:id{[0-9]+}/delete', async (c) => {
-    const em = c.get('em');
+    const table = await tableOf(c);
     const id = Number(c.req.param('id'));
-    const row = await em.findOne(RemoteFolder, { id, labId: await folderTableOf(c) });
+    const row = await table.row(id);
     if (!row) return listPage(c, flash('warn', 'That row was already deleted.'), 409);
     const gone = { label: row.label, folderTag: row.folderTag, folder: row.folder, basePath: row.basePath };
-    if (await filesUsing(em, row)) return listPage(c, flash('bad', `${describeRow(gone)} was not deleted: files sent through it are still on their way.`), 409);
-    await em.transactional(async (tx) => {
-      await tx.nativeDelete(RemoteFolder, { id });
-      await recordChange(tx, row.labId, signedIn(c).user.username, 'deleted', gone, gone);
-    });
-    return listPage(c, flash('ok', `Deleted ${describeRow(gone)}.`));
+    if (await table.filesInFlight(row)) return listPage(c, flash('bad', `${describeFolderRow(gone)} was not deleted: files sent through it are still on their way.`), 409);
+    await table.remove(id, gone, signedIn(c).user.username);
+    return listPage(c, flash('ok', `Deleted ${describeFolderRow(gone)}.`));
   });
 
   /** Step one of an import: parse and show what would change. Nothing is written. */
@@ -341,8 +253,7 @@ ${using
     const file = form.csv;
     const text = file instanceof File ? await file.text() : typeof form.text === 'string' ? form.text : '';
     const report = parseRemoteFolderCsv(text);
-    const existing = await c.get('em').find(RemoteFolder, { labId: await folderTableOf(c) });
-    const p = preview(existing, report.rows, await receiptRulesByFolder(c.get('em')), report.rules);
+    const p = await (await tableOf(c)).planImport(report.rows, report.rules);
     const blocked = report.errors.length > 0 || report.rows.length === 0;
     return deps.renderPage(c, {
       title: 'Import preview',
@@ -368,15 +279,14 @@ ${blocked
 
   /** Step two: the same CSV text, parsed again (never trusted from the preview), then loaded. */
   app.post('/import/apply', async (c) => {
-    const em = c.get('em');
     const form = await c.req.parseBody();
     const report = parseRemoteFolderCsv(typeof form.text === 'string' ? form.text : '');
     if (report.errors.length || !report.rows.length) return listPage(c, flash('bad', 'The CSV was not imported: it has errors. Preview it again.'), 400);
-    const s = await loadRemoteFolders(em, await folderTableOf(c), report.rows, report.rules, signedIn(c).user.username);
+    const s = await (await tableOf(c)).applyImport(report.rows, report.rules, signedIn(c).user.username);
     const rules = report.rules ? ` ${s.rulesChanged.length} receipt rule(s) changed.` : '';
     return listPage(
       c,
-      flash('ok', `Imported: ${s.added} added, ${s.changed.length} changed, ${s.unchanged} unchanged, ${s.notInCsv} kept that the CSV does not list.${rules}${await wakeWaiting(em)}`),
+      flash('ok', `Imported: ${s.added} added, ${s.changed.length} changed, ${s.unchanged} unchanged, ${s.notInCsv} kept that the CSV does not list.${rules}${await wakeWaiting(c)}`),
     );
   });
 

@@ -4,7 +4,7 @@ import type { BaseEnv } from '../context';
 import { labScopeOf } from '../auth/lab-scope';
 import { fileFiltersSchema } from '../files/file-query';
 import { formatDuration, turnaroundByClinic, type ClinicTurnaround, type TurnaroundPeriod } from '../report/turnaround';
-import { csvLine } from '../views/csv';
+import { csvLine } from '../../domain/csv';
 import { html, isoDay, query, type Html } from '../views/html';
 import type { RenderPage } from '../views/layout';
 

@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { readFile } from 'node:fs/promises';
 import { FileEvent, ResultFile, WebUpload } from '../../db/entities';
-import { FileLedger } from '../../db/file-ledger';
+import { clinicFolderOf } from '../../remote-folders/clinic-rule';
+import { findRemoteFolder } from '../../remote-folders/remote-folder-table';
 import type { IdentifierPatterns } from '../../domain/identifier-patterns';
 import { validateResultFile } from '../../validation/validate-result-file';
 import { signedIn, type BaseEnv } from '../context';
@@ -85,7 +86,7 @@ async function forecast(em: EntityManager, labId: number, tempPath: string, name
   const checked = await validateResultFile({ fileName: name, content, maxBytes }, patterns);
   if (!checked.ok) return { tone: 'bad', text: `It will be rejected: ${checked.reason} Fix it and upload it again.` };
   const { label, hint } = checked.identification;
-  const found = await new FileLedger(em).findFolder(label, hint, labId);
+  const found = await findRemoteFolder(em, label, hint, labId);
   if (!found) {
     return {
       tone: 'wait',
@@ -93,7 +94,7 @@ async function forecast(em: EntityManager, labId: number, tempPath: string, name
       identifier: checked.identification.identifier,
     };
   }
-  return { tone: 'ok', text: `It will be sent to ${[found.basePath, found.folder].filter(Boolean).join('/')}.`, identifier: checked.identification.identifier };
+  return { tone: 'ok', text: `It will be sent to ${clinicFolderOf(found)}.`, identifier: checked.identification.identifier };
 }
 
 /** Earlier uploads with the same name or the same content: worth a second look before a result goes out twice. */

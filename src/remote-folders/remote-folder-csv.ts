@@ -1,5 +1,15 @@
+/**
+ * The remote-folder table as CSV: parsed (and checked) for an import, written for an export. The export always has
+ * the receipt rule columns, so a table exported and imported again keeps its rules; an import without them keeps
+ * the stored rules.
+ */
 import { parse } from 'csv-parse/sync';
-import { clinicFolderOf, describeRule, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from './clinic-rule';
+import { csvField } from '../domain/csv';
+import { clinicFolderOf, describeRule, NO_RULE, parseAllowedClients, parseAllowedUsers, type ReceiptRuleLists } from './clinic-rule';
+
+/** The columns every import needs. */
+export const REMOTE_FOLDER_CSV_HEADER = 'base_path,folder,folder_tag,label';
+const EXPORT_HEADER = `${REMOTE_FOLDER_CSV_HEADER},allowed_clients,allowed_users`;
 
 export interface RemoteFolderRow {
   basePath: string;
@@ -25,6 +35,20 @@ export interface CsvReport {
 }
 
 const REQUIRED = ['base_path', 'folder', 'folder_tag', 'label'] as const;
+
+/** The table as CSV, each row with its clinic folder's receipt rule (entries separated by spaces). */
+export function remoteFolderCsv(rows: readonly RemoteFolderRow[], rules: ReadonlyMap<string, ReceiptRuleLists> = new Map()): string {
+  const line = (r: RemoteFolderRow) => {
+    const rule = rules.get(clinicFolderOf(r)) ?? NO_RULE;
+    return [r.basePath, r.folder, r.folderTag, r.label, rule.allowedClients.join(' '), rule.allowedUsers.join(' ')].map(csvField).join(',');
+  };
+  return `${EXPORT_HEADER}\n${rows.map(line).join('\n')}\n`;
+}
+
+/** One row checked by the importer's own rules, so a form and an import can never disagree. */
+export function checkFolderRow(row: RemoteFolderRow): string[] {
+  return parseRemoteFolderCsv(remoteFolderCsv([row])).errors.map((e) => e.replace(/^Line \d+: /, ''));
+}
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/;
 
 /** Levenshtein distance, bounded: we only care whether two names are within `max` edits. */

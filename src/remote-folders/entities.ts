@@ -24,7 +24,7 @@ export type IRemoteFolder = InferEntity<typeof RemoteFolder>;
  * The optional receipt rule of one clinic folder on server B (`clinicFolder` as a file's record spells it,
  * `base_path/folder`): every remote-folder row that sends files there shares it. A fetch of a file delivered there
  * counts as receipt only when its client is in `allowedClients` or its `%u` user is in `allowedUsers`
- * (src/folders/clinic-rule.ts). No row, or two empty lists, means no rule.
+ * (src/remote-folders/clinic-rule.ts). No row, or two empty lists, means no rule.
  */
 export const FolderReceiptRule = defineEntity({
   name: 'FolderReceiptRule',

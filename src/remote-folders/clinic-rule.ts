@@ -17,6 +17,9 @@ export interface ReceiptRuleLists {
   allowedUsers: readonly string[];
 }
 
+/** No rule: any fetch counts. */
+export const NO_RULE: ReceiptRuleLists = { allowedClients: [], allowedUsers: [] };
+
 export type RuleVerdict = { counts: true } | { counts: false; reason: string };
 
 /** Entries in a form field or CSV cell are separated by spaces, commas or semicolons. */

@@ -1,8 +1,7 @@
+/** The stored receipt rules of clinic folders (folder_receipt_rule): read, compiled for matching, and set. */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ClinicRule, type ReceiptRuleLists } from './clinic-rule';
-import { FolderReceiptRule } from '../db/entities';
-
-export const NO_RULE: ReceiptRuleLists = { allowedClients: [], allowedUsers: [] };
+import { ClinicRule, NO_RULE, type ReceiptRuleLists } from './clinic-rule';
+import { FolderReceiptRule } from './entities';
 
 /** The stored rules, by clinic folder (`base_path/folder`); folders without a rule are absent. */
 export async function receiptRulesByFolder(em: EntityManager, clinicFolders?: readonly string[]): Promise<Map<string, ReceiptRuleLists>> {
