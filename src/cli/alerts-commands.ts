@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { alertChannelsFrom } from '../activities/alert-activities';
 import { loadConfig } from '../config/config';
-import { log, openMigratedOrm, requireDatabaseUrl } from './runtime';
+import { log, withOrm } from './runtime';
 
 /** `getresults alerts ...`: what the notifier raised and who was told (src/alerts/), and a test of its channels. */
 export function registerAlertsCommands(program: Command): void {
@@ -12,8 +12,7 @@ export function registerAlertsCommands(program: Command): void {
     .option('--limit <n>', 'how many', '50')
     .action(async (opts: { limit: string }) => {
       const config = loadConfig();
-      const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults alerts list'));
-      try {
+      await withOrm(config, 'getresults alerts list', async (orm) => {
         const rows = await orm.em.fork().getConnection().execute<
           Array<{ id: string; kind: string; period: string; raised_at: Date; summary: string; deliveries: Array<{ channel: string; status: string; attempts: number; sent_at: string | null; last_error: string | null }> | null }>
         >(
@@ -28,9 +27,7 @@ export function registerAlertsCommands(program: Command): void {
           const told = (r.deliveries ?? []).map((d) => `${d.channel} ${d.status}${d.sent_at ? ` ${new Date(d.sent_at).toISOString()}` : ''} (${d.attempts} attempt(s)${d.last_error ? `; last error: ${d.last_error}` : ''})`);
           process.stdout.write(`#${r.id} ${new Date(r.raised_at).toISOString()} ${r.kind} [${r.period}] ${r.summary}\n    told: ${told.length > 0 ? told.join('; ') : 'nobody (no channel was set)'}\n`);
         }
-      } finally {
-        await orm.close();
-      }
+      });
     });
   alerts
     .command('test')

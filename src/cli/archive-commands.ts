@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { applyPrune, planPrune } from '../files/retention';
-import { openMigratedOrm, log, withDatabase } from './runtime';
+import { log, withDatabase, withOrm } from './runtime';
 
 /** `getresults archive prune`: the retention policy for the PDFs this upload host keeps (src/files/retention.ts). */
 export function registerArchiveCommands(program: Command): void {
@@ -15,8 +15,7 @@ export function registerArchiveCommands(program: Command): void {
     .action(async (opts: { keepYears: string; apply?: boolean; actor: string }) => {
       const config = loadConfig();
       await withDatabase(config, async (url) => {
-        const orm = await openMigratedOrm(url);
-        try {
+        await withOrm(config, 'getresults archive prune', async (orm) => {
           const plan = await planPrune(orm.em.fork(), { keepYears: Number(opts.keepYears), roots: [config.archiveDir, config.rejectedDir, config.duplicatesDir] });
           const day = (d: Date) => d.toISOString().slice(0, 10);
           if (plan.files.length === 0) {
@@ -31,9 +30,7 @@ export function registerArchiveCommands(program: Command): void {
           }
           const { pruned, alreadyGone } = await applyPrune(orm.em.fork(), plan, opts.actor);
           log(`Pruned ${pruned} kept PDF(s) ${range}${alreadyGone ? ` (${alreadyGone} more were already gone)` : ''}; each file's trail records it (ARCHIVE_PRUNED).`);
-        } finally {
-          await orm.close();
-        }
+        }, { url });
       });
     });
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { verifyChain, type ChainReport } from '../db/audit-chain';
 import { loadConfig } from '../config/config';
-import { openOrm } from '../db/orm';
-import { requireDatabaseUrl } from './runtime';
+import { withOrm } from './runtime';
 
 function describe(report: ChainReport): string {
   const head = report.head ? `; last intact event #${report.head.id} (seq ${report.head.seq}), hash ${report.head.hash}` : '';
@@ -19,8 +18,7 @@ function describe(report: ChainReport): string {
 
 async function commandVerify(opts: { json?: boolean }): Promise<void> {
   // Read-only: no migrations run here; an unmigrated database is reported, not changed.
-  const orm = await openOrm(requireDatabaseUrl(loadConfig(), 'getresults audit verify'));
-  try {
+  await withOrm(loadConfig(), 'getresults audit verify', async (orm) => {
     const em = orm.em.fork();
     const [chained] = await em.execute<Array<{ n: number }>>(
       `select count(*)::int as n from information_schema.columns where table_name = 'file_event' and column_name = 'hash'`,
@@ -29,9 +27,7 @@ async function commandVerify(opts: { json?: boolean }): Promise<void> {
     const report = await verifyChain(em);
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report));
     if (!report.ok) process.exitCode = 1;
-  } finally {
-    await orm.close();
-  }
+  }, { migrate: false });
 }
 
 /** `getresults audit ...`: checks on the tamper-evident event trail. */

@@ -1,41 +1,26 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { retryWaitingFiles } from '../temporal/retry-waiting';
-import { connectResultWorkflows } from '../temporal/client';
-import { requirePayloadCodec } from '../temporal/payload-codec';
 import { loadFoldersCsv } from './folders-load';
-import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalEndpoint } from './runtime';
+import { log, withOrm, withWorkflows } from './runtime';
 
 async function commandFoldersLoad(csv: string, opts: { lab?: string }): Promise<void> {
   const config = loadConfig();
-  const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults folders load'));
-  try {
+  const command = 'getresults folders load';
+  await withOrm(config, command, async (orm) => {
     const { summary, warnings } = await loadFoldersCsv(orm.em.fork(), csv, opts.lab ?? config.lab);
     log(`Remote folders: ${summary.added} added, ${summary.changed.length} changed, ${summary.unchanged} unchanged, ${summary.notInCsv} kept that the CSV does not list.`);
     for (const c of summary.changed) log(`  changed ${c.label} ${c.folderTag}: ${c.from} -> ${c.to}`);
     for (const w of warnings) log(`  note: ${w}`);
     if (config.temporal.address) {
-      const command = 'getresults folders load';
-      const { workflows, close } = await connectResultWorkflows(
-        {
-          endpoint: requireTemporalEndpoint(config, command),
-          namespace: config.temporal.namespace,
-          payloadCodec: requirePayloadCodec(config.payloadKeys, `${command} (with TEMPORAL_ADDRESS)`),
-        },
-        command,
-      );
-      try {
+      await withWorkflows(config, command, async (workflows) => {
         const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, ['NEEDS_FOLDER']);
         log(`Asked ${signalled} file(s) waiting for a folder to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
-      } finally {
-        await close();
-      }
+      }, `${command} (with TEMPORAL_ADDRESS)`);
     } else {
       log('TEMPORAL_ADDRESS is not set: files waiting for a folder were not told to retry.');
     }
-  } finally {
-    await orm.close();
-  }
+  });
 }
 
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { loadConfig } from '../config/config';
 import { reinstateUploadHost, retireUploadHost } from '../labs/retire-host';
-import { log, openMigratedOrm, requireDatabaseUrl } from './runtime';
+import { log, withOrm } from './runtime';
 
 /** `getresults hosts ...`: the life of an upload host (docs/deployment.md, "Retiring an upload host"). */
 export function registerHostsCommands(program: Command): void {
@@ -14,8 +14,7 @@ export function registerHostsCommands(program: Command): void {
     .option('--undo', 'take the host back into service')
     .action(async (name: string, opts: { undo?: boolean }) => {
       const config = loadConfig();
-      const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults hosts retire'));
-      try {
+      await withOrm(config, 'getresults hosts retire', async (orm) => {
         const em = orm.em.fork();
         if (opts.undo) {
           log((await reinstateUploadHost(em, name)) ? `The upload host ${name} is in service again.` : `The upload host ${name} was not retired; nothing changed.`);
@@ -43,8 +42,6 @@ export function registerHostsCommands(program: Command): void {
         } else {
           log(`None of its files waits for anything: its worker can be stopped. Keep its archive folder (back it up): the PDFs of its files are there.`);
         }
-      } finally {
-        await orm.close();
-      }
+      });
     });
 }

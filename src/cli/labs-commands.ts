@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { createLab, listLabs } from '../labs/upload-hosts';
-import { log, openMigratedOrm, requireDatabaseUrl } from './runtime';
+import { log, withOrm } from './runtime';
 
 /** `getresults labs ...`: the labs this deployment serves, and their upload hosts. */
 export function registerLabsCommands(program: Command): void {
@@ -13,28 +13,22 @@ export function registerLabsCommands(program: Command): void {
     .requiredOption('--title <title>', 'the name people read on the web page')
     .option('--shares-folders-of <lab>', 'use that lab\'s remote-folder table instead of a table of its own')
     .action(async (name: string, opts: { title: string; sharesFoldersOf?: string }) => {
-      const orm = await openMigratedOrm(requireDatabaseUrl(loadConfig(), 'getresults labs add'));
-      try {
+      await withOrm(loadConfig(), 'getresults labs add', async (orm) => {
         await createLab(orm.em.fork(), { name, title: opts.title, foldersOf: opts.sharesFoldersOf });
         log(`Added lab ${name}${opts.sharesFoldersOf ? `, sharing the folder table of ${opts.sharesFoldersOf}` : ''}.`);
-      } finally {
-        await orm.close();
-      }
+      });
     });
   labs
     .command('list')
     .description('List labs and the upload hosts that registered in each.')
     .action(async () => {
-      const orm = await openMigratedOrm(requireDatabaseUrl(loadConfig(), 'getresults labs list'));
-      try {
+      await withOrm(loadConfig(), 'getresults labs list', async (orm) => {
         for (const lab of await listLabs(orm.em.fork())) {
           process.stdout.write(`${lab.name}\t${lab.title}${lab.foldersOf ? `\t(folders of ${lab.foldersOf})` : ''}\n`);
           for (const h of lab.hosts) {
             process.stdout.write(`  host ${h.name}\tlast started ${h.lastStartedAt.toISOString()}${h.retiredAt ? `\tretired ${h.retiredAt.toISOString()}` : ''}\n`);
           }
         }
-      } finally {
-        await orm.close();
-      }
+      });
     });
 }

@@ -1,17 +1,14 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { migrate, openOrm } from '../db/orm';
-import { log, requireDatabaseUrl } from './runtime';
+import { migrate } from '../db/orm';
+import { log, withOrm } from './runtime';
 
 async function commandMigrate(): Promise<void> {
-  const config = loadConfig();
-  const orm = await openOrm(requireDatabaseUrl(config, 'getresults migrate'));
-  try {
+  // Opened unmigrated, so the command can say which migrations it applied.
+  await withOrm(loadConfig(), 'getresults migrate', async (orm) => {
     const applied = await migrate(orm);
     log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'The database is up to date.');
-  } finally {
-    await orm.close();
-  }
+  }, { migrate: false });
 }
 
 

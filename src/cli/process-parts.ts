@@ -4,7 +4,7 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import type { PayloadCodec } from '@temporalio/common';
 import { type Config } from '../config/config';
-import { type Orm } from '../db/orm';
+import { migrate, openOrm, type Orm } from '../db/orm';
 import { connectResultWorkflows, resultWorkflowsOn } from '../temporal/client';
 import { AesGcmPayloadCodec } from '../temporal/payload-codec';
 import type { ResultWorkflows } from '../temporal/result-workflows';
@@ -20,7 +20,9 @@ import { logger } from '../observability/logger';
 import { registerFileGauges, type ProcessMetrics } from '../observability/metrics';
 import { freeLoopbackPort, readMetricsTokens } from '../observability/ops-server';
 import type { HealthCheck } from '../web/health';
+import { createDestination } from '../transfer/create-destination';
 import type { Destination } from '../transfer/destination';
+import { instrumentDestination } from '../observability/metrics';
 import { log, requireTemporalEndpoint } from './runtime';
 import type { TemporalEndpoint } from '../temporal/connection-security';
 
@@ -37,6 +39,25 @@ export async function stopAll(stoppers: Stopper[]): Promise<void> {
   for (const stop of stoppers.reverse()) {
     await stop().catch((err: Error) => log(`While stopping: ${err.message}`));
   }
+}
+
+
+/**
+ * The process's ORM, migrated (the names of the migrations it applied are returned for start's banner), closed after
+ * every part that uses it has stopped.
+ */
+export async function openProcessOrm(databaseUrl: string, stoppers: Stopper[]): Promise<{ orm: Orm; applied: string[] }> {
+  const orm = await openOrm(databaseUrl);
+  stoppers.push(() => orm.close());
+  return { orm, applied: await migrate(orm) };
+}
+
+
+/** The process's one destination (server B), counted in its metrics, closed at the end. */
+export function openDestination(config: Config, metrics: ProcessMetrics, stoppers: Stopper[]): Destination {
+  const destination = instrumentDestination(createDestination(config.destination), metrics);
+  stoppers.push(() => destination.close());
+  return destination;
 }
 
 

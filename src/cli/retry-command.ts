@@ -1,27 +1,19 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { openOrm } from '../db/orm';
 import { retryWaitingFiles } from '../temporal/retry-waiting';
-import { connectResultWorkflows } from '../temporal/client';
-import { requirePayloadCodec } from '../temporal/payload-codec';
-import { log, requireDatabaseUrl, requireTemporalEndpoint } from './runtime';
+import { log, withOrm, withWorkflows } from './runtime';
 
 async function commandRetry(opts: { state: string[] }): Promise<void> {
   const config = loadConfig();
-  const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults retry');
-  const orm = await openOrm(requireDatabaseUrl(config, 'getresults retry'));
-  const { workflows, close } = await connectResultWorkflows(
-    { endpoint: requireTemporalEndpoint(config, 'getresults retry'), namespace: config.temporal.namespace, payloadCodec },
-    'getresults retry',
+  const command = 'getresults retry';
+  await withWorkflows(config, command, (workflows) =>
+    // Not migrated: retrying only reads which files wait.
+    withOrm(config, command, async (orm) => {
+      const states = opts.state.map((s) => s.toUpperCase()) as Array<'NEEDS_FOLDER' | 'TRANSFER_BLOCKED'>;
+      const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, states);
+      log(`Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
+    }, { migrate: false }),
   );
-  try {
-    const states = opts.state.map((s) => s.toUpperCase()) as Array<'NEEDS_FOLDER' | 'TRANSFER_BLOCKED'>;
-    const { signalled, failed } = await retryWaitingFiles(orm.em.fork(), workflows, states);
-    log(`Asked ${signalled} waiting file(s) to try again${failed ? ` (${failed} could not be reached)` : ''}.`);
-  } finally {
-    await close();
-    await orm.close();
-  }
 }
 
 

@@ -6,6 +6,9 @@ import type { Config } from '../config/config';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { logger } from '../observability/logger';
 import { migrate, openOrm, type Orm } from '../db/orm';
+import { connectResultWorkflows } from '../temporal/client';
+import { requirePayloadCodec } from '../temporal/payload-codec';
+import type { ResultWorkflows } from '../temporal/result-workflows';
 
 /**
  * Output of commands: one line per event, through the process's logger (src/observability/logger.ts): JSON for the
@@ -38,6 +41,36 @@ export async function openMigratedOrm(url: string): Promise<Orm> {
   const orm = await openOrm(url);
   await migrate(orm);
   return orm;
+}
+
+/**
+ * The ORM of a short command, for `work`, then closed: every command that reads or writes the database opens it here.
+ * DATABASE_URL unless `url` is given (withDatabase's); migrated first unless `migrate` is false (a read-only check).
+ */
+export async function withOrm<T>(config: Config, command: string, work: (orm: Orm) => Promise<T>, options: { url?: string; migrate?: boolean } = {}): Promise<T> {
+  const url = options.url ?? requireDatabaseUrl(config, command);
+  const orm = options.migrate === false ? await openOrm(url) : await openMigratedOrm(url);
+  try {
+    return await work(orm);
+  } finally {
+    await orm.close();
+  }
+}
+
+/**
+ * The one Temporal client of a short command (TEMPORAL_ADDRESS, our payload encryption), for `work`, then closed.
+ * `needs` says, in a missing-key error, why the command needs the key.
+ */
+export async function withWorkflows<T>(config: Config, command: string, work: (workflows: ResultWorkflows) => Promise<T>, needs = command): Promise<T> {
+  const { workflows, close } = await connectResultWorkflows(
+    { endpoint: requireTemporalEndpoint(config, command), namespace: config.temporal.namespace, payloadCodec: requirePayloadCodec(config.payloadKeys, needs) },
+    command,
+  );
+  try {
+    return await work(workflows);
+  } finally {
+    await close();
+  }
 }
 
 /** Resolves on the first SIGINT/SIGTERM, so long-running commands can shut down in order. */

@@ -1,22 +1,12 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { connectResultWorkflows } from '../temporal/client';
-import { requirePayloadCodec } from '../temporal/payload-codec';
 import { ALERT_SCHEDULE_ID, LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
-import { log, requireTemporalEndpoint } from './runtime';
+import { log, withWorkflows } from './runtime';
 import { alertChannelsShown } from './process-parts';
 
 async function commandSchedule(): Promise<void> {
   const config = loadConfig();
-  const { workflows, close } = await connectResultWorkflows(
-    {
-      endpoint: requireTemporalEndpoint(config, 'getresults schedule'),
-      namespace: config.temporal.namespace,
-      payloadCodec: requirePayloadCodec(config.payloadKeys, 'getresults schedule'),
-    },
-    'getresults schedule',
-  );
-  try {
+  await withWorkflows(config, 'getresults schedule', async (workflows) => {
     if (config.accessLog.location) {
       const outcome = await workflows.ensureLogScanSchedule(config.accessLog.scanInterval);
       log(`Schedule ${LOG_SCAN_SCHEDULE_ID} ${outcome}: scans ${config.accessLog.location} every ${config.accessLog.scanInterval} (overlaps skipped).`);
@@ -25,9 +15,7 @@ async function commandSchedule(): Promise<void> {
     }
     const alerts = await workflows.ensureAlertSchedule(config.alerts.interval);
     log(`Schedule ${ALERT_SCHEDULE_ID} ${alerts}: looks for what needs a person every ${config.alerts.interval} (${alertChannelsShown(config)}).`);
-  } finally {
-    await close();
-  }
+  });
 }
 
 

@@ -6,7 +6,7 @@ import { clinicFolderOf } from '../remote-folders/clinic-rule';
 import { receiptRulesByFolder } from '../remote-folders/receipt-rules';
 import { folderTableLabId, labIdByName } from '../labs/upload-hosts';
 import { ApacheConfigRefused, renderApacheConfig, type UnruledAccess } from '../serverb/apache-config';
-import { log, openMigratedOrm, requireDatabaseUrl } from './runtime';
+import { log, withOrm } from './runtime';
 
 /** `getresults serverb ...`: what server B needs from us (docs/deployment.md, "Server B"). */
 export function registerServerBCommands(program: Command): void {
@@ -23,8 +23,7 @@ export function registerServerBCommands(program: Command): void {
     .action(async (opts: { out?: string; lab?: string; documentRoot?: string; accessLog?: string; htpasswd: string; unruled: string }) => {
       const config = loadConfig();
       if (opts.unruled !== 'deny' && opts.unruled !== 'open') throw new ApacheConfigRefused(`--unruled takes deny or open, not "${opts.unruled}".`);
-      const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults serverb apache-config'));
-      try {
+      await withOrm(config, 'getresults serverb apache-config', async (orm) => {
         const em = orm.em.fork();
         let labFilter = {};
         if (opts.lab) {
@@ -59,8 +58,6 @@ export function registerServerBCommands(program: Command): void {
               `Give each allowed_clients or allowed_users (Remote folders page, or the CSV), then write this again.\n`,
           );
         }
-      } finally {
-        await orm.close();
-      }
+      });
     });
 }

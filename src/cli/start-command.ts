@@ -6,19 +6,18 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config';
 import { RemoteFolder, User } from '../db/entities';
 import { startEmbeddedPostgres } from '../db/embedded-postgres';
-import { migrate, openOrm, type Orm } from '../db/orm';
+import type { Orm } from '../db/orm';
 import { AesGcmPayloadCodec, createKeysFile, loadKeyRing, requirePayloadCodec } from '../temporal/payload-codec';
 import { startDevServer } from '../temporal/dev-server';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../workflows/search-attributes';
-import { createDestination } from '../transfer/create-destination';
 import { addUser } from '../web/auth/users';
 import { LOG_SCAN_SCHEDULE_ID } from '../workflows/names';
 import { loadFoldersCsv } from './folders-load';
 import { useLogFormat } from '../observability/logger';
-import { createProcessMetrics, instrumentDestination } from '../observability/metrics';
+import { createProcessMetrics } from '../observability/metrics';
 import { log, requirePortFree, requireTemporalEndpoint, untilStopSignal } from './runtime';
 import { standInLogPath, startStandInServerB, wantsStandIn, withStandInReceipts } from '../serverb/stand-in';
-import { type Stopper, stopAll, startWorkersWithConnection, startWatcher, startWeb, webBaseUrl, alertChannelsShown } from './process-parts';
+import { alertChannelsShown, openDestination, openProcessOrm, type Stopper, startWatcher, startWeb, startWorkersWithConnection, stopAll, webBaseUrl } from './process-parts';
 
 async function seedFoldersIfEmpty(orm: Orm, config: Config): Promise<void> {
   const em = orm.em.fork();
@@ -98,9 +97,7 @@ async function commandStart(): Promise<void> {
       databaseUrl = pg.url;
       databaseShown = `${pg.displayUrl} (embedded, files in ${pg.clusterDir}; password in ${path.join(config.dataDir, 'postgres', 'password')})`;
     }
-    const orm = await openOrm(databaseUrl);
-    stoppers.push(() => orm.close());
-    const applied = await migrate(orm);
+    const { orm, applied } = await openProcessOrm(databaseUrl, stoppers);
     log(applied.length > 0 ? `Database migrations applied: ${applied.join(', ')}.` : 'Database schema is up to date.');
     await seedFoldersIfEmpty(orm, config);
     const firstAdminFile = await ensureFirstAdmin(orm, config);
@@ -133,8 +130,7 @@ async function commandStart(): Promise<void> {
 
     log('Starting the workers, the watcher and the web page…');
     const metrics = createProcessMetrics('start');
-    const destination = instrumentDestination(createDestination(config.destination), metrics);
-    stoppers.push(() => destination.close());
+    const destination = openDestination(config, metrics, stoppers);
     const { workers, workflows, sdkMetricsUrl } = await startWorkersWithConnection(
       { config, temporalEndpoint, command: 'getresults start', orm, destination, payloadCodec: payloadKeys.codec, metrics },
       stoppers,

@@ -2,9 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { Lab, User } from '../db/entities';
-import type { Orm } from '../db/orm';
 import { addUser, setDisabled, setPassword } from '../web/auth/users';
-import { log, openMigratedOrm, requireDatabaseUrl } from './runtime';
+import { log, withOrm } from './runtime';
 
 /** Reads a line from a terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
@@ -61,15 +60,6 @@ async function readNewPassword(passwordFile: string | undefined): Promise<string
   return firstLine(await readStdin());
 }
 
-async function withOrm<T>(command: string, work: (orm: Orm) => Promise<T>): Promise<T> {
-  const orm = await openMigratedOrm(requireDatabaseUrl(loadConfig(), command));
-  try {
-    return await work(orm);
-  } finally {
-    await orm.close();
-  }
-}
-
 /** `getresults users ...`: accounts for the web page. */
 export function registerUsersCommands(program: Command): void {
   const users = program.command('users').description('Accounts for the web page. Needs DATABASE_URL.');
@@ -82,7 +72,7 @@ export function registerUsersCommands(program: Command): void {
     .option('--password-file <file>', 'read the password from the first line of this file')
     .action(async (username: string, opts: { admin?: boolean; lab?: string; passwordFile?: string }) => {
       const password = await readNewPassword(opts.passwordFile);
-      const user = await withOrm('getresults users add', (orm) => addUser(orm.em.fork(), username, password, opts.admin ? 'admin' : 'technician', opts.lab));
+      const user = await withOrm(loadConfig(), 'getresults users add', (orm) => addUser(orm.em.fork(), username, password, opts.admin ? 'admin' : 'technician', opts.lab));
       log(`Added ${user.role} ${user.username}${user.labId === null ? ' (every lab)' : ''}.`);
     });
   users
@@ -92,7 +82,7 @@ export function registerUsersCommands(program: Command): void {
     .option('--password-file <file>', 'read the password from the first line of this file')
     .action(async (username: string, opts: { passwordFile?: string }) => {
       const password = await readNewPassword(opts.passwordFile);
-      const user = await withOrm('getresults users passwd', (orm) => setPassword(orm.em.fork(), username, password));
+      const user = await withOrm(loadConfig(), 'getresults users passwd', (orm) => setPassword(orm.em.fork(), username, password));
       log(`Password of ${user.username} changed; their sessions were ended.`);
     });
   for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
@@ -101,7 +91,7 @@ export function registerUsersCommands(program: Command): void {
       .description(disabled ? 'Stop a user from signing in (and end their sessions).' : 'Let a disabled user sign in again.')
       .argument('<username>')
       .action(async (username: string) => {
-        const user = await withOrm(`getresults users ${name}`, (orm) => setDisabled(orm.em.fork(), username, disabled));
+        const user = await withOrm(loadConfig(), `getresults users ${name}`, (orm) => setDisabled(orm.em.fork(), username, disabled));
         log(`${user.username} is ${disabled ? 'disabled' : 'enabled'}.`);
       });
   }
@@ -109,7 +99,7 @@ export function registerUsersCommands(program: Command): void {
     .command('list')
     .description('List users.')
     .action(async () => {
-      const [rows, labs] = await withOrm('getresults users list', async (orm) => {
+      const [rows, labs] = await withOrm(loadConfig(), 'getresults users list', async (orm) => {
         const em = orm.em.fork();
         return Promise.all([em.find(User, {}, { orderBy: { username: 'asc' } }), em.find(Lab, {})]);
       });

@@ -4,8 +4,8 @@ import { AesGcmPayloadCodec, loadKeyRing, requirePayloadCodec } from '../tempora
 import type { ResultWorkflows } from '../temporal/result-workflows';
 import { useLogFormat } from '../observability/logger';
 import { createProcessMetrics } from '../observability/metrics';
-import { log, openMigratedOrm, requireDatabaseUrl, untilStopSignal } from './runtime';
-import { type Stopper, stopAll, startWeb, connectWorkflows } from './process-parts';
+import { log, requireDatabaseUrl, untilStopSignal } from './runtime';
+import { openProcessOrm, type Stopper, stopAll, startWeb, connectWorkflows } from './process-parts';
 
 async function commandWeb(opts: { port?: string }): Promise<void> {
   const loaded = loadConfig();
@@ -13,8 +13,7 @@ async function commandWeb(opts: { port?: string }): Promise<void> {
   useLogFormat('web', config.logFormat ?? 'json');
   const stoppers: Stopper[] = [];
   try {
-    const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults web'));
-    stoppers.push(() => orm.close());
+    const { orm } = await openProcessOrm(requireDatabaseUrl(config, 'getresults web'), stoppers);
     // With TEMPORAL_ADDRESS the key is required; without it, a configured key still serves /codec.
     let payloadCodec: AesGcmPayloadCodec | undefined;
     let workflows: ResultWorkflows | undefined;

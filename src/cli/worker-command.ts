@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
 import { requirePayloadCodec } from '../temporal/payload-codec';
-import { createDestination } from '../transfer/create-destination';
 import { useLogFormat } from '../observability/logger';
-import { createProcessMetrics, instrumentDestination } from '../observability/metrics';
+import { createProcessMetrics } from '../observability/metrics';
 import { serveOps } from '../observability/ops-server';
-import { log, openMigratedOrm, requireDatabaseUrl, requireTemporalEndpoint, untilStopSignal } from './runtime';
-import { type Stopper, stopAll, startWorkersWithConnection } from './process-parts';
+import { log, requireDatabaseUrl, requireTemporalEndpoint, untilStopSignal } from './runtime';
+import { openDestination, openProcessOrm, type Stopper, stopAll, startWorkersWithConnection } from './process-parts';
 
 async function commandWorker(opts: { files: boolean }): Promise<void> {
   const config = loadConfig();
@@ -15,11 +14,9 @@ async function commandWorker(opts: { files: boolean }): Promise<void> {
   const payloadCodec = requirePayloadCodec(config.payloadKeys, 'getresults worker');
   const stoppers: Stopper[] = [];
   try {
-    const orm = await openMigratedOrm(requireDatabaseUrl(config, 'getresults worker'));
-    stoppers.push(() => orm.close());
+    const { orm } = await openProcessOrm(requireDatabaseUrl(config, 'getresults worker'), stoppers);
     const metrics = createProcessMetrics('worker');
-    const destination = instrumentDestination(createDestination(config.destination), metrics);
-    stoppers.push(() => destination.close());
+    const destination = openDestination(config, metrics, stoppers);
     const { workers, workflows, sdkMetricsUrl } = await startWorkersWithConnection(
       { config, temporalEndpoint, command: 'getresults worker', orm, destination, payloadCodec, serveFiles: opts.files, metrics },
       stoppers,
