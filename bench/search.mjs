@@ -142,12 +142,12 @@ async function generate(pg, o, folders) {
   const t2 = Date.now();
   // The clinic's fetches of acknowledged files, some fetches that did not count, and a few uploads through the page.
   await pg.query(`
-    insert into acknowledgement (result_file_id, remote_path, accessed_at, client, request_line, status, bytes, first, evidence_key, recorded_at, remote_user)
+    insert into receipt (result_file_id, remote_path, accessed_at, client, request_line, status, bytes, first, evidence_key, recorded_at, remote_user)
     select id, remote_path, acknowledged_at, '10.20.' || (id % 200) || '.' || (id % 250), 'GET ' || remote_path || ' HTTP/1.1', 200, size_bytes, true,
            'ack:' || id, acknowledged_at + interval '5 minutes', null
       from result_file where state = 'ACKNOWLEDGED'`);
   await pg.query(`
-    insert into foreign_access (result_file_id, clinic_folder, remote_path, accessed_at, client, remote_user, request_line, status, bytes, reason, evidence_key, recorded_at)
+    insert into foreign_fetch (result_file_id, clinic_folder, remote_path, accessed_at, client, remote_user, request_line, status, bytes, reason, evidence_key, recorded_at)
     select id, clinic_folder, remote_path, sent_at + interval '1 hour', '192.168.1.' || (id % 250), null, 'GET ' || remote_path || ' HTTP/1.1', 200, size_bytes,
            'client not allowed by the receipt rule', 'foreign:' || id, sent_at + interval '2 hours'
       from result_file where remote_path is not null and id % 100 = 7`);
@@ -157,7 +157,7 @@ async function generate(pg, o, folders) {
       from result_file where uploaded_by is null and id % 3 = 0`);
   const t3 = Date.now();
   // As autovacuum leaves an insert-only table: statistics and the visibility map.
-  await pg.query(`vacuum (analyze) result_file, file_event, acknowledgement, foreign_access, web_upload`);
+  await pg.query(`vacuum (analyze) result_file, file_event, receipt, foreign_fetch, web_upload`);
   const t4 = Date.now();
   return { files: (t1 - t0) / 1000, events: (t2 - t1) / 1000, rest: (t3 - t2) / 1000, vacuum: (t4 - t3) / 1000 };
 }

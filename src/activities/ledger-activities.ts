@@ -170,7 +170,7 @@ export function createLedgerActivities({ orm, hotPath, host }: LedgerActivityDep
      * undefined, which their workflow code took as accepted.
      */
     async recordAccesses(input: { resultFileId: number; accesses: FetchEvidence[] }): Promise<{ verifiedKeys: string[] }> {
-      return ledger().checkSignalledAccesses(input.resultFileId, input.accesses);
+      return ledger().checkSignalledFetches(input.resultFileId, input.accesses);
     },
 
     /** A message named a path outside the upload folder (src/files/upload-folder.ts): kept on the file's timeline. */

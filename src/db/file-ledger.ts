@@ -9,7 +9,7 @@ import type { FileState } from '../domain/file-state';
 import type { DeliveryResult } from '../transfer/destination';
 import { executorOf, type HotPathSql, type SqlExecutor } from './hot-path-sql';
 import { appendChainedEvent, chainedInsert, lockChain, TIP_COLUMNS_SQL, tipOf, type NewEvent } from './audit-chain';
-import { Acknowledgement, ForeignAccess, ResultFile } from './entities';
+import { ForeignFetch, Receipt, ResultFile, UnknownFetch } from './entities';
 import type { IResultFile } from './entities/result-file';
 import type { FetchEvidence } from '../workflows/definitions';
 
@@ -325,13 +325,15 @@ export class FileLedger {
   async recordReceipts(resultFileId: number, fetches: readonly FetchEvidence[]): Promise<void> {
     await this.em.transactional(async (em) => {
       const row = await em.findOneOrFail(ResultFile, { id: resultFileId });
-      const hadAck = (await em.count(Acknowledgement, { resultFileId, first: true })) > 0;
+      const hadAck = (await em.count(Receipt, { resultFileId, first: true })) > 0;
       const sorted = [...fetches].sort((a, b) => Date.parse(a.accessedAt) - Date.parse(b.accessedAt));
       let first = !hadAck;
       for (const fetch of sorted) {
-        if (await em.count(Acknowledgement, { evidenceKey: fetch.evidenceKey })) continue;
+        // A log line is recorded once, whichever way it was judged first (a re-read line of a path that was unknown
+        // then does not become a receipt of a file delivered there since).
+        if ((await em.count(Receipt, { evidenceKey: fetch.evidenceKey })) || (await em.count(UnknownFetch, { evidenceKey: fetch.evidenceKey }))) continue;
         const accessedAt = new Date(fetch.accessedAt);
-        em.create(Acknowledgement, {
+        em.create(Receipt, {
           resultFileId,
           remotePath: fetch.remotePath ?? row.remotePath ?? '',
           accessedAt,
@@ -361,18 +363,18 @@ export class FileLedger {
   }
 
   /**
-   * Which of the fetches a workflow was told about the log scan recorded for this file (an acknowledgement row with
+   * Which of the fetches a workflow was told about the log scan recorded for this file (a receipt row with
    * that evidence key and file); the others are kept as RECEIPT_REFUSED events, once per claimed key. Claimed values
    * are shortened: they come from whoever sent the signal.
    */
-  async checkSignalledAccesses(
+  async checkSignalledFetches(
     resultFileId: number,
     claimed: ReadonlyArray<{ evidenceKey: string; client?: string; requestLine?: string }>,
   ): Promise<{ verifiedKeys: string[] }> {
     const keys = [...new Set(claimed.map((c) => String(c.evidenceKey).slice(0, 200)))];
     if (!keys.length) return { verifiedKeys: [] };
     const rows = await this.em.execute<Array<{ evidence_key: string }>>(
-      `select evidence_key from acknowledgement where result_file_id = ? and evidence_key in (${keys.map(() => '?').join(', ')})`,
+      `select evidence_key from receipt where result_file_id = ? and evidence_key in (${keys.map(() => '?').join(', ')})`,
       [resultFileId, ...keys],
     );
     const verified = new Set(rows.map((r) => r.evidence_key));
@@ -440,9 +442,11 @@ export class FileLedger {
   /** An unknown fetch (of a file we have no delivery for): kept, never lost, so an operator can look into it. */
   async recordUnknownFetch(access: FetchEvidence & { remotePath: string }): Promise<boolean> {
     const inserted = await this.em.getConnection().execute(
-      `insert into acknowledgement (result_file_id, remote_path, accessed_at, client, remote_user, request_line, status, bytes, first, evidence_key, recorded_at)
-       values (null, ?, ?, ?, ?, ?, ?, ?, false, ?, now()) on conflict (evidence_key) do nothing`,
-      [access.remotePath, new Date(access.accessedAt), access.client, access.user ?? null, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey],
+      // Not when the line is a receipt already (a re-read line of a file withdrawn since): a line is recorded once.
+      `insert into unknown_fetch (remote_path, accessed_at, client, remote_user, request_line, status, bytes, evidence_key, recorded_at)
+       select ?, ?, ?, ?, ?, ?, ?, ?, now() where not exists (select 1 from receipt where evidence_key = ?)
+       on conflict (evidence_key) do nothing`,
+      [access.remotePath, new Date(access.accessedAt), access.client, access.user ?? null, access.requestLine, access.status ?? null, access.bytes ?? null, access.evidenceKey, access.evidenceKey],
       'run',
     );
     return (inserted as { affectedRows?: number }).affectedRows === 1;
@@ -457,8 +461,8 @@ export class FileLedger {
     access: FetchEvidence & { remotePath: string; clinicFolder: string; reason: string },
   ): Promise<boolean> {
     return this.em.transactional(async (em) => {
-      if (await em.count(ForeignAccess, { evidenceKey: access.evidenceKey })) return false;
-      em.create(ForeignAccess, {
+      if (await em.count(ForeignFetch, { evidenceKey: access.evidenceKey })) return false;
+      em.create(ForeignFetch, {
         resultFileId,
         clinicFolder: access.clinicFolder,
         remotePath: access.remotePath,

@@ -192,3 +192,28 @@ describe('a withdrawn file', () => {
     expect(await verifyChain(orm.em.fork())).toMatchObject({ ok: true });
   });
 });
+
+describe('recorded fetches', () => {
+  const fetch = (evidenceKey: string) => ({
+    evidenceKey,
+    accessedAt: '2026-12-02T09:00:00.000Z',
+    client: '10.20.0.5',
+    requestLine: 'GET /viral_load/digawana/066-12000001-3.pdf',
+    status: 200,
+    remotePath: 'viral_load/digawana/066-12000001-3.pdf',
+  });
+
+  test('a log line is recorded once, in the table it was first judged into: a receipt is not also unknown, nor the reverse', async () => {
+    const { resultFileId } = await ledger.registerUpload({ ...upload('run-fetch', '/upload/fetched.pdf'), workflowId: 'file-fetched', sha256: 'f1'.repeat(32) });
+    const files = new FileLedger(orm.em.fork());
+    await files.recordReceipts(resultFileId, [fetch('line:receipt')]);
+    // Re-read once the file was withdrawn: the scan would call it unknown.
+    expect(await files.recordUnknownFetch(fetch('line:receipt'))).toBe(false);
+    expect(await files.recordUnknownFetch(fetch('line:unknown'))).toBe(true);
+    // Re-read once a file was delivered at that path: still the unknown fetch it was.
+    await files.recordReceipts(resultFileId, [fetch('line:unknown')]);
+    const sql = orm.em.getConnection();
+    expect(await sql.execute('select evidence_key from receipt where result_file_id = ?', [resultFileId])).toEqual([{ evidence_key: 'line:receipt' }]);
+    expect(await sql.execute(`select evidence_key from unknown_fetch where evidence_key like 'line:%'`)).toEqual([{ evidence_key: 'line:unknown' }]);
+  });
+});

@@ -61,7 +61,7 @@ async function http(url: string, init: RequestInit = {}): Promise<Response> {
 }
 
 async function acknowledgements(resultFileId: number) {
-  return (await stack.pg.query('select client, status, first, request_line from acknowledgement where result_file_id = $1 order by id', [resultFileId])).rows;
+  return (await stack.pg.query('select client, status, first, request_line from receipt where result_file_id = $1 order by id', [resultFileId])).rows;
 }
 
 beforeAll(async () => {
@@ -199,7 +199,7 @@ describe('proof of receipt from a real Apache access log', () => {
     const events = (await stack.events(acknowledged.id)).map((e) => e.type);
     expect(events.filter((t) => t === 'ACKNOWLEDGED')).toHaveLength(1);
     expect(events.filter((t) => t === 'ACCESSED')).toHaveLength(1);
-    const unknown = await stack.pg.query("select remote_path from acknowledgement where result_file_id is null");
+    const unknown = await stack.pg.query("select remote_path from unknown_fetch");
     expect(unknown.rows).toEqual([{ remote_path: 'stray.pdf' }]);
 
     const again = await scanNow(); // nothing new: nothing counted twice
@@ -253,7 +253,7 @@ describe('proof of receipt from a real Apache access log', () => {
     expect(await scanNow()).toMatchObject({ hits: 1, acknowledged: 0, foreign_hits: 1, unknown_hits: 0 });
     expect((await stack.fileRows()).find((r) => r.id === sent.id)!.state).toBe('AWAITING_ACK');
     expect(await acknowledgements(sent.id)).toEqual([]);
-    const foreign = await stack.pg.query('select client, status, reason from foreign_access where result_file_id = $1', [sent.id]);
+    const foreign = await stack.pg.query('select client, status, reason from foreign_fetch where result_file_id = $1', [sent.id]);
     expect(foreign.rows).toEqual([{ client: '127.0.0.1', status: 200, reason: "client 127.0.0.1 is not one of viral_load/lerala's addresses" }]);
     expect((await stack.events(sent.id)).filter((e) => e.type === 'FOREIGN_FETCH')).toHaveLength(1);
 
@@ -275,7 +275,7 @@ describe('proof of receipt from a real Apache access log', () => {
     const line = (user: string) => `192.0.2.44 - ${user} [${apacheTime(new Date())}] "GET /${sent.remote_path} HTTP/1.1" 200 1234 "-" "clinic-browser/1.0"\n`;
     appendFileSync(apache.accessLog, line('someone-else'));
     expect(await scanNow()).toMatchObject({ hits: 1, acknowledged: 0, foreign_hits: 1 });
-    const foreign = await stack.pg.query('select remote_user, reason from foreign_access where result_file_id = $1', [sent.id]);
+    const foreign = await stack.pg.query('select remote_user, reason from foreign_fetch where result_file_id = $1', [sent.id]);
     expect(foreign.rows).toEqual([
       { remote_user: 'someone-else', reason: `client 192.0.2.44 is not one of viral_load/sefophe's addresses, and user "someone-else" is not one of its users` },
     ]);

@@ -76,7 +76,7 @@ describe('the per-file workflow on real Temporal, PostgreSQL and OpenSSH', () =>
     const events = await stack.events(acknowledged.id);
     expect(events.map((e) => e.type)).toEqual(['RECEIVED', 'VALIDATED', 'ROUTED', 'SENT', 'ARCHIVED', 'ACKNOWLEDGED']);
     expect(events.at(-1)!.message).toContain('198.51.100.7');
-    const ack = await stack.pg.query('select client, status, first from acknowledgement where result_file_id = $1', [acknowledged.id]);
+    const ack = await stack.pg.query('select client, status, first from receipt where result_file_id = $1', [acknowledged.id]);
     expect(ack.rows).toEqual([{ client: '198.51.100.7', status: 200, first: true }]);
   });
 

@@ -1,5 +1,5 @@
 import { recordFetches, type ScannedHit } from '../../src/receipts/record-fetches';
-import { Acknowledgement, FileEvent, ForeignAccess, ResultFile } from '../../src/db/entities';
+import { FileEvent, ForeignFetch, Receipt, ResultFile, UnknownFetch } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
 import { setReceiptRule } from '../../src/remote-folders/receipt-rules';
@@ -70,8 +70,8 @@ describe('recording fetches under a clinic folder\'s receipt rule', () => {
     expect(await state(file.id)).toBe('AWAITING_ACK');
     expect(signals.filter((s) => s.workflowId === file.workflowId)).toEqual([]);
     const em = orm.em.fork();
-    expect(await em.count(Acknowledgement, { resultFileId: file.id })).toBe(0);
-    const foreign = await em.find(ForeignAccess, { resultFileId: file.id });
+    expect(await em.count(Receipt, { resultFileId: file.id })).toBe(0);
+    const foreign = await em.find(ForeignFetch, { resultFileId: file.id });
     expect(foreign).toMatchObject([
       { client: '10.9.9.9', remoteUser: null, clinicFolder: 'viral_load/digawana', status: 200, reason: "client 10.9.9.9 is not one of viral_load/digawana's addresses" },
     ]);
@@ -82,7 +82,7 @@ describe('recording fetches under a clinic folder\'s receipt rule', () => {
 
     // The same log line read again (a retried chunk): counted by the scan, recorded nowhere twice.
     await record([hit(file.remotePath, '10.9.9.9', null, 'k1')]);
-    expect(await orm.em.fork().count(ForeignAccess, { resultFileId: file.id })).toBe(1);
+    expect(await orm.em.fork().count(ForeignFetch, { resultFileId: file.id })).toBe(1);
     expect(await orm.em.fork().count(FileEvent, { resultFileId: file.id, type: 'FOREIGN_FETCH' })).toBe(1);
   });
 
@@ -97,7 +97,7 @@ describe('recording fetches under a clinic folder\'s receipt rule', () => {
     ]);
     expect(counts).toEqual({ hits: 4, matched: 4, unknownHits: 0, foreignHits: 0 });
     for (const f of [byRange, byMapped, byUser, byV6]) expect(await state(f.id)).toBe('ACKNOWLEDGED');
-    expect((await orm.em.fork().findOneOrFail(Acknowledgement, { resultFileId: byUser.id })).remoteUser).toBe('gweta');
+    expect((await orm.em.fork().findOneOrFail(Receipt, { resultFileId: byUser.id })).remoteUser).toBe('gweta');
     expect(signals.map((s) => s.workflowId)).toEqual(expect.arrayContaining([byRange.workflowId, byMapped.workflowId, byUser.workflowId, byV6.workflowId]));
   });
 
@@ -109,7 +109,7 @@ describe('recording fetches under a clinic folder\'s receipt rule', () => {
     await setReceiptRule(orm.em.fork(), 'viral_load/bokaa', { allowedClients: [], allowedUsers: ['bokaa'] }, 'ada');
     expect(await record([hit(open.remotePath, '203.0.113.5', 'someone', 'k7')])).toMatchObject({ matched: 0, foreignHits: 1 });
     expect(await state(open.id)).toBe('ACKNOWLEDGED');
-    expect((await orm.em.fork().findOneOrFail(ForeignAccess, { evidenceKey: 'k7' })).reason).toBe(`user "someone" is not one of viral_load/bokaa's users`);
+    expect((await orm.em.fork().findOneOrFail(ForeignFetch, { evidenceKey: 'k7' })).reason).toBe(`user "someone" is not one of viral_load/bokaa's users`);
   });
 
   it('the rule in force when the log is read decides: after allowing the address, the next fetch acknowledges', async () => {
@@ -119,7 +119,7 @@ describe('recording fetches under a clinic folder\'s receipt rule', () => {
     await setReceiptRule(orm.em.fork(), 'viral_load/lerala', { allowedClients: ['10.30.0.0/16', '127.0.0.1/32'], allowedUsers: [] }, 'ada');
     expect(await record([hit(file.remotePath, '127.0.0.1', null, 'k9')])).toMatchObject({ matched: 1, foreignHits: 0 });
     expect(await state(file.id)).toBe('ACKNOWLEDGED');
-    const ack = await orm.em.fork().findOneOrFail(Acknowledgement, { resultFileId: file.id });
+    const ack = await orm.em.fork().findOneOrFail(Receipt, { resultFileId: file.id });
     expect(ack).toMatchObject({ evidenceKey: 'k9', first: true });
   });
 });
@@ -133,7 +133,7 @@ describe('a fetch of a withdrawn file', () => {
     expect(await state(file.id)).toBe('WITHDRAWN');
     expect(signals.filter((s) => s.workflowId === file.workflowId)).toEqual([]);
     const em = orm.em.fork();
-    expect(await em.count(Acknowledgement, { resultFileId: file.id })).toBe(0);
-    expect(await em.count(Acknowledgement, { resultFileId: null, remotePath: file.remotePath })).toBe(1);
+    expect(await em.count(Receipt, { resultFileId: file.id })).toBe(0);
+    expect(await em.count(UnknownFetch, { remotePath: file.remotePath })).toBe(1);
   });
 });

@@ -171,7 +171,7 @@ describe('a session left unused ends', () => {
 describe('security events, for admins', () => {
   it('a refused receipt signal is listed on /security for an admin; a technician is refused the page', async () => {
     const id = await seedFile(env.orm, { fileName: '066-12000077-3.pdf', identifier: '066-12000077-3', state: 'AWAITING_ACK' });
-    const checked = await new FileLedger(env.orm.em.fork()).checkSignalledAccesses(id, [
+    const checked = await new FileLedger(env.orm.em.fork()).checkSignalledFetches(id, [
       { evidenceKey: 'forged-77', client: '6.6.6.6', requestLine: 'GET /forged HTTP/1.1' },
     ]);
     expect(checked).toEqual({ verifiedKeys: [] });

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Acknowledgement, FileEvent, RemoteFolder } from '../../src/db/entities';
+import { FileEvent, RemoteFolder, UnknownFetch } from '../../src/db/entities';
 import { FileLedger } from '../../src/db/file-ledger';
 import { findRemoteFolder } from '../../src/remote-folders/remote-folder-table';
 import { createLab, labIdByName, registerUploadHost } from '../../src/labs/upload-hosts';
@@ -120,8 +120,7 @@ describe('another lab\'s file answers 404 at every route', () => {
   it('the report, its CSV, the receipts, the pending page and the dashboard count the own lab only', async () => {
     // A fetch of a path we sent nothing to may name any lab's patient: with several labs, only a deployment admin sees it.
     const em = env.orm.em.fork();
-    em.create(Acknowledgement, {
-      resultFileId: null,
+    em.create(UnknownFetch, {
       remotePath: 'viral_load/elsewhere/066-55000001-3.pdf',
       accessedAt: new Date(),
       client: '192.0.2.5',

@@ -1,6 +1,6 @@
 import { utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Acknowledgement, FileEvent, LogScanRun, ResultFile } from '../../src/db/entities';
+import { FileEvent, LogScanRun, Receipt, ResultFile, UnknownFetch } from '../../src/db/entities';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 
 let env: WebTestEnv;
@@ -119,7 +119,7 @@ describe('receipts', () => {
     recent = await seedFile(env.orm, { fileName: 'recent.pdf', state: 'AWAITING_ACK' });
     const em = env.orm.em.fork();
     await em.nativeUpdate(ResultFile, { id: late }, { sentAt: new Date(Date.now() - 5 * DAY) });
-    em.create(Acknowledgement, {
+    em.create(Receipt, {
       resultFileId: fetched,
       remotePath: 'viral_load/digawana/fetched.pdf',
       accessedAt: new Date(),
@@ -130,15 +130,13 @@ describe('receipts', () => {
       first: true,
       evidenceKey: 'test:1',
     });
-    em.create(Acknowledgement, {
-      resultFileId: null,
+    em.create(UnknownFetch, {
       remotePath: `viral_load/unknown/<img src=x onerror=alert(1)>.pdf`,
       accessedAt: new Date(),
       client: '10.0.0.99',
       requestLine: 'GET /viral_load/unknown/x.pdf HTTP/1.1',
       status: 404,
       bytes: null,
-      first: false,
       evidenceKey: 'test:2',
     });
     em.create(LogScanRun, {

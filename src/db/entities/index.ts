@@ -1,10 +1,9 @@
 import { WebUpload } from './web-upload';
-import { Acknowledgement } from './acknowledgement';
 import { Alert, AlertDelivery } from './alert';
 import { FileEvent } from './file-event';
 import { FileHandover } from './file-handover';
 import { Lab, UploadHost } from './lab';
-import { ForeignAccess } from './foreign-access';
+import { ForeignFetch, Receipt, UnknownFetch } from './fetches';
 import { LogCursor, LogScanRun } from './log-scan';
 import { FolderChange, FolderReceiptRule, RemoteFolder } from '../../remote-folders/entities';
 import { ResultFile } from './result-file';
@@ -12,5 +11,5 @@ import { SecurityEvent } from './security-event';
 import { LoginFailure, WebSession } from './session';
 import { User } from './user';
 
-export { Acknowledgement, Alert, AlertDelivery, FileEvent, FileHandover, FolderChange, FolderReceiptRule, ForeignAccess, Lab, LogCursor, LogScanRun, LoginFailure, RemoteFolder, ResultFile, SecurityEvent, UploadHost, User, WebSession, WebUpload };
-export const ALL_ENTITIES = [ResultFile, FileEvent, RemoteFolder, Acknowledgement, User, WebSession, LoginFailure, WebUpload, LogCursor, LogScanRun, FolderReceiptRule, ForeignAccess, SecurityEvent, FolderChange, Lab, UploadHost, FileHandover, Alert, AlertDelivery];
+export { Alert, AlertDelivery, FileEvent, FileHandover, FolderChange, FolderReceiptRule, ForeignFetch, Lab, LogCursor, LogScanRun, LoginFailure, Receipt, RemoteFolder, ResultFile, SecurityEvent, UnknownFetch, UploadHost, User, WebSession, WebUpload };
+export const ALL_ENTITIES = [ResultFile, FileEvent, RemoteFolder, Receipt, UnknownFetch, User, WebSession, LoginFailure, WebUpload, LogCursor, LogScanRun, FolderReceiptRule, ForeignFetch, SecurityEvent, FolderChange, Lab, UploadHost, FileHandover, Alert, AlertDelivery];

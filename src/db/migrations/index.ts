@@ -12,6 +12,7 @@ import { Migration0010WithdrawnState } from './0010-withdrawn-state';
 import { Migration0011LabsAndHosts } from './0011-labs-and-hosts';
 import { Migration0012FileHandover } from './0012-file-handover';
 import { Migration0013Alerts } from './0013-alerts';
+import { Migration0014FetchTables } from './0014-fetch-tables';
 
 /** Every committed migration, oldest first. Add new ones at the end; never edit an applied one. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: '0011-labs-and-hosts', class: Migration0011LabsAndHosts },
   { name: '0012-file-handover', class: Migration0012FileHandover },
   { name: '0013-alerts', class: Migration0013Alerts },
+  { name: '0014-fetch-tables', class: Migration0014FetchTables },
 ];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Acknowledgement, ResultFile } from '../../db/entities';
+import { Receipt, ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
 import { findRemoteFolder } from '../../remote-folders/remote-folder-table';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
@@ -95,6 +95,6 @@ export class FileActions {
       { acknowledgedAt: null, stateReason: `Acknowledgement undone by ${this.actor}: ${reason}. The workflow had already ended.` },
     );
     // Idempotent, so a failure here is mended by the next scan or by hand; the ledger's write above is the record.
-    await this.em.nativeUpdate(Acknowledgement, { resultFileId: id, first: true }, { first: false });
+    await this.em.nativeUpdate(Receipt, { resultFileId: id, first: true }, { first: false });
   }
 }

@@ -179,7 +179,7 @@ ${hasNext ? html`<a href="/files${query({ ...keep, page: page + 1 })}" rel="next
     const id = parseId(c);
     const page = await loadFilePage(em, id, labScopeOf(c));
     if (!page) return c.notFound();
-    const { row, events, acks, foreign, uploads, copies, afterWithdrawal, versions } = page;
+    const { row, events, receipts, foreign, uploads, copies, afterWithdrawal, versions } = page;
     const words = STATE_WORDS[row.state];
     const ui = deps.temporalUiUrl?.replace(/\/+$/, '');
     const workflowUrl = ui
@@ -240,9 +240,9 @@ ${copies.length ? html`<dt>Same content</dt><dd>${copies.map((f, i) => html`${i 
       (e) => html`<li><div><strong>${e.type.replace(/_/g, ' ').toLowerCase()}</strong>${e.state ? html` → ${stateBadge(e.state as (typeof FILE_STATES)[number])}` : ''}
 <span class="muted small"> ${when(e.at)} · ${e.actor}</span></div><div>${e.message}</div></li>`,
     )}</ol></section>
-${acks.length
+${receipts.length
   ? html`<section class="card"><h2>Fetches by the clinic</h2><table><thead><tr><th>When</th><th>From</th><th>Request</th><th>Status</th></tr></thead><tbody>
-${acks.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}${a.remoteUser ? html` <span class="small">(user ${a.remoteUser})</span>` : ''}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
+${receipts.map((a) => html`<tr><td>${when(a.accessedAt)}</td><td class="mono">${a.client}${a.remoteUser ? html` <span class="small">(user ${a.remoteUser})</span>` : ''}</td><td class="mono">${a.requestLine}</td><td>${a.status ?? ''}</td></tr>`)}</tbody></table></section>`
   : ''}
 ${afterWithdrawal.length
   ? html`<section class="card" id="after-withdrawal"><h2>Asked for after it was withdrawn</h2>

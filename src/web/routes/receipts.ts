@@ -1,6 +1,6 @@
 import type { EntityManager, EntityName } from '@mikro-orm/postgresql';
 import { Hono } from 'hono';
-import { Acknowledgement, ForeignAccess, LogScanRun, ResultFile } from '../../db/entities';
+import { ForeignFetch, LogScanRun, Receipt, ResultFile, UnknownFetch } from '../../db/entities';
 import { deploymentHasSeveralLabs } from '../../labs/upload-hosts';
 import type { FileState } from '../../domain/file-state';
 import type { BaseEnv } from '../context';
@@ -58,14 +58,14 @@ export function createReceiptRoutes(deps: { renderPage: RenderPage }) {
       return qb;
     };
     const [fetches, unknown, foreign, runs, late, lateTotal] = await Promise.all([
-      ofLab(Acknowledgement, 'a').andWhere({ resultFileId: { $ne: null } }).orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
-      showUnknown ? em.find(Acknowledgement, { resultFileId: null }, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }) : Promise.resolve([]),
-      ofLab(ForeignAccess, 'x').orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
+      ofLab(Receipt, 'a').orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
+      showUnknown ? em.find(UnknownFetch, {}, { orderBy: { accessedAt: 'desc', id: 'desc' }, limit: LIMIT }) : Promise.resolve([]),
+      ofLab(ForeignFetch, 'x').orderBy({ accessedAt: 'desc', id: 'desc' }).limit(LIMIT).getResult(),
       em.find(LogScanRun, {}, { orderBy: { startedAt: 'desc', id: 'desc' }, limit: 20 }),
       em.find(ResultFile, { state: { $in: NOT_FETCHED }, sentAt: { $lt: sentBefore(days) }, ...inLabScope(labId) }, { orderBy: { sentAt: 'asc', id: 'asc' }, limit: 200 }),
       countUnacknowledgedAfter(em, days, labId),
     ]);
-    const ids = [...new Set([...fetches.map((a) => a.resultFileId!), ...foreign.map((a) => a.resultFileId)])];
+    const ids = [...new Set([...fetches.map((a) => a.resultFileId), ...foreign.map((a) => a.resultFileId)])];
     const files = new Map(
       (ids.length ? await em.find(ResultFile, { id: { $in: ids } }, { fields: ['id', 'fileName', 'clinicFolder'] }) : []).map((f) => [f.id, f]),
     );
@@ -87,7 +87,7 @@ ${late.length
 <table><thead><tr><th>When</th><th>File</th><th>Clinic folder</th><th>From</th><th>Status</th><th></th></tr></thead><tbody>
 ${fetches.length
   ? fetches.map((a) => {
-      const f = files.get(a.resultFileId!);
+      const f = files.get(a.resultFileId);
       return html`<tr><td class="small">${when(a.accessedAt)}</td><td><a href="/files/${a.resultFileId}">${f?.fileName ?? `file #${a.resultFileId}`}</a></td>
 <td>${f?.clinicFolder ?? ''}</td><td class="mono">${a.client}</td><td>${a.status ?? ''}</td><td class="small">${a.first ? 'first fetch (acknowledgement)' : 'fetched again'}</td></tr>`;
     })
