@@ -5,7 +5,7 @@
 //
 // Creates a throwaway database on DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432), migrates it with
 // the build's own migrations (dist/), generates the rows in SQL (insert ... select ... from generate_series), then times
-// the product's own queries: it calls the real listFiles() and loadFilePage() (dist/web/files) with a MikroORM
+// the product's own queries: it calls the real listFiles() and loadFilePage() (dist/web/result-files) with a MikroORM
 // EntityManager, captures every statement they send (MikroORM's onQuery hook, formatted exactly as it is sent) and runs
 // each again under EXPLAIN (ANALYZE, TIMING OFF). A figure is the server's planning + execution time summed over all the
 // statements of one request (so network and Node are left out), p50 and p95 over --reps requests with varied parameters.
@@ -25,8 +25,8 @@ const requireProject = createRequire(path.join(ROOT, 'package.json'));
 const { Client } = requireProject('pg');
 const { MikroORM } = requireProject('@mikro-orm/postgresql');
 const { ormOptions, migrate } = requireProject('./dist/db/orm.js');
-const { listFiles, fileFiltersSchema } = requireProject('./dist/web/files/file-query.js');
-const { loadFilePage } = requireProject('./dist/web/files/file-page-query.js');
+const { listFiles, fileFiltersSchema } = requireProject('./dist/web/result-files/file-query.js');
+const { loadFilePage } = requireProject('./dist/web/result-files/file-page-query.js');
 
 const TARGET_MS = 50;
 

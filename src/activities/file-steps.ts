@@ -1,6 +1,6 @@
 import type { Identification } from '../domain/identifier-patterns';
 import type { DeliveryResult } from '../transfer/destination';
-import type { FileActivities } from './file-activities';
+import type { HostFileActivities } from './host-file-activities';
 import type { LedgerActivities } from './ledger-activities';
 
 /**
@@ -14,7 +14,7 @@ import type { LedgerActivities } from './ledger-activities';
  * moves the upload is followed, within one step, by something that needs it in place.
  */
 export interface FileStepDeps {
-  files: FileActivities;
+  files: HostFileActivities;
   ledger: LedgerActivities;
   /**
    * Files up to this size are sent within the first step (receiveAndSend), so that a file reaches AWAITING_ACK in

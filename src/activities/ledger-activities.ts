@@ -173,7 +173,7 @@ export function createLedgerActivities({ orm, hotPath, host }: LedgerActivityDep
       return ledger().checkSignalledFetches(input.resultFileId, input.accesses);
     },
 
-    /** A message named a path outside the upload folder (src/files/upload-folder.ts): kept on the file's timeline. */
+    /** A message named a path outside the upload folder (src/disk/upload-folder.ts): kept on the file's timeline. */
     async recordRefusedPath(input: { resultFileId: number; runId: string; path: string; reason: string }) {
       await ledger().transition(input.resultFileId, null, {
         eventKey: `${input.runId}:refused-path`,

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Config } from '../config/config';
-import { sha256OfFile } from '../files/hash';
+import { sha256OfFile } from '../disk/hash';
 import { BACKUP_FORMAT, FOLDER_ROLES, TABLES_NOT_BACKED_UP, type BackedUpFile, type BackupManifest, type FolderRole } from './manifest';
 
 /** The folders of this host a backup holds, by role, as the configuration names them (a remote destination is server B's to keep). */

@@ -13,7 +13,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Config } from '../config/config';
 import { migrate, openOrm } from '../db/orm';
 import { MIGRATIONS } from '../db/migrations';
-import { sha256OfFile } from '../files/hash';
+import { sha256OfFile } from '../disk/hash';
 import { embeddedTemporalDb, foldersOf, payloadKeysFileOf } from './backup';
 import { BACKUP_FORMAT, type BackedUpFile, type BackupManifest } from './manifest';
 

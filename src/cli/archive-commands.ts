@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config';
-import { applyPrune, planPrune } from '../files/retention';
+import { applyPrune, planPrune } from '../disk/retention';
 import { log, withDatabase, withOrm } from './runtime';
 
-/** `getresults archive prune`: the retention policy for the PDFs this upload host keeps (src/files/retention.ts). */
+/** `getresults archive prune`: the retention policy for the PDFs this upload host keeps (src/disk/retention.ts). */
 export function registerArchiveCommands(program: Command): void {
   const archive = program.command('archive').description('The PDFs this upload host keeps: archived originals, rejected and set-aside copies.');
   archive

@@ -3,7 +3,9 @@
  * holds no imports.
  */
 export const FILE_STATES = [
-  'RECEIVED', // picked up from the upload folder, workflow started
+  // In our hands and on its way to server B: picked up and being checked, routed and sent. A file that waited
+  // (NEEDS_FOLDER, TRANSFER_BLOCKED) and goes on is RECEIVED again; routing is an event (ROUTED), not a state.
+  'RECEIVED',
   'REJECTED', // failed validation; kept in the rejected folder with its reason
   'NEEDS_FOLDER', // valid, but no clinic folder is mapped for its hint; waits for the mapping
   'TRANSFER_BLOCKED', // server B's host key or login was refused; waits for an operator

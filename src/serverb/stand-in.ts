@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/config';
-import { isInFolderTree } from '../files/upload-folder';
+import { isInFolderTree } from '../disk/upload-folder';
 
 export interface StandInServerB {
   /** http://127.0.0.1:PORT/ — a file at DESTINATION/a/b.pdf is at this URL + a/b.pdf. */

@@ -3,7 +3,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { findOnPath } from '../files/executables';
+import { findOnPath } from '../disk/executables';
 
 export interface DevServerOptions {
   /** The `temporal` CLI; default: TEMPORAL_CLI_PATH's value or `temporal` on PATH. */

@@ -1,4 +1,4 @@
-import { fitName, splitExtension } from '../files/name-limits';
+import { fitName, splitExtension } from '../disk/name-limits';
 
 /**
  * Where delivered files go: a clinic folder on server B over SFTP, or a local folder when no SSH destination is configured.

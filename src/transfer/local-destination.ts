@@ -1,6 +1,6 @@
 import { copyFile, link, mkdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { sha256OfFile } from '../files/hash';
+import { sha256OfFile } from '../disk/hash';
 import { VerificationFailedError } from './errors';
 import {
   conflictNameFor,

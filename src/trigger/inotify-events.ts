@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { findOnPath } from '../files/executables';
+import { findOnPath } from '../disk/executables';
 
 /**
  * What the kernel says happened to a name in the upload folder. `moved-in` (IN_MOVED_TO) is a file renamed into the

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { identityOfEntry, lstatOrUndefined } from '../files/entry-kind';
-import { NotARegularFileError, sha256OfFile } from '../files/hash';
+import { identityOfEntry, lstatOrUndefined } from '../disk/entry-kind';
+import { NotARegularFileError, sha256OfFile } from '../disk/hash';
 import type { ResultWorkflows, SubmitOutcome } from '../temporal/result-workflows';
 import type { DistributeFileInput } from '../workflows/definitions';
 

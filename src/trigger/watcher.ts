@@ -1,8 +1,8 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { entryKindOf, lstatOrUndefined } from '../files/entry-kind';
-import { looksLikeWholePdf } from '../files/whole-pdf';
+import { entryKindOf, lstatOrUndefined } from '../disk/entry-kind';
+import { looksLikeWholePdf } from '../disk/whole-pdf';
 import { isTransientName } from './ignored-names';
 import { findInotifywait, watchFolderEvents, type FolderEvent, type FolderEvents } from './inotify-events';
 import type { SubmitResult } from './submit-upload';

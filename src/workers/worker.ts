@@ -3,7 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type W
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PayloadCodec } from '@temporalio/common';
 import { alertChannelsFrom, createAlertActivities } from '../activities/alert-activities';
-import { createFileActivities } from '../activities/file-activities';
+import { createHostFileActivities } from '../activities/host-file-activities';
 import { createFileSteps } from '../activities/file-steps';
 import { createHandoverActivities } from '../activities/handover-activities';
 import { createLedgerActivities } from '../activities/ledger-activities';
@@ -153,7 +153,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   if (deps.serveFiles !== false) {
     // The file workflows this host's watcher starts carry our search attributes; an unknown one would refuse them all.
     await ensureSearchAttributes(connection, config.temporal.namespace);
-    const fileActivities = createFileActivities({
+    const fileActivities = createHostFileActivities({
       uploadDir: config.uploadDir,
       patterns: new IdentifierPatterns(config.patterns),
       destination: deps.destination,

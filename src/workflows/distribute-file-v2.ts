@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { msToNumber, type Duration } from '@temporalio/common/lib/time';
-import type { FileActivities } from '../activities/file-activities';
+import type { HostFileActivities } from '../activities/host-file-activities';
 import type { FileSteps } from '../activities/file-steps';
 import type { DeliveryResult } from '../transfer/destination';
 import type { LedgerActivities } from '../activities/ledger-activities';
@@ -32,7 +32,7 @@ import { FILE_ID_KEY, FILE_STATE_KEY } from './search-attributes';
 import { REFUSE_UNTRUSTED_MESSAGES_PATCH, WITHDRAWN_SIGNAL_PATCH, isFetchEvidence, isCopyUploaded, isDistributeFileInput, whyRefused } from './untrusted-messages';
 
 /** Steps that touch the file, run as local activities in the upload host's worker (src/activities/file-steps.ts). */
-const steps = proxyLocalActivities<FileSteps & Pick<FileActivities, 'setAsideDuplicate'>>({
+const steps = proxyLocalActivities<FileSteps & Pick<HostFileActivities, 'setAsideDuplicate'>>({
   startToCloseTimeout: '5m',
   // The file or the database may be unavailable for a while: keep trying, as v1's file activities do.
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
@@ -49,7 +49,7 @@ const ledger = proxyLocalActivities<LedgerActivities>({
  * transfer being retried, with its attempt and last failure, in the Temporal UI and on the Pending page. It runs on
  * the workflow's own queue, so the server can hand it to the same worker at once (eager activity dispatch).
  */
-const { transferFile } = proxyActivities<FileActivities>({
+const { transferFile } = proxyActivities<HostFileActivities>({
   startToCloseTimeout: '2h',
   heartbeatTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...BLOCKING_FAILURE_TYPES, FAILURE_TYPES.fileSuperseded] },

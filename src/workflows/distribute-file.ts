@@ -12,7 +12,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { FileActivities } from '../activities/file-activities';
+import type { HostFileActivities } from '../activities/host-file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
 import {
   accessedSignal,
@@ -34,7 +34,7 @@ const ledger = proxyLocalActivities<LedgerActivities>({
 });
 
 function fileActivities(taskQueue: string) {
-  const quick = proxyActivities<FileActivities>({
+  const quick = proxyActivities<HostFileActivities>({
     taskQueue,
     startToCloseTimeout: '5m',
     // The worker heartbeats these while they run (autoHeartbeat): one that died with its worker is retried after 30 s,
@@ -42,7 +42,7 @@ function fileActivities(taskQueue: string) {
     heartbeatTimeout: '30s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   });
-  const transfer = proxyActivities<FileActivities>({
+  const transfer = proxyActivities<HostFileActivities>({
     taskQueue,
     startToCloseTimeout: '2h',
     // Short, so a transfer whose worker died is noticed and retried quickly; progress heartbeats come far more often.
@@ -177,7 +177,7 @@ export async function distributeFile(input: DistributeFileInput): Promise<FileSt
   status.reason = undefined;
   status.clinicFolder = route.clinicFolder;
 
-  let delivery: Awaited<ReturnType<FileActivities['transferFile']>> | undefined;
+  let delivery: Awaited<ReturnType<HostFileActivities['transferFile']>> | undefined;
   for (let attempt = 0; !delivery; attempt++) {
     try {
       delivery = await files.transferFile({ ...ref, sizeBytes: input.sizeBytes, folder: route.clinicFolder });

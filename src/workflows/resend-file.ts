@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { FileActivities } from '../activities/file-activities';
+import type { HostFileActivities } from '../activities/host-file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
 import { FAILURE_TYPES } from './names';
 import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isResendFileInput, whyRefused } from './untrusted-messages';
@@ -19,7 +19,7 @@ export interface ResendFileInput {
   actor: string;
 }
 
-export type ResendOutcome = Awaited<ReturnType<FileActivities['transferFile']>>;
+export type ResendOutcome = Awaited<ReturnType<HostFileActivities['transferFile']>>;
 
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30s',
@@ -38,7 +38,7 @@ export async function resendFile(input: ResendFileInput): Promise<ResendOutcome>
     await ledger.recordRefusedMessage({ workflowId, runId, seq: 0, what: 'resend start', reason: whyRefused(input, 'the input of a resend') });
     throw ApplicationFailure.nonRetryable('Started with an input that is not ours: nothing was sent (see the Security page).', FAILURE_TYPES.refusedInput);
   }
-  const files = proxyActivities<FileActivities>({
+  const files = proxyActivities<HostFileActivities>({
     taskQueue: input.fileTaskQueue,
     startToCloseTimeout: '2h',
     heartbeatTimeout: '15s',

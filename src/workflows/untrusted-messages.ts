@@ -50,7 +50,7 @@ export function isFetchEvidence(value: unknown): value is FetchEvidence {
   return isObject(value) && isText(value.evidenceKey, 200) && isTime(value.accessedAt) && isText(value.client, 255) && isText(value.requestLine, 8192);
 }
 
-/** The shape of a `copyUploaded` signal (its path is then checked against the upload folder, src/files/upload-folder.ts). */
+/** The shape of a `copyUploaded` signal (its path is then checked against the upload folder, src/disk/upload-folder.ts). */
 export function isCopyUploaded(value: unknown): value is CopyUploaded {
   return isObject(value) && isText(value.uploadPath, 4096) && isText(value.fileName, 255) && isTime(value.uploadedAt);
 }

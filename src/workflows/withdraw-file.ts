@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { FileActivities } from '../activities/file-activities';
+import type { HostFileActivities } from '../activities/host-file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
 import { withdrawnSignal } from './definitions';
 import { FAILURE_TYPES } from './names';
@@ -38,13 +38,13 @@ export async function withdrawFile(input: WithdrawFileInput): Promise<{ outcome:
     await ledger.recordRefusedMessage({ workflowId, runId, seq: 0, what: 'withdrawal start', reason: whyRefused(input, 'the input of a withdrawal') });
     throw ApplicationFailure.nonRetryable('Started with an input that is not ours: nothing was withdrawn (see the Security page).', FAILURE_TYPES.refusedInput);
   }
-  const files = proxyActivities<FileActivities>({
+  const files = proxyActivities<HostFileActivities>({
     taskQueue: input.fileTaskQueue,
     startToCloseTimeout: '5m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8, nonRetryableErrorTypes: [FAILURE_TYPES.withdrawRefused] },
   });
   const { resultFileId, withdrawalId, actor } = input;
-  let result: Awaited<ReturnType<FileActivities['withdrawDelivered']>>;
+  let result: Awaited<ReturnType<HostFileActivities['withdrawDelivered']>>;
   try {
     result = await files.withdrawDelivered({ remotePath: input.remotePath, sha256: input.sha256, size: input.sizeBytes, withdrawalId });
   } catch (err) {

@@ -3,12 +3,12 @@ import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFile
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createFileActivities } from '../../src/activities/file-activities';
+import { createHostFileActivities } from '../../src/activities/host-file-activities';
 import { SEED_PATTERNS } from '../../src/config/patterns';
 import { IdentifierPatterns } from '../../src/domain/identifier-patterns';
 import { openOrm } from '../../src/db/orm';
-import { NAME_MAX } from '../../src/files/name-limits';
-import { reasonFileFor } from '../../src/files/safe-move';
+import { NAME_MAX } from '../../src/disk/name-limits';
+import { reasonFileFor } from '../../src/disk/safe-move';
 import { conflictNameFor, type Destination } from '../../src/transfer/destination';
 import { addUser } from '../../src/web/auth/users';
 import { createWebApp } from '../../src/web/app';
@@ -315,7 +315,7 @@ describe('a file replaced or swapped while it is being checked (the file activit
     const file = path.join(dir, 'upload', '066-12000001-3.pdf');
     const content = resultPdf('066-12000001-3');
     writeFileSync(file, content);
-    const activities = createFileActivities({
+    const activities = createHostFileActivities({
       uploadDir: path.join(dir, 'upload'),
       patterns,
       destination: noDestination,

@@ -3,16 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { FileActivities } from '../../src/activities/file-activities';
+import type { HostFileActivities } from '../../src/activities/host-file-activities';
 import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
 import { createLedgerActivities, type LedgerActivities } from '../../src/activities/ledger-activities';
 import { verifyChain } from '../../src/db/audit-chain';
 import { FileEvent, ResultFile } from '../../src/db/entities';
 import { HotPathSql } from '../../src/db/hot-path-sql';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
-import { sha256OfBuffer } from '../../src/files/hash';
+import { sha256OfBuffer } from '../../src/disk/hash';
 import { createTestDatabase, type TestDatabase } from '../harness/database';
-import { fileActivitiesIn } from '../harness/file-activities-in';
+import { fileActivitiesIn } from '../harness/host-file-activities-in';
 import { resultPdf } from '../harness/pdf';
 
 /**
@@ -24,7 +24,7 @@ let db: TestDatabase;
 let orm: Orm;
 let hotPath: HotPathSql;
 let dir: string;
-let files: FileActivities;
+let files: HostFileActivities;
 let ledger: LedgerActivities;
 let steps: FileSteps;
 

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import type { FileActivities } from '../../src/activities/file-activities';
-import { sha256OfBuffer } from '../../src/files/hash';
-import { fileActivitiesIn } from '../harness/file-activities-in';
+import type { HostFileActivities } from '../../src/activities/host-file-activities';
+import { sha256OfBuffer } from '../../src/disk/hash';
+import { fileActivitiesIn } from '../harness/host-file-activities-in';
 import { resultPdf } from '../harness/pdf';
 
 /**
@@ -15,7 +15,7 @@ import { resultPdf } from '../harness/pdf';
  * it points out (another folder, `..`, a symlinked folder).
  */
 let dir: string;
-let files: FileActivities;
+let files: HostFileActivities;
 let outsideFile: string;
 const content = resultPdf('066-12000001-3');
 

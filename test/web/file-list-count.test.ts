@@ -1,4 +1,4 @@
-import { COUNT_CAP, PAGE_SIZE } from '../../src/web/files/file-query';
+import { COUNT_CAP, PAGE_SIZE } from '../../src/web/result-files/file-query';
 import { TestBrowser, startWebTestEnv, type WebTestEnv } from './web-harness';
 
 /**

@@ -1,5 +1,5 @@
 import type { AlertActivities } from '../../src/activities/alert-activities';
-import type { FileActivities } from '../../src/activities/file-activities';
+import type { HostFileActivities } from '../../src/activities/host-file-activities';
 import type { HandoverActivities } from '../../src/activities/handover-activities';
 import { createFileSteps, type FileSteps } from '../../src/activities/file-steps';
 import type { LedgerActivities } from '../../src/activities/ledger-activities';
@@ -7,7 +7,7 @@ import type { LogScanActivities, ScanSummary } from '../../src/activities/log-sc
 import type { DistributeFileInput } from '../../src/workflows/definitions';
 
 /** Every activity a workflow of ours can call, with the real types: a fake that drifts from them fails the type-check. */
-export type AllActivities = FileActivities & LedgerActivities & LogScanActivities & HandoverActivities & AlertActivities;
+export type AllActivities = HostFileActivities & LedgerActivities & LogScanActivities & HandoverActivities & AlertActivities;
 export type ActivityName = keyof AllActivities;
 /** What the worker serves: the activities, and distributeFileV2's steps composed of them as in production. */
 export type ServedActivities = AllActivities & FileSteps;

@@ -3,7 +3,7 @@ import { Migration } from '@mikro-orm/migrations';
 /**
  * The file list, newest first, within one state or clinic folder: with a million files, a deep page of a rare state or
  * of one clinic walked (uploaded_at, id) filtering most rows out (bench/search.mjs). The clinic filter is resolved to
- * the matching folder names first (src/web/files/file-query.ts), so both are equality filters a btree serves in order.
+ * the matching folder names first (src/web/result-files/file-query.ts), so both are equality filters a btree serves in order.
  */
 export class Migration0006ListByStateAndClinic extends Migration {
   override async up(): Promise<void> {

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { BaseEnv } from '../context';
 import { labScopeOf } from '../auth/lab-scope';
-import { fileFiltersSchema } from '../files/file-query';
+import { fileFiltersSchema } from '../result-files/file-query';
 import { formatDuration, turnaroundByClinic, type ClinicTurnaround, type TurnaroundPeriod } from '../report/turnaround';
 import { csvLine } from '../../domain/csv';
 import { html, isoDay, query, type Html } from '../views/html';

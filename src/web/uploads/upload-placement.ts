@@ -5,7 +5,7 @@ import { putHandover, withdrawUpload } from '../../labs/file-handover';
 import type { FileHost } from '../../labs/upload-hosts';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { fileTaskQueueFor } from '../../workflows/definitions';
-import { HOST_ANSWER_TIMEOUT_MS } from '../files/pdf-from-host';
+import { HOST_ANSWER_TIMEOUT_MS } from '../result-files/pdf-from-host';
 import { commitStaged } from './store-upload';
 
 export type Placed = { stored: true; warning?: string } | { stored: false; problem: string };

@@ -1,18 +1,23 @@
+/**
+ * The activities that need the upload host holding the file: its disk (check, move, archive, set aside) and the
+ * transfer from it to server B. They run on that host's own task queue (fileTaskQueueFor); the database writes are
+ * the ledger activities'. "File" here is the uploaded PDF on disk; its record is a result file (db/entities).
+ */
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { IdentifierPatterns } from '../domain/identifier-patterns';
-import { entryKindOf, identityOfEntry, lstatOrUndefined, notARegularFileReason } from '../files/entry-kind';
-import { NotARegularFileError, openRegularFile, sha256OfBuffer, sha256OfFile } from '../files/hash';
-import { isInFolderTree, isInUploadFolder, OUTSIDE_UPLOAD_FOLDER } from '../files/upload-folder';
-import { findInFolder, moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../files/safe-move';
+import { entryKindOf, identityOfEntry, lstatOrUndefined, notARegularFileReason } from '../disk/entry-kind';
+import { NotARegularFileError, openRegularFile, sha256OfBuffer, sha256OfFile } from '../disk/hash';
+import { isInFolderTree, isInUploadFolder, OUTSIDE_UPLOAD_FOLDER } from '../disk/upload-folder';
+import { findInFolder, moveEntryIntoFolder, moveIntoFolder, reasonFileFor, writeFileAtomic } from '../disk/safe-move';
 import type { Destination, WithdrawRequest, WithdrawResult } from '../transfer/destination';
 import { HostKeyRejectedError, SshAuthenticationError } from '../transfer/errors';
 import { checkNameAndSize, validateResultFile, type ValidationResult } from '../validation/validate-result-file';
 import { FAILURE_TYPES } from '../workflows/names';
 
-export interface FileActivityDeps {
-  /** This host's upload folder: the only place a file given to these activities may be (src/files/upload-folder.ts). */
+export interface HostFileActivityDeps {
+  /** This host's upload folder: the only place a file given to these activities may be (src/disk/upload-folder.ts). */
   uploadDir: string;
   patterns: IdentifierPatterns;
   destination: Destination;
@@ -56,7 +61,7 @@ function datedFolder(root: string, isoTime: string): string {
 }
 
 /** Activities that touch the uploaded file; they run on the task queue of the host that holds it. */
-export function createFileActivities(deps: FileActivityDeps) {
+export function createHostFileActivities(deps: HostFileActivityDeps) {
   /** For steps that come only after validateUpload accepted the path: reaching one with another path is a bug or a forgery. */
   const refuseOutsideUploadFolder = async (file: string) => {
     if (!(await isInUploadFolder(deps.uploadDir, file))) throw ApplicationFailure.nonRetryable(OUTSIDE_UPLOAD_FOLDER.reason, OUTSIDE_UPLOAD_FOLDER.code);
@@ -203,4 +208,4 @@ export function createFileActivities(deps: FileActivityDeps) {
   };
 }
 
-export type FileActivities = ReturnType<typeof createFileActivities>;
+export type HostFileActivities = ReturnType<typeof createHostFileActivities>;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { verifyChain } from '../../src/db/audit-chain';
 import { migrate, openOrm, type Orm } from '../../src/db/orm';
-import { reasonFileFor } from '../../src/files/safe-move';
+import { reasonFileFor } from '../../src/disk/safe-move';
 import { DEFAULT_LAB_ID, createTestDatabase, type TestDatabase } from '../harness/database';
 
 const CLI = path.join(__dirname, '..', '..', 'bin', 'getresults.js');
