@@ -7,7 +7,7 @@ import { sha256OfBuffer, sha256OfFile } from '../disk/hash';
 import { isInFolderTree } from '../disk/upload-folder';
 import { claimUpload, dropHandover, peekUpload, putHandover } from '../labs/file-handover';
 import type { FileHost } from '../labs/upload-hosts';
-import { checkUploadName, commitStaged } from '../web/uploads/store-upload';
+import { checkUploadName, commitStaged } from '../disk/staged-upload';
 
 export interface HandoverActivityDeps {
   orm: MikroORM;

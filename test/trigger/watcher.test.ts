@@ -6,7 +6,7 @@ import path from 'node:path';
 import { findInotifywait } from '../../src/trigger/inotify-events';
 import { watchUploads, type Detection, type PickUpReason, type UploadWatcher } from '../../src/trigger/watcher';
 import { receiveUploadForm } from '../../src/web/uploads/receive-upload';
-import { commitStaged } from '../../src/web/uploads/store-upload';
+import { commitStaged } from '../../src/disk/staged-upload';
 import { resultPdf } from '../harness/pdf';
 import { waitFor } from '../harness/wait-for';
 

@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import { checkUploadName, looksLikePdf } from './store-upload';
+import { checkUploadName, looksLikePdf } from '../../disk/staged-upload';
 
 /**
  * An upload form, read as it arrives (issue 11): each file part goes straight to a hidden `.part` file in the upload
@@ -57,7 +57,7 @@ function tempPathFor(uploadDir: string, name: string): string {
 
 /**
  * Reads the multipart body of `request` into staged files. The caller gives each staged file its real name
- * (commitStaged in store-upload.ts) or removes it (discardStaged); on any refusal of the whole request this has
+ * (commitStaged, src/disk/staged-upload.ts) or removes it (discardStaged); on any refusal of the whole request this has
  * removed them already.
  */
 export async function receiveUploadForm(

@@ -6,7 +6,7 @@ import type { FileHost } from '../../labs/upload-hosts';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { fileTaskQueueFor } from '../../workflows/definitions';
 import { HOST_ANSWER_TIMEOUT_MS } from '../result-files/pdf-from-host';
-import { commitStaged } from './store-upload';
+import { commitStaged } from '../../disk/staged-upload';
 
 export type Placed = { stored: true; warning?: string } | { stored: false; problem: string };
 

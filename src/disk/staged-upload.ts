@@ -1,6 +1,11 @@
+/**
+ * Putting a file into the upload folder under the name it came with: which names the folder takes (the watcher
+ * leaves some alone), and how a staged copy gets its name without ever replacing a waiting file. Used by the web
+ * page's uploads and by a host taking a handed-over upload (src/activities/handover-activities.ts).
+ */
 import { link, open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { isTransientName } from '../../trigger/ignored-names';
+import { isTransientName } from '../trigger/ignored-names';
 
 export type NameCheck = { ok: true; name: string } | { ok: false; problem: string };
 
