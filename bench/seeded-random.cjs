@@ -1,7 +1,7 @@
 'use strict';
 /**
  * mulberry32: small, fast, and the same sequence on every machine, so a benchmark's generated data and parameters are
- * the same from run to run. Shared by the bench scripts (test/harness/seeded-random.ts is the tests' TypeScript twin).
+ * the same from run to run. Shared by the bench scripts and, through test/harness/seeded-random.ts, the tests.
  */
 function seededRandom(seed) {
   let a = seed >>> 0;

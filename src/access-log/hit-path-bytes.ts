@@ -191,11 +191,10 @@ export function decodePathInto(src: Uint8Array, start: number, end: number, out:
     // char measured twice as slow.
     if (PATH_CHAR[c] !== 0) {
       if (c === QUESTION) break;
-      if (c === PERCENT && i + 2 < end) {
-        const hi = hexValue(src[i + 1]!);
-        const lo = hexValue(src[i + 2]!);
-        if (hi >= 0 && lo >= 0) {
-          c = (hi << 4) | lo;
+      if (c === PERCENT) {
+        const escaped = escapedByteAt(src, i, end);
+        if (escaped >= 0) {
+          c = escaped;
           i += 2;
         }
       }
@@ -225,14 +224,12 @@ export function decodeInto(src: Uint8Array, start: number, end: number, plusAsSp
   let n = at;
   for (let i = start; i < end; i++) {
     let c = src[i]!;
-    if (c === PERCENT && i + 2 < end) {
-      const hi = hexValue(src[i + 1]!);
-      const lo = hexValue(src[i + 2]!);
-      if (hi >= 0 && lo >= 0) {
-        c = (hi << 4) | lo;
+    if (c === PERCENT) {
+      const escaped = escapedByteAt(src, i, end);
+      if (escaped >= 0) {
         i += 2;
-        if (!isSafeDecoded(c)) return -1;
-        out[n++] = c;
+        if (!isSafeDecoded(escaped)) return -1;
+        out[n++] = escaped;
         continue;
       }
     }
@@ -241,6 +238,14 @@ export function decodeInto(src: Uint8Array, start: number, end: number, plusAsSp
     out[n++] = c;
   }
   return n - at;
+}
+
+/** The byte a `%XX` at src[i] stands for, or -1 when no two hex digits follow the `%` before `end`. */
+function escapedByteAt(src: Uint8Array, i: number, end: number): number {
+  if (i + 2 >= end) return -1;
+  const hi = hexValue(src[i + 1]!);
+  const lo = hexValue(src[i + 2]!);
+  return hi >= 0 && lo >= 0 ? (hi << 4) | lo : -1;
 }
 
 function hexValue(c: number): number {

@@ -1,11 +1,5 @@
-/** mulberry32: a tiny seeded PRNG, so generated corpora and fault timings are the same on every run (and replayable). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * mulberry32, the tiny seeded PRNG of the benchmarks (bench/seeded-random.cjs), so generated corpora and fault timings
+ * are the same on every run (and replayable), and the same sequence as the bench scripts draw.
+ */
+export { seededRandom } from '../../bench/seeded-random.cjs';
