@@ -9,14 +9,17 @@ import {
   type FetchEvidence,
   type CopyUploaded,
   type DistributeFileInput,
+  type HandoverInput,
+  type ResendFileInput,
+  type WithdrawFileInput,
 } from '../workflows/definitions';
 import type { distributeFileV4 } from '../workflows/distribute-file-v2';
-import type { HandoverInput, fetchArchivedPdf, placeWebUpload } from '../workflows/host-handover';
+import type { fetchArchivedPdf, placeWebUpload } from '../workflows/host-handover';
 import type { ArchivedPdfOutcome, WebUploadOutcome } from '../activities/handover-activities';
 import { WORKFLOW_TYPES, fileWorkflowId, fileWorkflowIdOnHost, handoverWorkflowId } from '../workflows/names';
-import type { ResendFileInput, resendFile } from '../workflows/resend-file';
+import type { resendFile } from '../workflows/resend-file';
 import { FILE_ID_KEY, FILE_STATE_KEY, LAB_KEY, UPLOAD_HOST_KEY } from '../workflows/search-attributes';
-import type { WithdrawFileInput, withdrawFile } from '../workflows/withdraw-file';
+import type { withdrawFile } from '../workflows/withdraw-file';
 import { ensureAlertSchedule, ensureLogScanSchedule } from './schedules';
 
 /** One run of a workflow, as result_file records it. */

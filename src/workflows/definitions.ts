@@ -75,3 +75,45 @@ export const copyUploadedSignal = defineSignal<[CopyUploaded]>('copyUploaded');
 /** The file was withdrawn (sent by withdrawFile): a wake-up; the run checks the ledger before it ends. */
 export const withdrawnSignal = defineSignal('withdrawn');
 export const statusQuery = defineQuery<FileStatus>('status');
+
+/** The input of both host handovers (host-handover.ts). */
+export interface HandoverInput {
+  /** A random UUID, the id of the file_handover row; it names no file. */
+  handoverId: string;
+  /** The archived file to show (fetchArchivedPdf only). */
+  resultFileId?: number;
+}
+
+/** The input of resendFile (resend-file.ts). */
+export interface ResendFileInput {
+  resultFileId: number;
+  /** The archived original: the transfer's source. It lives on the host that archived it, hence `fileTaskQueue`. */
+  archivePath: string;
+  fileName: string;
+  sha256: string;
+  sizeBytes: number;
+  /** The clinic folder it was delivered to (`result_file.clinic_folder`). */
+  folder: string;
+  /** Queue of the host whose archive holds `archivePath`. */
+  fileTaskQueue: string;
+  /** Who asked for it (web username); the RESENT event carries it as actor. */
+  actor: string;
+}
+
+/** The input of withdrawFile (withdraw-file.ts). */
+export interface WithdrawFileInput {
+  resultFileId: number;
+  /** The file's own workflow: told when the withdrawal is done, so a run waiting for the clinic's fetch ends. */
+  fileWorkflowId: string;
+  /** Where it was delivered, and its content: only our file at that path is moved. */
+  remotePath: string;
+  sha256: string;
+  sizeBytes: number;
+  /** Queue of a host that reaches server B (the web page's host, as for resends). */
+  fileTaskQueue: string;
+  /** Names the moved-aside copy and keys the trail's events: `w-<file id>-<seq>`. */
+  withdrawalId: string;
+  /** Who asked, and why (the web page's form). */
+  actor: string;
+  reason: string;
+}

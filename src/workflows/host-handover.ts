@@ -1,9 +1,3 @@
-import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { ArchivedPdfOutcome, HandoverActivities, WebUploadOutcome } from '../activities/handover-activities';
-import type { LedgerActivities } from '../activities/ledger-activities';
-import { FAILURE_TYPES } from './names';
-import { isHandoverInput, whyRefused } from './untrusted-messages';
-
 /**
  * Files between the web page and an upload host on another machine (issue 13). Each runs on the queue of the host
  * whose disk is involved, so the host's own worker does the work, and moves a file through PostgreSQL
@@ -11,12 +5,12 @@ import { isHandoverInput, whyRefused } from './untrusted-messages';
  * a few attempts, then the page says what happened. The client bounds the whole run (workflowExecutionTimeout), so a
  * request made while the host was offline does not wait for it.
  */
-export interface HandoverInput {
-  /** A random UUID, the id of the file_handover row; it names no file. */
-  handoverId: string;
-  /** The archived file to show (fetchArchivedPdf only). */
-  resultFileId?: number;
-}
+import { ApplicationFailure, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { ArchivedPdfOutcome, HandoverActivities, WebUploadOutcome } from '../activities/handover-activities';
+import type { LedgerActivities } from '../activities/ledger-activities';
+import type { HandoverInput } from './definitions';
+import { FAILURE_TYPES } from './names';
+import { isHandoverInput, whyRefused } from './untrusted-messages';
 
 const files = proxyActivities<HandoverActivities>({
   startToCloseTimeout: '30s',

@@ -1,23 +1,9 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { HostFileActivities } from '../activities/host-file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
+import type { ResendFileInput } from './definitions';
 import { FAILURE_TYPES } from './names';
 import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isResendFileInput, whyRefused } from './untrusted-messages';
-
-export interface ResendFileInput {
-  resultFileId: number;
-  /** The archived original: the transfer's source. It lives on the host that archived it, hence `fileTaskQueue`. */
-  archivePath: string;
-  fileName: string;
-  sha256: string;
-  sizeBytes: number;
-  /** The clinic folder it was delivered to (`result_file.clinic_folder`). */
-  folder: string;
-  /** Queue of the host whose archive holds `archivePath`. */
-  fileTaskQueue: string;
-  /** Who asked for it (web username); the RESENT event carries it as actor. */
-  actor: string;
-}
 
 export type ResendOutcome = Awaited<ReturnType<HostFileActivities['transferFile']>>;
 

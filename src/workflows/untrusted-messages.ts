@@ -9,10 +9,7 @@
  *   in its place, never the sender's content;
  * - a message without the shape its name promises (no input at all, a string, missing fields).
  */
-import type { FetchEvidence, CopyUploaded, DistributeFileInput } from './definitions';
-import type { HandoverInput } from './host-handover';
-import type { ResendFileInput } from './resend-file';
-import type { WithdrawFileInput } from './withdraw-file';
+import type { CopyUploaded, DistributeFileInput, FetchEvidence, HandoverInput, ResendFileInput, WithdrawFileInput } from './definitions';
 
 /** The one key of the object the codec puts where a payload without our encryption was. */
 export const UNENCRYPTED_PAYLOAD_KEY = 'getresultsUnencryptedPayload';

@@ -1,26 +1,9 @@
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { HostFileActivities } from '../activities/host-file-activities';
 import type { LedgerActivities } from '../activities/ledger-activities';
-import { withdrawnSignal } from './definitions';
+import { withdrawnSignal, type WithdrawFileInput } from './definitions';
 import { FAILURE_TYPES } from './names';
 import { REFUSE_UNTRUSTED_MESSAGES_PATCH, isWithdrawFileInput, whyRefused } from './untrusted-messages';
-
-export interface WithdrawFileInput {
-  resultFileId: number;
-  /** The file's own workflow: told when the withdrawal is done, so a run waiting for the clinic's fetch ends. */
-  fileWorkflowId: string;
-  /** Where it was delivered, and its content: only our file at that path is moved. */
-  remotePath: string;
-  sha256: string;
-  sizeBytes: number;
-  /** Queue of a host that reaches server B (the web page's host, as for resends). */
-  fileTaskQueue: string;
-  /** Names the moved-aside copy and keys the trail's events: `w-<file id>-<seq>`. */
-  withdrawalId: string;
-  /** Who asked, and why (the web page's form). */
-  actor: string;
-  reason: string;
-}
 
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30s',

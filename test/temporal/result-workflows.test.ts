@@ -7,7 +7,7 @@ import type { ResultWorkflows, WorkflowRun } from '../../src/temporal/result-wor
 import { connectForWorkers } from '../../src/workers/worker';
 import type { DistributeFileInput } from '../../src/workflows/definitions';
 import { LOG_SCAN_SCHEDULE_ID, fileWorkflowId, resendWorkflowId } from '../../src/workflows/names';
-import type { ResendFileInput } from '../../src/workflows/resend-file';
+import type { ResendFileInput } from '../../src/workflows/definitions';
 import { startTestTemporal, type TestTemporal } from '../harness/temporal';
 import { waitFor } from '../harness/wait-for';
 import { fakeActivities } from '../workflows/fake-activities';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileEvent, ResultFile } from '../../src/db/entities';
 import type { PendingActivity, SignalOutcome, WorkflowRun } from '../../src/temporal/result-workflows';
-import type { ResendFileInput } from '../../src/workflows/resend-file';
+import type { ResendFileInput } from '../../src/workflows/definitions';
 import { fakeWorkflows } from '../harness/fake-workflows';
 import { TestBrowser, seedFile, startWebTestEnv, type WebTestEnv } from './web-harness';
 

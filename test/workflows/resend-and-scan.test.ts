@@ -1,10 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { DeliveryResult } from '../../src/transfer/destination';
-import type { ResendFileInput, resendFile } from '../../src/workflows/resend-file';
+import type { ResendFileInput, WithdrawFileInput } from '../../src/workflows/definitions';
+import type { resendFile } from '../../src/workflows/resend-file';
 import type { scanAccessLog } from '../../src/workflows/scan-access-log';
 import type { sweepAlerts } from '../../src/workflows/sweep-alerts';
-import type { WithdrawFileInput, withdrawFile } from '../../src/workflows/withdraw-file';
+import type { withdrawFile } from '../../src/workflows/withdraw-file';
 import type { distributeFileV3 } from '../../src/workflows/distribute-file-v2';
 import type { fetchArchivedPdf, placeWebUpload } from '../../src/workflows/host-handover';
 import { accessedSignal, statusQuery, withdrawnSignal } from '../../src/workflows/definitions';

@@ -4,7 +4,7 @@ import { ResultFile } from '../../db/entities';
 import { FileLedger } from '../../db/file-ledger';
 import type { ResultWorkflows } from '../../temporal/result-workflows';
 import { resendWorkflowId } from '../../workflows/names';
-import type { ResendFileInput } from '../../workflows/resend-file';
+import type { ResendFileInput } from '../../workflows/definitions';
 import { AUDITABLE_STATES } from '../views/states';
 import { ActionRefused } from './file-actions';
 
