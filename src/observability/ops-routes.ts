@@ -67,5 +67,3 @@ export function createOpsRoutes(deps: OpsRouteDeps) {
   return app;
 }
 
-/** The paths createOpsRoutes answers, which the web page's login gate lets through. */
-export const OPS_PATHS = ['/healthz', '/readyz', '/metrics'];

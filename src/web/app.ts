@@ -190,4 +190,3 @@ export function createWebApp(deps: WebDeps) {
   return app;
 }
 
-export type WebApp = ReturnType<typeof createWebApp>;
