@@ -1,7 +1,7 @@
 /**
  * How `parse-log` writes its hits: bytes straight into a large buffer that goes to stdout when half full.
  *
- * Most hits arrive as byte spans of the log (see RawHitSink in src/acklog/scan.ts) and are copied, not turned into
+ * Most hits arrive as byte spans of the log (see RawHitSink in log-scanner.ts) and are copied, not turned into
  * strings: building one JSON string per hit (a dozen concatenations, then UTF-8 encoding of the joined text)
  * measured about a quarter of the whole run on the benchmark log, where half the lines are hits. The others arrive
  * as {@link LogHit} objects and are written from their strings; both ways write the same bytes for a hit.
