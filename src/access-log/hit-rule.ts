@@ -49,7 +49,7 @@ export interface HitRule {
    * (so a byte-level caller can compare bytes); undefined for other patterns.
    */
   readonly plainSuffix: string | undefined;
-  /** The decoded remote path when the request is a receipt hit, else null. */
+  /** The decoded remote path when the record is a hit, else null. */
   match(record: Pick<LogRecord, 'method' | 'status' | 'path'>): string | null;
   /** The path half of {@link match}: the decoded remote path when a request target names a matching file. */
   matchTarget(rawTarget: string): string | null;

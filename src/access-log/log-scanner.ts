@@ -1,5 +1,5 @@
 /**
- * Fast scan of an Apache access log for receipt hits.
+ * Fast scan of an Apache access log for hits (hit-rule.ts).
  *
  * Most lines of a busy log are not receipts, so lines are not parsed one by one. Each chunk of complete lines is
  * decoded once as latin1 (one char per byte, so char offsets are byte offsets) and a pre-filter looks for the

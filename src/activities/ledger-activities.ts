@@ -81,8 +81,10 @@ export function createLedgerActivities({ orm, hotPath, host }: LedgerActivityDep
      */
     async routeFile(input: RouteInput & { deferRouted?: boolean }) {
       const { resultFileId, runId, attempt, identification } = input;
-      const l = ledger();
-      const found = await findRemoteFolder(orm.em.fork(), identification.label, identification.hint, host?.labId);
+      // One fork for the lookup and the writes, as when the lookup was the ledger's own.
+      const em = orm.em.fork();
+      const l = new FileLedger(em, hotPath);
+      const found = await findRemoteFolder(em, identification.label, identification.hint, host?.labId);
       const clinicFolder = found ? clinicFolderOf(found) : undefined;
       if (!clinicFolder) {
         const reason =

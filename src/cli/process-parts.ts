@@ -17,12 +17,11 @@ import { connectForWorkers, startWorkers, type RunningWorkers, type WorkerDeps }
 import { deploymentHasSeveralLabs, registerUploadHost, registeredUploadHost } from '../labs/upload-hosts';
 import { placeOnHost, type UploadPlacement } from '../web/uploads/upload-placement';
 import { logger } from '../observability/logger';
-import { registerFileGauges, type ProcessMetrics } from '../observability/metrics';
+import { instrumentDestination, registerFileGauges, type ProcessMetrics } from '../observability/metrics';
 import { freeLoopbackPort, readMetricsTokens } from '../observability/ops-server';
 import type { HealthCheck } from '../web/health';
 import { createDestination } from '../transfer/create-destination';
 import type { Destination } from '../transfer/destination';
-import { instrumentDestination } from '../observability/metrics';
 import { log, requireTemporalEndpoint } from './runtime';
 import type { TemporalEndpoint } from '../temporal/connection-security';
 
